@@ -1,0 +1,3 @@
+"""tazpod: zero-trust development environments."""
+
+__version__ = "0.2.0"

@@ -1,0 +1,3 @@
+from tazpod.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,218 @@
+"""`.tazpod/config.yaml`: schema, defaults, validation, TazPod 0.1.3 compatibility.
+
+A TazPod file (`version: 1.0`, `image`, `container_name`, `user`, `features`,
+`build: {dockerfile, context}`) loads unchanged; tazpod's own keys (`vertical`,
+`engine`, `network`, `vault`, ...) are optional with safe defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tazpod import __version__
+from tazpod.errors import ConfigError
+from tazpod.yamldoc import MapReader, parse_yaml
+
+CONFIG_DIR = ".tazpod"
+CONFIG_FILE = "config.yaml"
+SECRETS_FILE = "secrets.yml"
+
+VERTICALS: dict[str, str] = {
+    "base": "editor, shell tools, git, python, age and cryptsetup",
+    "infisical": "base + the Infisical CLI",
+    "k8s": "infisical + kubectl, helm, talosctl, sops",
+    "gemini": "k8s + the Gemini CLI",
+}
+DEFAULT_VERTICAL = "k8s"
+BACKENDS = ("ram", "luks")
+ENGINES = ("docker", "podman", "kubernetes")
+NETWORKS = ("host", "none")
+DEFAULT_BRIDGES = ("~/.infisical", "~/infisical-keyring", "~/.gemini")
+DEFAULT_SIZE_MIB = {"ram": 64, "luks": 512}
+
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|[kmgt])?\s*$")
+_SIZE_UNIT_MIB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+
+
+def vertical_image(vertical: str) -> str:
+    """The image name tazpod builds for a vertical (locally, from images/)."""
+    return f"tazpod-{vertical}:{__version__}"
+
+
+@dataclass(frozen=True)
+class Features:
+    ghost_mode: bool = True
+    debug: bool = False
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    dockerfile: str
+    context: str = "."
+
+
+@dataclass(frozen=True)
+class VaultConfig:
+    backend: str = "ram"
+    size_mib: int = DEFAULT_SIZE_MIB["ram"]
+    mount_point: str | None = None  # None: chosen at run time (see tazpod.paths)
+    bridges: tuple[str, ...] = DEFAULT_BRIDGES
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    image: str
+    container_name: str
+    version: str = "1"
+    vertical: str | None = None
+    user: str = "tazpod"
+    engine: str = "docker"
+    network: str = "host"
+    privileged: bool = False
+    features: Features = field(default_factory=Features)
+    vault: VaultConfig = field(default_factory=VaultConfig)
+    build: BuildConfig | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A parsed file plus the warnings it produced."""
+
+    config: Any
+    warnings: tuple[str, ...] = ()
+
+
+def parse_size_mib(value: Any) -> int:
+    """`64`, `64M`, `64MiB`, `1G` -> MiB. Plain numbers are MiB."""
+    if isinstance(value, bool):
+        raise ValueError("must be a size such as 64M or 1G, not a boolean")
+    if isinstance(value, int):
+        mib = value
+    else:
+        match = _SIZE_RE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size; write e.g. 64M, 512MiB or 1G")
+        unit = (match.group(2) or "M")[0].upper()
+        mib = int(int(match.group(1)) * _SIZE_UNIT_MIB[unit])
+    if mib < 1:
+        raise ValueError(f"{value!r} is too small; the minimum is 1M")
+    if mib > 1024 * 1024:
+        raise ValueError(f"{value!r} is too large; the maximum is 1T")
+    return mib
+
+
+def _choice(options: tuple[str, ...] | dict[str, str]) -> Any:
+    def check(value: Any) -> str:
+        text = str(value)
+        if text not in options:
+            raise ValueError(f"{text!r} is not one of: {', '.join(options)}")
+        return text
+
+    return check
+
+
+def _user(value: Any) -> str:
+    text = str(value)
+    if not _USER_RE.match(text):
+        raise ValueError(f"{text!r} is not a valid user name (lowercase letters, digits, _ and -)")
+    return text
+
+
+def _container_name(value: Any) -> str:
+    from tazpod.names import check_container_name
+
+    return check_container_name(str(value))
+
+
+def _mount_point(value: Any) -> str:
+    text = str(value)
+    if not (text.startswith("/") or text.startswith("~/")):
+        raise ValueError(f"{text!r} must be an absolute path or start with ~/")
+    if ".." in Path(text).parts:
+        raise ValueError(f"{text!r} must not contain '..'")
+    return text
+
+
+def _bridges(reader: MapReader) -> tuple[str, ...]:
+    if not reader.has("bridges"):
+        reader.seen.add("bridges")
+        return DEFAULT_BRIDGES
+    out: list[str] = []
+    for _index, item, line in reader.sequence("bridges"):
+        where = reader.where("bridges", line)
+        if not isinstance(item, str) or not item.startswith("~/") or len(item) <= 2:
+            raise ConfigError(
+                f"{where}: {item!r} is not a bridge; bridges are directories under the"
+                " home directory written as ~/NAME",
+                hint="e.g. ~/.aws or ~/.kube",
+            )
+        if ".." in Path(item).parts:
+            raise ConfigError(f"{where}: {item!r} must not contain '..'")
+        if item in out:
+            raise ConfigError(f"{where}: {item!r} is listed twice")
+        out.append(item.rstrip("/"))
+    return tuple(out)
+
+
+def _read_vault(reader: MapReader) -> VaultConfig:
+    backend = reader.converted("backend", "ram", _choice(BACKENDS))
+    size = reader.converted("size", DEFAULT_SIZE_MIB[backend], parse_size_mib)
+    mount_point = reader.converted("mount_point", None, _mount_point)
+    bridges = _bridges(reader)
+    reader.finish()
+    return VaultConfig(backend, size, mount_point, bridges)
+
+
+def _read_build(reader: MapReader) -> BuildConfig | None:
+    if not reader.data:
+        reader.finish()
+        return None
+    if not reader.has("dockerfile"):
+        raise ConfigError(
+            f"{reader.path}:{reader.line}: build.dockerfile is missing",
+            hint="name the Dockerfile, e.g. dockerfile: .tazpod/Dockerfile",
+        )
+    build = BuildConfig(reader.string("dockerfile", ""), reader.string("context", "."))
+    reader.finish()
+    return build
+
+
+def read_project_config(path: Path) -> Loaded:
+    """Load and validate a config.yaml; raise ConfigError on the first problem."""
+    top = MapReader(parse_yaml(path), path)
+    vertical = top.converted("vertical", None, _choice(VERTICALS))
+    if not top.has("image") and vertical is None:
+        raise ConfigError(
+            f"{path}: image is missing",
+            hint=f"set image: NAME or vertical: one of {', '.join(VERTICALS)}",
+        )
+    image = top.string("image", vertical_image(vertical or DEFAULT_VERTICAL))
+    if not top.has("container_name"):
+        raise ConfigError(
+            f"{path}: container_name is missing",
+            hint="add container_name: tazpod-NAME-1234567, or run `tazpod init --force`",
+        )
+    features_reader = top.mapping("features")
+    features = Features(
+        features_reader.boolean("ghost_mode", True), features_reader.boolean("debug", False)
+    )
+    features_reader.finish()
+    config = ProjectConfig(
+        version=top.string("version", "1"),
+        vertical=vertical,
+        image=image,
+        container_name=top.converted("container_name", "", _container_name),
+        user=top.converted("user", "tazpod", _user),
+        engine=top.converted("engine", "docker", _choice(ENGINES)),
+        network=top.converted("network", "host", _choice(NETWORKS)),
+        privileged=top.boolean("privileged", False),
+        features=features,
+        vault=_read_vault(top.mapping("vault")),
+        build=_read_build(top.mapping("build")),
+    )
+    top.finish()
+    return Loaded(config, tuple(top.warnings))

@@ -1,0 +1,71 @@
+"""The one error family that reaches the user.
+
+Every failure a user can act on is a ``TazpodError`` (or a subclass) with an
+exit code and an optional hint. The CLI catches it once, prints it age-style
+(``tazpod: message`` then ``hint: ...``) and exits with its code. Messages
+never carry secret values: only names, paths and counts.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    CONFIG = 3
+    PRIVILEGE = 4
+    VAULT = 5
+    WRONG_PASSPHRASE = 6
+    VAULT_BUSY = 7
+    SECRETS = 8
+    ENGINE = 9
+    INTERRUPTED = 130
+    INTERNAL = 70
+
+
+class TazpodError(Exception):
+    """A failure the user can understand and, with the hint, fix."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(TazpodError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(TazpodError):
+    exit_code = ExitCode.CONFIG
+
+
+class PrivilegeError(TazpodError):
+    """Not root, a missing capability, or a missing system tool."""
+
+    exit_code = ExitCode.PRIVILEGE
+
+
+class VaultError(TazpodError):
+    exit_code = ExitCode.VAULT
+
+
+class WrongPassphraseError(VaultError):
+    exit_code = ExitCode.WRONG_PASSPHRASE
+
+
+class VaultBusyError(VaultError):
+    exit_code = ExitCode.VAULT_BUSY
+
+
+class SecretsError(TazpodError):
+    exit_code = ExitCode.SECRETS
+
+
+class EngineError(TazpodError):
+    exit_code = ExitCode.ENGINE

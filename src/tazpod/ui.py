@@ -1,0 +1,31 @@
+"""Terminal output for the CLI layer: results on stdout, diagnostics on stderr.
+
+Diagnostics follow age's rule: `tazpod: ` prefix, lowercase, separate
+`hint:` lines. Services never print; they hand messages to the CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+class UI:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.out, flush=True)
+
+    def info(self, text: str) -> None:
+        print(f"tazpod: {text}", file=self.err, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(f"tazpod: warning: {text}", file=self.err, flush=True)
+
+    def error(self, text: str, hint: str | None = None) -> None:
+        print(f"tazpod: {text}", file=self.err, flush=True)
+        if hint:
+            for line in hint.splitlines():
+                print(f"hint: {line}", file=self.err, flush=True)

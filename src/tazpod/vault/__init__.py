@@ -1,0 +1,1 @@
+"""Encrypted storage backends behind one interface (see ``tazpod.vault.base``)."""

@@ -1,0 +1,31 @@
+"""What can be said about a project's vault from outside it, without a passphrase."""
+
+from __future__ import annotations
+
+from tazpod.config import ProjectConfig
+from tazpod.project import Project
+
+VAULT_FILE = "vault.age"
+IDENTITY_FILE = "identity.age"
+PREVIOUS_SUFFIX = ".1"
+LUKS_FILE = "vault.img"
+
+
+def describe_vault(project: Project, config: ProjectConfig) -> list[str]:
+    vault_dir = project.vault_dir
+    lines: list[str] = []
+    if config.vault.backend == "ram":
+        sealed = vault_dir / VAULT_FILE
+        if sealed.is_file():
+            size = sealed.stat().st_size
+            lines.append(f"vault file:  {sealed} ({size} bytes, encrypted)")
+            previous = vault_dir / (VAULT_FILE + PREVIOUS_SUFFIX)
+            if previous.is_file():
+                lines.append("previous generation kept (vault.age.1)")
+        else:
+            lines.append("vault file:  none yet (created at the first `tazpod unlock`)")
+    else:
+        image = vault_dir / LUKS_FILE
+        state = f"{image.stat().st_size} bytes" if image.is_file() else "none yet"
+        lines.append(f"vault file:  {image} ({state})")
+    return lines

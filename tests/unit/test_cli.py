@@ -1,0 +1,99 @@
+"""The command surface: version, help, status, error mapping, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tazpod import __version__
+from tazpod.errors import ExitCode
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def test_version(cli: Cli) -> None:
+    code, out, _ = cli("--version")
+    assert code == 0 and out.strip() == f"tazpod {__version__}"
+
+
+def test_no_command_prints_help_and_usage_code(cli: Cli) -> None:
+    code, _, err = cli()
+    assert code == ExitCode.USAGE and "init" in err
+
+
+def test_unknown_command(cli: Cli) -> None:
+    code, _, err = cli("frobnicate")
+    assert code == ExitCode.USAGE and "invalid choice" in err
+
+
+def test_status_without_project(in_tmp: Path, cli: Cli) -> None:
+    code, _, err = cli("status")
+    assert code == ExitCode.CONFIG
+    assert err.startswith("tazpod: no tazpod project") and "hint: run `tazpod init`" in err
+
+
+def test_status_summarises_config_and_warns(in_tmp: Path, cli: Cli) -> None:
+    cli("init", "gemini")
+    config = in_tmp / ".tazpod/config.yaml"
+    config.write_text(config.read_text() + "colour: blue\n")
+    code, out, err = cli("status")
+    assert code == 0
+    assert "vertical:    gemini" in out and "vault:       ram, 64 MiB" in out
+    assert "0 mapped" in out and "environment dev" in out
+    assert "warning:" in err and "colour: unknown key" in err
+
+
+def test_status_from_a_subdirectory(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("init")
+    (in_tmp / "src" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(in_tmp / "src" / "deep")
+    code, out, _ = cli("status")
+    assert code == 0 and f"project:     {in_tmp}" in out
+
+
+def test_bad_config_is_a_clear_error_not_a_traceback(in_tmp: Path, cli: Cli) -> None:
+    cli("init")
+    (in_tmp / ".tazpod/config.yaml").write_text("image: x\ncontainer_name: c\nuser: [a]\n")
+    code, _, err = cli("status")
+    assert code == ExitCode.CONFIG
+    assert "config.yaml:3: user:" in err and "Traceback" not in err
+
+
+def test_internal_error_hides_details_without_debug(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tazpod.commands.status as status
+
+    def boom(*_: object) -> int:
+        raise RuntimeError("secret-value-must-not-leak")
+
+    monkeypatch.setattr(status, "run", boom)
+    code, _, err = cli("status")
+    assert code == ExitCode.INTERNAL
+    assert "internal error: RuntimeError" in err and "secret-value" not in err
+    code, _, err = cli("--debug", "status")
+    assert code == ExitCode.INTERNAL and "Traceback" in err
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["init", "--help"]])
+def test_fast_paths_do_not_import_heavy_modules(argv: list[str]) -> None:
+    probe = (
+        "import sys, json\n"
+        "from tazpod.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    for heavy in ("docker", "kubernetes", "ruamel", "pyrage", "requests", "rich", "httpx"):
+        assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
