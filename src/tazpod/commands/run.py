@@ -1,0 +1,18 @@
+"""`tazpod run -- CMD ARGS...`: one command inside the enclave; its exit code passes through."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.commands.unlock import enter_enclave
+from tazpod.errors import UsageError
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
+    return enter_enclave(args, ui, command=argv)

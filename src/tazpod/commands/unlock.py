@@ -1,0 +1,34 @@
+"""`tazpod unlock`: open the vault and start an interactive shell in the enclave."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tazpod.commands._context import load_context, passphrase_source
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    return enter_enclave(args, ui, command=None)
+
+
+def enter_enclave(args: argparse.Namespace, ui: UI, command: list[str] | None) -> int:
+    from tazpod.enclave.service import EnterRequest, enter
+
+    context = load_context(ui)
+    request = EnterRequest(
+        project=context.project,
+        config=context.config,
+        secrets=context.secrets,
+        passphrase=passphrase_source(args),
+        command=command,
+        cwd=Path.cwd(),
+        environ=dict(os.environ),
+    )
+
+    def on_retry(remaining: int) -> None:
+        ui.error(f"wrong passphrase ({remaining} attempt{'s' if remaining != 1 else ''} left)")
+
+    return enter(request, ui.info, on_retry)

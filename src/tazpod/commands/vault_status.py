@@ -1,0 +1,38 @@
+"""`tazpod vault status`: the backend, the files, and whether an enclave has it open."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from tazpod.commands._context import load_context
+from tazpod.enclave import control
+from tazpod.ui import UI
+from tazpod.vault.lock import is_locked
+from tazpod.vault.state import describe_vault
+
+
+def _ago(timestamp: float) -> str:
+    if not timestamp:
+        return "not yet"
+    seconds = int(time.time() - timestamp)
+    return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60} min ago"
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    if os.environ.get("TAZPOD_GHOST_MODE") == "true":
+        reply = control.request("status")
+        ui.say(f"enclave:     open at {reply['mount_point']}, {reply['sessions']} session(s)")
+        ui.say(f"opened:      {_ago(float(reply['opened_at']))}")
+        ui.say(f"last save:   {_ago(float(reply['last_save']))}")
+        used, size = int(reply["used"]), int(reply["size"])
+        ui.say(f"ram:         {used // 1024} KiB used of {size // (1024 * 1024)} MiB")
+        return 0
+    context = load_context(ui)
+    ui.say(f"backend:     {context.config.vault.backend}")
+    for line in describe_vault(context.project, context.config):
+        ui.say(line)
+    state = "open (an enclave holds it)" if is_locked(context.project.vault_dir) else "closed"
+    ui.say(f"state:       {state}")
+    return 0

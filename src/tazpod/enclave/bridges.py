@@ -1,0 +1,120 @@
+"""Bridges: home directories kept inside the vault, bind-mounted over their vault copy.
+
+TazPod's three bridges keep TazPod's vault names (`.infisical-vault`,
+`.infisical-keyring`, `.gemini-vault`) so its vaults open unchanged; others
+live under `.bridges/`. Plaintext found at a bridge's home path is merged
+into the vault (never overwriting the vault's copy: a differing file is kept
+beside it as `NAME.outside`), and only removed from disk after a save that
+contains it succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from tazpod.errors import ConfigError
+from tazpod.paths import expand_home
+
+TAZPOD_NAMES = {
+    "~/.infisical": ".infisical-vault",
+    "~/infisical-keyring": ".infisical-keyring",
+    "~/.gemini": ".gemini-vault",
+}
+OUTSIDE_SUFFIX = ".outside"
+
+
+@dataclass(frozen=True)
+class Bridge:
+    spec: str  # as configured, e.g. ~/.aws
+    home_path: Path
+    vault_name: str  # relative to the vault root
+
+
+def vault_name(spec: str) -> str:
+    if spec in TAZPOD_NAMES:
+        return TAZPOD_NAMES[spec]
+    return ".bridges/" + spec[2:].replace("/", "__")
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    return child == parent or parent in child.parents
+
+
+def plan_bridges(specs: tuple[str, ...], home: Path, vault_root: Path) -> list[Bridge]:
+    bridges = []
+    for spec in specs:
+        home_path = expand_home(spec, home)
+        if _inside(home_path, vault_root) or _inside(vault_root, home_path):
+            raise ConfigError(
+                f"bridge {spec} ({home_path}) overlaps the vault mount point {vault_root}",
+                hint="a bridge must be outside the vault and must not contain it",
+            )
+        bridges.append(Bridge(spec, home_path, vault_name(spec)))
+    for first in bridges:
+        for second in bridges:
+            if first is not second and _inside(first.home_path, second.home_path):
+                raise ConfigError(f"bridges {first.spec} and {second.spec} overlap")
+    return bridges
+
+
+def _merge_file(source: Path, target: Path) -> bool:
+    """Copy one file or link into the vault; True when the outside copy may go."""
+    if os.path.lexists(target):
+        if source.is_symlink() or target.is_symlink():
+            same = (
+                source.is_symlink()
+                and target.is_symlink()
+                and (os.readlink(source) == os.readlink(target))
+            )
+        else:
+            same = filecmp.cmp(source, target, shallow=False)
+        if same:
+            return True
+        target = target.with_name(target.name + OUTSIDE_SUFFIX)
+        if os.path.lexists(target):
+            return False  # an earlier conflict is still unresolved: leave this one alone
+    shutil.copy2(source, target, follow_symlinks=False)
+    return True
+
+
+def migrate(home_path: Path, vault_copy: Path) -> list[Path]:
+    """Merge plaintext at ``home_path`` into ``vault_copy``; return what may be removed.
+
+    Runs as the user. Only regular files, directories and symlinks move;
+    anything else (sockets, fifos) stays where it is.
+    """
+    vault_copy.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if home_path.is_symlink() or not home_path.is_dir():
+        return []
+    movable: list[Path] = []
+    for directory, dirnames, filenames in os.walk(home_path):
+        here = Path(directory)
+        target_dir = vault_copy / here.relative_to(home_path)
+        for name in dirnames:
+            source = here / name
+            if source.is_symlink():
+                filenames.append(name)
+                continue
+            (target_dir / name).mkdir(mode=source.stat().st_mode & 0o7777, exist_ok=True)
+        dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+        for name in filenames:
+            source = here / name
+            if (source.is_file() or source.is_symlink()) and _merge_file(source, target_dir / name):
+                movable.append(source)
+    return movable
+
+
+def remove_migrated(paths: list[Path], home_path: Path) -> None:
+    """After a successful save: delete the migrated plaintext, then empty directories."""
+    for path in paths:
+        if _inside(path, home_path) and (path.is_symlink() or path.is_file()):
+            path.unlink()
+    for directory, _dirs, _files in sorted(os.walk(home_path), reverse=True):
+        if Path(directory) != home_path:
+            with contextlib.suppress(OSError):  # not empty: something stayed behind
+                os.rmdir(directory)

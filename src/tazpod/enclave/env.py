@@ -1,0 +1,64 @@
+"""The enclave process's environment, built on purpose from an allowlist.
+
+Nothing secret is ever put in the environment: secrets.yml mappings become
+variables holding the *path* of the secret's file in the vault (as TazPod).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from tazpod.enclave.user import EnclaveUser
+from tazpod.secretsfile import SecretMapping
+
+PASSTHROUGH = (
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "NO_COLOR",
+    "TAZPOD_DEBUG",
+)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _path(inherited: str | None) -> str:
+    """The caller's PATH, with the directory of this tazpod first (for `tazpod lock`)."""
+    tazpod_bin = str(Path(sys.argv[0]).absolute().parent) if sys.argv and sys.argv[0] else ""
+    entries = [e for e in (inherited or DEFAULT_PATH).split(":") if e]
+    if tazpod_bin and Path(tazpod_bin, "tazpod").exists() and tazpod_bin not in entries:
+        entries.insert(0, tazpod_bin)
+    return ":".join(entries)
+
+
+def enclave_environment(
+    inherited: Mapping[str, str],
+    user: EnclaveUser,
+    vault_dir: Path,
+    project_root: Path,
+    mappings: tuple[SecretMapping, ...],
+) -> dict[str, str]:
+    env = {k: v for k, v in inherited.items() if k in PASSTHROUGH or k.startswith("LC_")}
+    env.update(
+        HOME=str(user.home),
+        USER=user.name,
+        LOGNAME=user.name,
+        SHELL=user.shell,
+        PATH=_path(inherited.get("PATH")),
+        TAZPOD_GHOST_MODE="true",
+        TAZPOD_VAULT=str(vault_dir),
+        TAZPOD_PROJECT=str(project_root),
+    )
+    for mapping in mappings:
+        target = vault_dir / mapping.file
+        if mapping.env is not None and target.is_file():
+            env[mapping.env] = str(target)
+    return env

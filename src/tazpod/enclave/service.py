@@ -1,0 +1,217 @@
+"""Opening a vault into an enclave and running a shell or a command there.
+
+`enter` is what `tazpod unlock` and `tazpod run` call. If the vault is
+already open in an enclave, the caller joins it (same mount namespace, a new
+session) after proving the passphrase; otherwise it becomes the enclave's
+supervisor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tazpod import paths
+from tazpod.config import ProjectConfig
+from tazpod.enclave import control
+from tazpod.enclave.env import enclave_environment
+from tazpod.enclave.session import Enclave
+from tazpod.enclave.spawn import spawn
+from tazpod.enclave.supervisor import Supervisor
+from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
+from tazpod.errors import ConfigError, VaultBusyError, VaultError
+from tazpod.passphrase import PassphraseSource, new_passphrase, with_passphrase
+from tazpod.project import Project
+from tazpod.secretsfile import SecretsConfig
+from tazpod.sysio import linux, procs
+from tazpod.sysio.creds import acting_as
+from tazpod.sysio.files import write_atomic
+from tazpod.vault import tarball
+from tazpod.vault.lock import VaultLock
+from tazpod.vault.ram import RamVault
+
+Report = Callable[[str], None]
+_JOIN_ATTEMPTS = 5
+
+
+class _EnclaveGone(Exception):
+    """The enclave ended between the lock check and the join."""
+
+
+@dataclass(frozen=True)
+class EnterRequest:
+    project: Project
+    config: ProjectConfig
+    secrets: SecretsConfig | None
+    passphrase: PassphraseSource
+    command: Sequence[str] | None  # None: the user's interactive shell
+    cwd: Path
+    environ: Mapping[str, str]
+
+
+def _argv(request: EnterRequest, user: EnclaveUser) -> list[str]:
+    if request.command:
+        return list(request.command)
+    return [user.shell, "-i"] if user.shell.endswith(("bash", "zsh", "sh")) else [user.shell]
+
+
+def _environment(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> dict[str, str]:
+    mappings = request.secrets.mappings if request.secrets else ()
+    return enclave_environment(request.environ, user, mount_point, request.project.root, mappings)
+
+
+def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]) -> int:
+    require_root("opening the vault")
+    if request.config.vault.backend != "ram":
+        raise ConfigError(
+            f"vault.backend {request.config.vault.backend!r} is not available in this version",
+            hint="use vault.backend: ram",
+        )
+    user = resolve_user(request.config.user, paths.in_container())
+    source = request.passphrase.resolved()  # as root: the file may be root's
+    mount_point = paths.mount_point(request.config.vault.mount_point, user.home)
+    vault = RamVault(request.project.vault_dir, owner=None)
+    lock = VaultLock(vault.directory)
+    with acting_as(user.uid, user.gid, user.groups):
+        vault.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for _attempt in range(_JOIN_ATTEMPTS):
+        with acting_as(user.uid, user.gid, user.groups):
+            acquired = lock.try_acquire()
+        if acquired:
+            try:
+                return _supervise(request, user, vault, mount_point, source, report, on_retry)
+            finally:
+                lock.release()
+        try:
+            return _join(request, user, vault, mount_point, source, report, on_retry)
+        except _EnclaveGone:
+            time.sleep(0.2)  # it was closing while we looked: try to open it ourselves
+    raise VaultBusyError(
+        f"the vault in {vault.directory} is busy (an enclave keeps opening and closing)",
+        hint="try again in a moment",
+    )
+
+
+def _supervise(
+    request: EnterRequest,
+    user: EnclaveUser,
+    vault: RamVault,
+    mount_point: Path,
+    source: PassphraseSource,
+    report: Report,
+    on_retry: Callable[[int], None],
+) -> int:
+    with acting_as(user.uid, user.gid, user.groups):
+        for stale in vault.remove_stale_temps():
+            report(f"removed {stale.name}, left by an interrupted save")
+        if vault.exists():
+            identity = with_passphrase(source, vault.unwrap, on_retry)
+            archive = vault.decrypt(identity)
+            recipient = identity.to_public()
+            del identity  # saving needs only the public recipient
+        else:
+            recipient = vault.create(new_passphrase(source))
+            archive = tarball.pack_empty()
+            report(f"created a new vault in {vault.directory}")
+    enclave = Enclave(
+        user,
+        vault,
+        recipient,
+        mount_point,
+        request.config.vault.size_mib,
+        request.config.vault.bridges,
+        report,
+    )
+    record = paths.runtime_record(vault.directory)
+    try:
+        enclave.open(archive)
+        del archive
+        enclave.connect_bridges()
+        _write_record(record, user, mount_point)
+        env = _environment(request, user, mount_point)
+        return Supervisor(enclave, _argv(request, user), env, request.cwd).run()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            record.unlink()
+        for problem in enclave.close():
+            report(f"could not unmount {problem}")
+
+
+def _write_record(record: Path, user: EnclaveUser, mount_point: Path) -> None:
+    record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    payload = {"pid": os.getpid(), "uid": user.uid, "mount_point": str(mount_point)}
+    write_atomic(record, json.dumps(payload).encode(), mode=0o600)
+
+
+def _read_record(vault: RamVault) -> dict[str, object]:
+    busy = VaultBusyError(
+        f"the vault in {vault.directory} is locked by another tazpod process",
+        hint="wait for it to finish, or end it (it saves on SIGTERM)",
+    )
+    try:
+        record = json.loads(paths.runtime_record(vault.directory).read_text())
+    except (OSError, ValueError) as err:
+        raise busy from err
+    if not isinstance(record, dict) or not procs.alive(int(record.get("pid", 0))):
+        raise busy
+    return record
+
+
+def _join(
+    request: EnterRequest,
+    user: EnclaveUser,
+    vault: RamVault,
+    mount_point: Path,
+    source: PassphraseSource,
+    report: Report,
+    on_retry: Callable[[int], None],
+) -> int:
+    record = _read_record(vault)
+    if record.get("uid") != user.uid:
+        raise VaultBusyError("the vault is open in another user's enclave")
+    try:  # holding the namespace's descriptor keeps it alive while we prove the passphrase
+        namespace = os.open(f"/proc/{record['pid']}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError as err:
+        raise _EnclaveGone from err
+    try:
+        with acting_as(user.uid, user.gid, user.groups):
+            with_passphrase(source, vault.unwrap, on_retry)  # joining needs the passphrase too
+        linux.setns(namespace, linux.CLONE_NEWNS)
+    finally:
+        os.close(namespace)
+    os.chdir("/")
+    linux.prctl(procs.PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        conn = control.connect(mount_point)
+    except VaultError as err:
+        raise _EnclaveGone from err
+    with conn:
+        control.send_line(conn, {"op": "join"})
+        reply = control.recv_line(conn)
+        if not reply or not reply.get("ok"):
+            raise _EnclaveGone
+        report(f"joined the open enclave at {mount_point}")
+        env = _environment(request, user, mount_point)
+        for signum in (signal.SIGINT, signal.SIGQUIT):
+            signal.signal(signum, signal.SIG_IGN)
+        child = spawn(user, _argv(request, user), env, request.cwd)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda sig, _frame: os.kill(child, sig))
+        status = _wait_for(child)
+        procs.terminate([os.getpid()])
+    return procs.exit_code(status)
+
+
+def _wait_for(pid: int) -> int:
+    while True:
+        try:
+            _pid, status = os.waitpid(pid, 0)
+            return status
+        except InterruptedError:
+            continue

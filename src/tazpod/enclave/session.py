@@ -1,0 +1,181 @@
+"""One open enclave: the private mount namespace, the vault's tmpfs and the bridges.
+
+Runs in the supervisor (root). Mounts are made by root onto directories the
+user's side opened (O_PATH, no symlinks); every read and write of files in
+user-controlled places happens while acting as the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tazpod.enclave import bridges as bridge_ops
+from tazpod.enclave.control import CONTROL_DIR
+from tazpod.enclave.user import EnclaveUser
+from tazpod.errors import TazpodError, VaultError
+from tazpod.sysio import linux
+from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
+from tazpod.sysio.files import write_atomic
+from tazpod.sysio.mounts import is_mount_point, mounts_under
+from tazpod.vault import tarball
+from tazpod.vault.ram import RamVault, Recipient, encrypt_to
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Enclave:
+    user: EnclaveUser
+    vault: RamVault
+    recipient: Recipient
+    mount_point: Path
+    size_mib: int
+    bridge_specs: tuple[str, ...]
+    report: Report
+    mounted: list[Path] = field(default_factory=list)
+    root_fd: int = -1
+    last_save: float = 0.0
+    opened_at: float = field(default_factory=time.time)
+
+    def as_user(self) -> contextlib.AbstractContextManager[None]:
+        return acting_as(self.user.uid, self.user.gid, self.user.groups)
+
+    @property
+    def root(self) -> Path:
+        """The tmpfs root through our own descriptor: immune to path swaps."""
+        return Path(fd_path(self.root_fd))
+
+    # -- open ------------------------------------------------------------------------
+    def open(self, archive: bytes) -> None:
+        linux.unshare(linux.CLONE_NEWNS)
+        linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        if is_mount_point(str(self.mount_point)):
+            raise VaultError(
+                f"{self.mount_point} is already a mount point",
+                hint="another tool (or an old TazPod session) mounted something there;"
+                " unmount it or set vault.mount_point",
+            )
+        with self.as_user():
+            ensure_private_dir(self.mount_point)
+            target = open_dir_nofollow(self.mount_point)
+        try:
+            options = f"size={self.size_mib}m,mode=0700,uid={self.user.uid},gid={self.user.gid}"
+            linux.mount(
+                "tazpod-vault",
+                fd_path(target),
+                "tmpfs",
+                linux.MS_NOSUID | linux.MS_NODEV,
+                options,
+            )
+            self.mounted.append(self.mount_point)
+        finally:
+            os.close(target)
+        with self.as_user():
+            self.root_fd = os.open(self.mount_point, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            if os.listdir(self.root) or os.fstat(self.root_fd).st_uid != self.user.uid:
+                raise VaultError(f"{self.mount_point} changed while the vault was mounted")
+            self._unpack(archive)
+            control = self.root / CONTROL_DIR
+            control.mkdir(mode=0o700)
+
+    def _unpack(self, archive: bytes) -> None:
+        if len(archive) > self.size_mib * 1024 * 1024 * 0.95:
+            raise VaultError(
+                f"the vault holds {len(archive) // (1024 * 1024)} MiB, more than its"
+                f" {self.size_mib} MiB of RAM",
+                hint="raise vault.size in .tazpod/config.yaml",
+            )
+        count = tarball.unpack(archive, self.root)
+        self.report(f"vault opened at {self.mount_point} ({count} entries)")
+
+    # -- bridges ----------------------------------------------------------------------
+    def connect_bridges(self) -> None:
+        plans = bridge_ops.plan_bridges(self.bridge_specs, self.user.home, self.mount_point)
+        pending: list[tuple[bridge_ops.Bridge, list[Path]]] = []
+        with self.as_user():
+            for bridge in plans:
+                movable = bridge_ops.migrate(bridge.home_path, self.root / bridge.vault_name)
+                pending.append((bridge, movable))
+        if any(movable for _bridge, movable in pending):
+            self.save()  # the migrated plaintext is sealed before it is deleted anywhere
+            with self.as_user():
+                for bridge, movable in pending:
+                    bridge_ops.remove_migrated(movable, bridge.home_path)
+                    if movable:
+                        self.report(
+                            f"moved {len(movable)} file(s) from {bridge.spec} into the vault"
+                        )
+        for bridge, _movable in pending:
+            self._bind(bridge)
+
+    def _bind(self, bridge: bridge_ops.Bridge) -> None:
+        with self.as_user():
+            ensure_private_dir(bridge.home_path)
+            source = os.open(
+                self.root / bridge.vault_name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW
+            )
+            target = open_dir_nofollow(bridge.home_path)
+        try:
+            linux.mount(fd_path(source), fd_path(target), None, linux.MS_BIND)
+            self.mounted.append(bridge.home_path)
+        finally:
+            os.close(source)
+            os.close(target)
+
+    # -- save and close -----------------------------------------------------------------
+    def save(self) -> int:
+        """Seal the tree into vault.age; returns the archive size."""
+        with self.as_user():
+            archive = tarball.pack(self.root)
+            self.vault.seal(archive, self.recipient)
+        self.last_save = time.time()
+        return len(archive)
+
+    def usage(self) -> tuple[int, int]:
+        stats = os.fstatvfs(self.root_fd)
+        return (stats.f_blocks - stats.f_bfree) * stats.f_frsize, stats.f_blocks * stats.f_frsize
+
+    def close(self) -> list[str]:
+        """Unmount everything this enclave mounted; return what could not be."""
+        if self.root_fd >= 0:
+            os.close(self.root_fd)
+            self.root_fd = -1
+        problems = []
+        targets = {str(path) for path in self.mounted}
+        for path in self.mounted:
+            targets.update(mounts_under(str(path)))
+        for target in sorted(targets, key=lambda p: p.count("/"), reverse=True):
+            try:
+                linux.umount(target, linux.UMOUNT_NOFOLLOW | linux.MNT_DETACH)
+            except OSError as err:
+                if err.errno != 22:  # EINVAL: already gone
+                    problems.append(f"{target}: {err.strerror}")
+        self.mounted.clear()
+        return problems
+
+
+def seal_or_rescue(enclave: Enclave) -> tuple[int, Path | None]:
+    """Save; if the vault directory cannot be written, seal to a rescue file instead.
+
+    Returns the archive size and the rescue file, if one was needed.
+    """
+    try:
+        return enclave.save(), None
+    except (OSError, TazpodError) as first:
+        with enclave.as_user():
+            archive = tarball.pack(enclave.root)
+        sealed = encrypt_to(archive, enclave.recipient)
+        name = f"tazpod-rescue-{int(time.time())}.age"
+        for directory in (enclave.user.home, Path("/var/tmp")):  # noqa: S108 (sealed data)
+            try:
+                with enclave.as_user():
+                    write_atomic(directory / name, sealed, mode=0o600)
+            except OSError:
+                continue
+            return len(archive), directory / name
+        raise VaultError(f"could not save the vault, nor a rescue copy: {first}") from first

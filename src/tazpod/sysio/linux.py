@@ -1,0 +1,114 @@
+"""Linux system calls that Python 3.11's os module lacks, through ctypes.
+
+unshare/setns arrive in os only in 3.12; mount, umount2, prctl and capset
+never did. Each wrapper raises OSError with errno, like the os module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from functools import cache
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+MNT_DETACH = 0x2
+UMOUNT_NOFOLLOW = 0x8
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _check(result: int, what: str, path: str | None = None) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        if path is None:
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+        raise OSError(errno, f"{what}: {os.strerror(errno)}", path)
+
+
+def unshare(flags: int) -> None:
+    _check(_libc().unshare(ctypes.c_int(flags)), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc().setns(ctypes.c_int(fd), ctypes.c_int(nstype)), "setns")
+
+
+def mount(
+    source: str, target: str, fstype: str | None, flags: int = 0, data: str | None = None
+) -> None:
+    result = _libc().mount(
+        source.encode(),
+        target.encode(),
+        fstype.encode() if fstype else None,
+        ctypes.c_ulong(flags),
+        data.encode() if data else None,
+    )
+    _check(result, "mount", target)
+
+
+def umount(target: str, flags: int = UMOUNT_NOFOLLOW) -> None:
+    _check(_libc().umount2(target.encode(), ctypes.c_int(flags)), "umount", target)
+
+
+def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
+    result = _libc().prctl(
+        ctypes.c_int(option),
+        ctypes.c_ulong(arg2),
+        ctypes.c_ulong(arg3),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
+    _check(result, "prctl")
+
+
+def raise_effective_caps() -> None:
+    """Copy the permitted capability set into the effective set (after a seteuid)."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc().capget(ctypes.byref(header), data), "capget")
+    for half in data:
+        half.effective = half.permitted
+    _check(_libc().capset(ctypes.byref(header), data), "capset")
+
+
+def current_caps() -> tuple[int, int]:
+    """(effective, permitted) capability masks of this process."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc().capget(ctypes.byref(header), data), "capget")
+    effective = data[0].effective | (data[1].effective << 32)
+    permitted = data[0].permitted | (data[1].permitted << 32)
+    return effective, permitted

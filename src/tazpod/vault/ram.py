@@ -1,0 +1,159 @@
+"""The `ram` backend's files: standard age, recoverable without tazpod.
+
+    .tazpod/vault/identity.age   an X25519 identity, passphrase-encrypted (scrypt)
+    .tazpod/vault/vault.age      a tar of the vault tree, encrypted to that identity
+    .tazpod/vault/vault.age.1    the previous generation
+
+`age -d -i identity.age vault.age | tar -x` recovers everything. Saving needs
+only the public recipient, so after unlock neither the passphrase nor the
+private key is kept; a passphrase change re-wraps identity.age alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tazpod.errors import VaultError, WrongPassphraseError
+from tazpod.sysio.files import fsync_dir, write_atomic
+from tazpod.vault import tarball
+from tazpod.vault.state import IDENTITY_FILE, PREVIOUS_SUFFIX, VAULT_FILE
+
+Identity = Any  # pyrage.x25519.Identity (untyped extension module)
+Recipient = Any  # pyrage.x25519.Recipient
+
+
+def encrypt_to(archive: bytes, recipient: Recipient) -> bytes:
+    import pyrage
+
+    return bytes(pyrage.encrypt(archive, [recipient]))
+
+
+@dataclass(frozen=True)
+class RamVault:
+    directory: Path
+    owner: tuple[int, int] | None = None  # the enclave user owns the files
+
+    @property
+    def vault_path(self) -> Path:
+        return self.directory / VAULT_FILE
+
+    @property
+    def identity_path(self) -> Path:
+        return self.directory / IDENTITY_FILE
+
+    @property
+    def previous_path(self) -> Path:
+        return self.directory / (VAULT_FILE + PREVIOUS_SUFFIX)
+
+    def exists(self) -> bool:
+        has_identity = self.identity_path.is_file()
+        has_vault = self.vault_path.is_file()
+        if has_identity != has_vault:
+            present, missing = (
+                (self.identity_path, self.vault_path)
+                if has_identity
+                else (self.vault_path, self.identity_path)
+            )
+            raise VaultError(
+                f"{present} exists but {missing} is missing",
+                hint="restore the missing file from a backup; tazpod will not create a new"
+                " vault over half of an old one",
+            )
+        return has_identity
+
+    def _prepare_dir(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        if self.owner is not None:
+            os.chown(self.directory, *self.owner)
+
+    def create(self, passphrase: str) -> Recipient:
+        """A new, empty vault. Returns the recipient to seal to."""
+        import pyrage
+
+        self._prepare_dir()
+        identity = pyrage.x25519.Identity.generate()
+        recipient = identity.to_public()
+        created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        key_text = f"# created: {created}\n# public key: {recipient}\n{identity}\n"
+        self._write(self.identity_path, pyrage.passphrase.encrypt(key_text.encode(), passphrase))
+        self.seal(tarball.pack_empty(), recipient)
+        return recipient
+
+    def unwrap(self, passphrase: str) -> Identity:
+        """Decrypt identity.age; WrongPassphraseError when the passphrase does not fit."""
+        import pyrage
+
+        sealed = self.identity_path.read_bytes()
+        try:
+            text = pyrage.passphrase.decrypt(sealed, passphrase).decode()
+        except pyrage.DecryptError as err:
+            raise WrongPassphraseError(
+                "wrong passphrase for the vault", hint="the vault files were not changed"
+            ) from err
+        keys = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-")]
+        if len(keys) != 1:
+            raise VaultError(f"{self.identity_path} does not hold exactly one age identity")
+        return pyrage.x25519.Identity.from_str(keys[0])
+
+    def decrypt(self, identity: Identity) -> bytes:
+        import pyrage
+
+        try:
+            return bytes(pyrage.decrypt(self.vault_path.read_bytes(), [identity]))
+        except pyrage.DecryptError as err:
+            raise VaultError(
+                f"{self.vault_path} cannot be decrypted with this vault's identity",
+                hint=f"the previous generation is {self.previous_path.name}",
+            ) from err
+
+    def seal(self, archive: bytes, recipient: Recipient) -> None:
+        """Encrypt and replace vault.age atomically, keeping the previous generation."""
+        ciphertext = encrypt_to(archive, recipient)
+        if self.vault_path.exists():
+            # vault.age.1 := the current generation, by an atomic link+rename; until the
+            # final rename below, vault.age itself still holds it too.
+            staging = self.directory / f".{VAULT_FILE}{PREVIOUS_SUFFIX}.tmp"
+            with contextlib.suppress(FileNotFoundError):
+                staging.unlink()
+            os.link(self.vault_path, staging)
+            staging.replace(self.previous_path)
+            fsync_dir(self.directory)
+        self._write(self.vault_path, ciphertext)
+
+    def rewrap(self, identity: Identity, new_passphrase: str) -> None:
+        """Passphrase change: only identity.age is rewritten."""
+        import pyrage
+
+        recipient = identity.to_public()
+        created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        key_text = f"# rewrapped: {created}\n# public key: {recipient}\n{identity}\n"
+        sealed = pyrage.passphrase.encrypt(key_text.encode(), new_passphrase)
+        self._write(self.identity_path, sealed)
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Temp files a killed save left behind (only call while holding the vault lock)."""
+        stale = [p for p in self.directory.glob(".*.tmp*") if p.is_file()]
+        for path in stale:
+            path.unlink()
+        return stale
+
+    def destroy(self) -> list[Path]:
+        removed = []
+        for path in (self.vault_path, self.previous_path, self.identity_path):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+        self.remove_stale_temps()
+        if self.directory.exists():
+            fsync_dir(self.directory)
+        return removed
+
+    def _write(self, path: Path, data: bytes) -> None:
+        self._prepare_dir()
+        write_atomic(path, data, mode=0o600, owner=self.owner)
