@@ -199,6 +199,6 @@ class Supervisor:
             self.enclave.report(f"vault saved ({size} bytes sealed)")
         if self.stop_signal is not None:
             return 128 + self.stop_signal
-        if self.main_status is None:
-            return 0 if self.lock_requested else 1
+        if self.lock_requested or self.main_status is None:
+            return 0  # ended on purpose by `tazpod lock`
         return procs.exit_code(self.main_status)

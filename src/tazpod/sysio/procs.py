@@ -7,7 +7,6 @@ without ptrace rights over the enclave's user namespace.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import signal
@@ -86,35 +85,36 @@ def terminate(
 ) -> dict[int, int]:
     """Signal every descendant of ``roots``; SIGKILL what is left after ``grace`` seconds.
 
-    Returns the wait statuses of children reaped meanwhile.
+    Waits (bounded) until no descendant remains, reaping our own children, and
+    returns their wait statuses.
     """
     roots = list(roots)
     reaped: dict[int, int] = {}
-    targets = descendants(roots)
-    for pid in targets:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, first)
+    _signal_all(descendants(roots), first)
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    killed = False
+    while True:
         reaped.update(reap_children())
-        targets = {p for p in targets | descendants(roots) if alive(p)}
-        if not targets:
+        remaining = descendants(roots)
+        if not remaining:
+            return reaped
+        living = {pid for pid in remaining if alive(pid)}
+        now = time.monotonic()
+        if living and (now >= deadline or killed):
+            _signal_all(living, signal.SIGKILL)
+            killed = True
+        if now >= deadline + 5.0:  # zombies of processes that are not ours to reap
             return reaped
         time.sleep(0.02)
-    for _ in range(50):
-        targets = {p for p in targets | descendants(roots) if alive(p)}
-        if not targets:
-            break
-        for pid in targets:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError as err:
-                if err.errno != errno.ESRCH:
-                    raise
-        time.sleep(0.02)
-        reaped.update(reap_children())
-    reaped.update(reap_children())
-    return reaped
+
+
+def _signal_all(pids: Iterable[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError as err:
+            if err.errno != errno.ESRCH:
+                raise
 
 
 def exit_code(status: int) -> int:
