@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,10 @@ class Enclave:
 
     # -- open ------------------------------------------------------------------------
     def open(self, archive: bytes) -> None:
+        with _explained("the vault's mount point"):
+            self._open(archive)
+
+    def _open(self, archive: bytes) -> None:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
         if is_mount_point(str(self.mount_point)):
@@ -95,6 +99,10 @@ class Enclave:
 
     # -- bridges ----------------------------------------------------------------------
     def connect_bridges(self) -> None:
+        with _explained("a bridge"):
+            self._connect_bridges()
+
+    def _connect_bridges(self) -> None:
         plans = bridge_ops.plan_bridges(self.bridge_specs, self.user.home, self.mount_point)
         pending: list[tuple[bridge_ops.Bridge, list[Path]]] = []
         with self.as_user():
@@ -157,6 +165,19 @@ class Enclave:
                     problems.append(f"{target}: {err.strerror}")
         self.mounted.clear()
         return problems
+
+
+@contextlib.contextmanager
+def _explained(what: str) -> Iterator[None]:
+    """System errors while preparing the enclave, as messages that name the path."""
+    try:
+        yield
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        raise VaultError(
+            f"cannot prepare {what}: {where}{err.strerror or err}",
+            hint="tazpod only mounts onto real directories the enclave's user owns",
+        ) from err
 
 
 def seal_or_rescue(enclave: Enclave) -> tuple[int, Path | None]:

@@ -10,6 +10,7 @@ user can neither signal nor trace this process, and root is restored after.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,4 +48,4 @@ def ensure_private_dir(path: Path) -> None:
     with contextlib.suppress(FileExistsError):
         path.mkdir(mode=0o700)
     if path.is_symlink() or not path.is_dir():
-        raise NotADirectoryError(f"{path} is not a directory")
+        raise NotADirectoryError(errno.ENOTDIR, "a symlink or not a directory", str(path))
