@@ -1,0 +1,154 @@
+"""Enclave building blocks that need no privileges: env, bridges, mounts, passphrases, procs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tazpod.enclave import bridges
+from tazpod.enclave.env import enclave_environment
+from tazpod.enclave.user import EnclaveUser
+from tazpod.errors import ConfigError, UsageError
+from tazpod.passphrase import PassphraseSource, new_passphrase, read_noninteractive
+from tazpod.secretsfile import SecretMapping
+from tazpod.sysio import procs
+from tazpod.sysio.mounts import is_mount_point, mount_table, mounts_under
+
+USER = EnclaveUser("dev", 1000, 1000, (1000, 27), Path("/home/dev"), "/bin/bash")
+
+
+def test_environment_is_an_allowlist(tmp_path: Path) -> None:
+    (tmp_path / "kubeconfig").write_text("k")
+    inherited = {
+        "TERM": "xterm",
+        "LC_ALL": "C",
+        "AWS_SECRET_ACCESS_KEY": "leak",
+        "SUDO_UID": "1000",
+        "LD_PRELOAD": "/evil.so",
+        "PATH": "/usr/bin:/bin",
+        "TAZPOD_VAULT": "/elsewhere",
+    }
+    mappings = (
+        SecretMapping("K", "kubeconfig", "KUBECONFIG"),
+        SecretMapping("A", "absent", "ABSENT"),
+        SecretMapping("N", "no-env-file", None),
+    )
+    env = enclave_environment(inherited, USER, tmp_path, Path("/proj"), mappings)
+    assert env["TERM"] == "xterm" and env["LC_ALL"] == "C"
+    for dropped in ("AWS_SECRET_ACCESS_KEY", "SUDO_UID", "LD_PRELOAD", "ABSENT"):
+        assert dropped not in env
+    assert env["TAZPOD_GHOST_MODE"] == "true" and env["TAZPOD_VAULT"] == str(tmp_path)
+    assert env["KUBECONFIG"] == str(tmp_path / "kubeconfig")
+    assert env["HOME"] == "/home/dev" and env["USER"] == env["LOGNAME"] == "dev"
+    assert env["PATH"].endswith("/usr/bin:/bin")
+
+
+def test_bridge_names_keep_tazpods_layout() -> None:
+    assert bridges.vault_name("~/.infisical") == ".infisical-vault"
+    assert bridges.vault_name("~/infisical-keyring") == ".infisical-keyring"
+    assert bridges.vault_name("~/.gemini") == ".gemini-vault"
+    assert bridges.vault_name("~/.config/gcloud") == ".bridges/.config__gcloud"
+
+
+@pytest.mark.parametrize(
+    ("specs", "message"),
+    [
+        (("~/secrets/x",), "overlaps the vault mount point"),
+        (("~",), "overlaps the vault mount point"),
+        (("~/.a", "~/.a/b"), "overlap"),
+    ],
+)
+def test_overlapping_bridges_are_refused(specs: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        bridges.plan_bridges(specs, Path("/home/dev"), Path("/home/dev/secrets"))
+
+
+def test_migrate_merges_without_overwriting(tmp_path: Path) -> None:
+    home, vault = tmp_path / "home", tmp_path / "vault"
+    (home / "d").mkdir(parents=True)
+    (home / "same").write_text("1")
+    (home / "diff").write_text("outside")
+    (home / "d" / "new").write_text("n")
+    os.symlink("same", home / "ln")
+    vault.mkdir()
+    (vault / "same").write_text("1")
+    (vault / "diff").write_text("inside")
+    movable = bridges.migrate(home, vault)
+    assert (vault / "diff").read_text() == "inside"
+    assert (vault / "diff.outside").read_text() == "outside"
+    assert (vault / "d" / "new").read_text() == "n" and os.readlink(vault / "ln") == "same"
+    bridges.remove_migrated(movable, home)
+    assert list(home.iterdir()) == []
+    # A second conflict while the first is unresolved: the outside copy stays put.
+    (home / "diff").write_text("third")
+    movable = bridges.migrate(home, vault)
+    bridges.remove_migrated(movable, home)
+    assert (home / "diff").read_text() == "third"
+    assert (vault / "diff.outside").read_text() == "outside"
+
+
+def test_mountinfo_parsing_and_exact_match(tmp_path: Path) -> None:
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+        "30 22 0:40 / /home/dev/secrets rw,nosuid,nodev - tmpfs tazpod-vault rw,size=65536k\n"
+        "31 22 0:41 / /home/dev/my\\040dir rw - tmpfs none rw\n"
+        "32 30 0:40 /.gemini-vault /home/dev/.gemini rw - tmpfs tazpod-vault rw\n"
+    )
+    assert mount_table(info)[2].mount_point == "/home/dev/my dir"
+    assert is_mount_point("/home/dev/secrets", info)
+    assert not is_mount_point("/home/dev/secret", info)  # a prefix is not a match
+    assert not is_mount_point("/home/dev/secrets/x", info)
+    assert mounts_under("/home/dev/secrets", info) == ["/home/dev/secrets"]
+
+
+def test_passphrase_file_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "p"
+    path.write_text("first line\r\nsecond\n")
+    assert read_noninteractive(PassphraseSource(file=str(path))) == "first line"
+    path.write_text("\n")
+    with pytest.raises(UsageError, match="is empty"):
+        read_noninteractive(PassphraseSource(file=str(path)))
+    with pytest.raises(UsageError, match="cannot read passphrase file"):
+        read_noninteractive(PassphraseSource(file=str(tmp_path / "missing")))
+
+
+def test_passphrase_fd_is_read_and_closed() -> None:
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"from a pipe\n")
+    os.close(write_end)
+    source = PassphraseSource(fd=read_end).resolved()
+    assert source.value == "from a pipe" and "from a pipe" not in repr(source)
+    with pytest.raises(OSError):
+        os.fstat(read_end)
+    with pytest.raises(UsageError, match="file descriptor 9999"):
+        read_noninteractive(PassphraseSource(fd=9999))
+
+
+def test_new_passphrase_noninteractive_reads_once(tmp_path: Path) -> None:
+    path = tmp_path / "p"
+    path.write_text("only once\n")
+    assert new_passphrase(PassphraseSource(file=str(path))) == "only once"
+
+
+def test_descendants_and_terminate() -> None:
+    child = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30"])
+    try:
+        deadline = 50
+        while len(procs.descendants([os.getpid()])) < 3 and deadline:
+            deadline -= 1
+            subprocess.run(["sleep", "0.02"])
+        assert child.pid in procs.descendants([os.getpid()])
+        procs.terminate([child.pid], grace=1.0)
+        child.wait(timeout=10)
+        assert procs.descendants([child.pid]) == set()
+    finally:
+        child.kill()
+
+
+def test_exit_codes() -> None:
+    assert procs.exit_code(7 << 8) == 7
+    assert procs.exit_code(15) == 143

@@ -1,0 +1,94 @@
+"""Unpacking refuses every hostile archive shape; packing round-trips the tree."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tazpod.errors import VaultError
+from tazpod.vault import tarball
+
+
+def archive(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as out:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            out.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
+
+def entry(
+    name: str, kind: bytes = tarfile.REGTYPE, link: str = "", mode: int = 0o600
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.mode = mode
+    return info
+
+
+def test_round_trip_keeps_modes_links_and_skips_control_dir(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "key").write_bytes(b"k")
+    os.chmod(tree / "sub" / "key", 0o640)
+    os.symlink("sub/key", tree / "link")
+    (tree / ".tazpod").mkdir()
+    (tree / ".tazpod" / "control.sock").write_text("not sealed")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert tarball.unpack(tarball.pack(tree), out) == 3
+    assert (out / "sub" / "key").read_bytes() == b"k"
+    assert stat.S_IMODE((out / "sub" / "key").stat().st_mode) == 0o640
+    assert os.readlink(out / "link") == "sub/key"
+    assert not (out / ".tazpod").exists()
+
+
+def test_empty_archive(tmp_path: Path) -> None:
+    assert tarball.unpack(tarball.pack_empty(), tmp_path) == 0
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ([(entry("/etc/evil"), b"x")], "absolute or contains '..'"),
+        ([(entry("../evil"), b"x")], "absolute or contains '..'"),
+        ([(entry("a/../../evil"), b"x")], "absolute or contains '..'"),
+        ([(entry("l", tarfile.SYMTYPE, "/etc"), None)], "points outside the vault"),
+        ([(entry("l", tarfile.SYMTYPE, "../.."), None)], "points outside the vault"),
+        ([(entry("d/l", tarfile.SYMTYPE, "../../x"), None)], "points outside the vault"),
+        (
+            [(entry("d", tarfile.SYMTYPE, "."), None), (entry("d/e", tarfile.SYMTYPE, ".."), None)],
+            "lies under a symlink",
+        ),
+        ([(entry("h", tarfile.LNKTYPE, "/etc/shadow"), None)], "not an earlier entry"),
+        ([(entry("dev", tarfile.CHRTYPE), None)], "device, fifo"),
+        ([(entry("fifo", tarfile.FIFOTYPE), None)], "device, fifo"),
+        ([(entry(".tazpod/control.sock"), b"x")], "reserved entry"),
+    ],
+)
+def test_hostile_archives_are_refused(
+    tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], reason: str
+) -> None:
+    with pytest.raises(VaultError, match=re.escape(reason)):
+        tarball.unpack(archive(*members), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert not Path("/etc/evil").exists()
+
+
+def test_setuid_bits_are_stripped(tmp_path: Path) -> None:
+    tarball.unpack(archive((entry("tool", mode=0o4755), b"#!/bin/sh\n")), tmp_path)
+    assert stat.S_IMODE((tmp_path / "tool").stat().st_mode) == 0o755
+
+
+def test_damaged_archive(tmp_path: Path) -> None:
+    with pytest.raises(VaultError, match="damaged"):
+        tarball.unpack(b"\x00garbage" * 100, tmp_path)
