@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "run", "run", "open the vault, run one command inside the enclave, save, close"
     )
     _passphrase_options(run)
+    run.add_argument("--sync", action="store_true", help="pull secrets first (tazpod pull)")
     run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
     vault = sub.add_parser("vault", help="vault status, save and passphrase change")
@@ -88,6 +89,40 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument(
         "--new-passphrase-file", metavar="FILE", help="read the new passphrase from FILE"
     )
+
+    pull = _command(
+        sub, "pull", "pull", "sync secrets from Infisical into the vault", aliases=("sync",)
+    )
+    _passphrase_options(pull)
+    pull.add_argument("--exec", action="store_true", help="then run the command after --")
+    pull.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+
+    login = _command(sub, "login", "login", "log in to Infisical; the session stays in the vault")
+    _passphrase_options(login)
+    login.add_argument("--client-id", metavar="ID", help="machine identity client id")
+    login.add_argument(
+        "--client-secret-file", metavar="FILE", help="read the client secret from FILE"
+    )
+    login.add_argument("--cli", action="store_true", help="use the Infisical CLI's user login")
+
+    _command(sub, "env", "env", 'inside the enclave: variables for eval "$(tazpod env)"')
+
+    secrets = sub.add_parser("secrets", help="secrets kept in the vault without Infisical")
+    secrets_sub = secrets.add_subparsers(title="actions", metavar="ACTION", required=True)
+    listing = _command(secrets_sub, "list", "secrets", "names and sources, never values")
+    listing.set_defaults(action="list")
+    for action, text in (
+        ("set", "store NAME (value from stdin or a hidden prompt)"),
+        ("unset", "remove a local secret"),
+    ):
+        parser_ = _command(secrets_sub, action, "secrets", text)
+        parser_.set_defaults(action=action)
+        parser_.add_argument("name", metavar="NAME")
+    imported = _command(secrets_sub, "import", "secrets", "store every secret of a dotenv FILE")
+    imported.set_defaults(action="import")
+    imported.add_argument("file", metavar="FILE")
+    for parser_ in secrets_sub.choices.values():
+        _passphrase_options(parser_)
 
     reinit = _command(sub, "reinit", "reinit", "destroy the vault and its contents, after asking")
     reinit.add_argument("--yes", action="store_true", help="do not ask (for scripts)")

@@ -24,7 +24,19 @@ from tazpod.yamldoc import MapReader, parse_yaml, type_name
 
 DEFAULT_URL = "https://app.infisical.com"
 # Names tazpod itself uses inside the vault; a mapping must not overwrite them.
-RESERVED_FILES = frozenset({".env-infisical", ".tazpod", ".bridges", "lost+found"})
+RESERVED_FILES = frozenset(
+    {
+        ".env-infisical",
+        ".env-local",
+        ".infisical-auth.json",
+        ".tazpod",
+        ".bridges",
+        ".infisical-vault",
+        ".infisical-keyring",
+        ".gemini-vault",
+        "lost+found",
+    }
+)
 # Variables whose hijacking would change how every program runs, or tazpod's own.
 RESERVED_ENV = frozenset(
     {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "IFS", "LD_PRELOAD", "LD_LIBRARY_PATH"}

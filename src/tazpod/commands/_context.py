@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from tazpod.config import ProjectConfig, read_project_config
+from tazpod.errors import ConfigError
 from tazpod.passphrase import PassphraseSource
 from tazpod.project import Project, require_project
 from tazpod.secretsfile import SecretsConfig, read_secrets_config
@@ -20,8 +23,14 @@ class Context:
     secrets: SecretsConfig | None
 
 
+def project_start() -> Path:
+    """Inside an enclave the project is the one it was opened for, wherever the shell is."""
+    inside = os.environ.get("TAZPOD_GHOST_MODE") == "true" and os.environ.get("TAZPOD_PROJECT")
+    return Path(os.environ["TAZPOD_PROJECT"]) if inside else Path.cwd()
+
+
 def load_context(ui: UI) -> Context:
-    project = require_project(Path.cwd())
+    project = require_project(project_start())
     loaded = read_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
@@ -35,3 +44,23 @@ def load_context(ui: UI) -> Context:
 
 def passphrase_source(args: argparse.Namespace) -> PassphraseSource:
     return PassphraseSource(file=args.passphrase_file, fd=args.passphrase_fd)
+
+
+def require_secrets(context: Context) -> SecretsConfig:
+    if context.secrets is None:
+        raise ConfigError(
+            f"no {context.project.secrets_path}",
+            hint="`tazpod init` writes a template; fill in config.infisical_project_id",
+        )
+    return context.secrets
+
+
+def inside_enclave() -> bool:
+    return os.environ.get("TAZPOD_GHOST_MODE") == "true"
+
+
+def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -> int:
+    """Open (or join) the enclave and run this same tazpod command inside it, as its user."""
+    from tazpod.commands.unlock import enter_enclave
+
+    return enter_enclave(args, ui, command=[sys.executable, "-m", "tazpod", *tazpod_argv])

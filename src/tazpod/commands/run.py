@@ -15,4 +15,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
+    if args.sync:
+        import sys
+
+        argv = [sys.executable, "-m", "tazpod", "pull", "--exec", "--", *argv]
     return enter_enclave(args, ui, command=argv)

@@ -1,7 +1,9 @@
 """The enclave process's environment, built on purpose from an allowlist.
 
-Nothing secret is ever put in the environment: secrets.yml mappings become
-variables holding the *path* of the secret's file in the vault (as TazPod).
+secrets.yml mappings become variables holding the *path* of the secret's
+file in the vault (as TazPod); the vault's dotenv secrets (pulled or set)
+become variables too, for the enclave's processes only — the same set
+`eval "$(tazpod env)"` gives a shell.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tazpod.enclave.user import EnclaveUser
+from tazpod.secret import Secret
 from tazpod.secretsfile import SecretMapping
+from tazpod.shellenv import usable_name
 
 PASSTHROUGH = (
     "TERM",
@@ -45,8 +49,12 @@ def enclave_environment(
     vault_dir: Path,
     project_root: Path,
     mappings: tuple[SecretMapping, ...],
+    values: Mapping[str, Secret] | None = None,
 ) -> dict[str, str]:
     env = {k: v for k, v in inherited.items() if k in PASSTHROUGH or k.startswith("LC_")}
+    for name, value in (values or {}).items():
+        if usable_name(name):
+            env[name] = value.reveal()
     env.update(
         HOME=str(user.home),
         USER=user.name,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod import paths
+from tazpod import paths, secretstore
 from tazpod.config import ProjectConfig
 from tazpod.enclave import control
 from tazpod.enclave.env import enclave_environment
@@ -63,7 +63,11 @@ def _argv(request: EnterRequest, user: EnclaveUser) -> list[str]:
 
 def _environment(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> dict[str, str]:
     mappings = request.secrets.mappings if request.secrets else ()
-    return enclave_environment(request.environ, user, mount_point, request.project.root, mappings)
+    with acting_as(user.uid, user.gid, user.groups):
+        values = secretstore.all_values(mount_point)
+    return enclave_environment(
+        request.environ, user, mount_point, request.project.root, mappings, values
+    )
 
 
 def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]) -> int:

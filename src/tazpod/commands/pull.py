@@ -1,0 +1,69 @@
+"""`tazpod pull` (alias `sync`): Infisical's secrets into the vault, in one go.
+
+Outside an enclave it opens (or joins) one, as TazPod's pull did, syncs
+inside it, and saves. `--exec -- CMD` then runs CMD with the fresh variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tazpod.commands._context import (
+    inside_enclave,
+    load_context,
+    require_secrets,
+    rerun_in_enclave,
+)
+from tazpod.ui import UI
+
+
+def _names(label: str, names: list[str]) -> str:
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return f"{label} {len(names)}: {shown}"
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    command = list(args.argv or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if not inside_enclave():
+        inner = ["pull", *(["--exec", "--", *command] if args.exec else [])]
+        return rerun_in_enclave(args, ui, inner)
+    from tazpod import secretstore
+    from tazpod.sync import pull
+
+    context = load_context(ui)
+    secrets = require_secrets(context)
+    root = secretstore.vault_root()
+    result = pull(root, secrets, context.project.secrets_path, Path.home())
+    ui.info(
+        f"synced {len(result.added) + len(result.changed)} changed of"
+        f" {len(secretstore.read_values(root, secretstore.INFISICAL_ENV))} secrets from"
+        f" {result.source} ({result.requests} HTTP requests)"
+    )
+    for label, names in (
+        ("added", result.added),
+        ("changed", result.changed),
+        ("removed", result.removed),
+    ):
+        if names:
+            ui.info(_names(label, names))
+    if result.hidden:
+        ui.warn(_names("values hidden from this identity, not synced", result.hidden))
+    if result.files:
+        ui.info(f"wrote {', '.join(result.files)} in {root}")
+    if args.exec:
+        if not command:
+            from tazpod.errors import UsageError
+
+            raise UsageError("--exec needs a command after --")
+        from tazpod.commands.env import environment_plan
+        from tazpod.shellenv import as_environment
+
+        env = dict(os.environ)
+        env.update(as_environment(environment_plan(context, root, ui)))
+        os.execvpe(command[0], command, env)  # noqa: S606
+    ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
+    return 0

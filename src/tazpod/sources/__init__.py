@@ -1,0 +1,1 @@
+"""Where secrets come from. Each source returns name -> value; none writes anything."""
