@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tazpod import secretstore
-from tazpod.errors import ExitCode
+from tazpod.errors import ExitCode, SecretsError
 from tazpod.secret import Secret
 from tazpod.secretsfile import read_secrets_config
 from tazpod.sources.http import JsonClient, RetryPolicy, TransportError
@@ -264,7 +264,7 @@ def test_interrupted_sync_keeps_the_previous_files(
     api.state.projects[PROJECT]["dev"]["/"]["KUBE"] = "new kube"
     api.state.inject(0, times=4, path_prefix="/api/v3")
     config, _ = read_secrets_config(enclave.secrets_yml)
-    with pytest.raises(Exception, match="no usable answer"):
+    with pytest.raises(SecretsError, match="no usable answer"):
         pull(
             enclave.vault,
             config,
@@ -297,7 +297,7 @@ def test_unreachable_server(enclave: Enclave) -> None:
     )
     config, _ = read_secrets_config(enclave.secrets_yml)
     with pytest.raises(
-        Exception, match="cannot sync with Infisical at http://127.0.0.1:9"
+        SecretsError, match=r"cannot sync with Infisical at http://127\.0\.0\.1:9"
     ) as caught:
         pull(
             enclave.vault,

@@ -9,6 +9,7 @@ with HOME set to the enclave user's home and nothing secret in argv.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,9 +35,11 @@ def session_user(home: Path) -> str | None:
     return str(user) if user else None
 
 
-def export_command(project_id: str, environment: str, secret_path: str, site: str) -> list[str]:
+def export_command(
+    cli: str, project_id: str, environment: str, secret_path: str, site: str
+) -> list[str]:
     return [
-        "infisical",
+        cli,
         "export",
         "--format=json",
         f"--projectId={project_id}",
@@ -48,7 +51,10 @@ def export_command(project_id: str, environment: str, secret_path: str, site: st
 
 
 def export(project_id: str, environment: str, secret_path: str, site: str, home: Path) -> Listing:
-    command = export_command(project_id, environment, secret_path, site)
+    cli = cli_path()
+    if cli is None:
+        raise SecretsError("the Infisical CLI is not installed in this environment")
+    command = export_command(cli, project_id, environment, secret_path, site)
     try:
         done = subprocess.run(
             command,
@@ -56,7 +62,7 @@ def export(project_id: str, environment: str, secret_path: str, site: str, home:
             text=True,
             timeout=120,
             check=False,
-            env={"HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin"},
+            env={"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise SecretsError(f"could not run the Infisical CLI: {err}") from None
