@@ -38,11 +38,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     secrets = require_secrets(context)
     root = secretstore.vault_root()
     result = pull(root, secrets, context.project.secrets_path, Path.home())
-    ui.info(
-        f"synced {len(result.added) + len(result.changed)} changed of"
-        f" {len(secretstore.read_values(root, secretstore.INFISICAL_ENV))} secrets from"
-        f" {result.source} ({result.requests} HTTP requests)"
-    )
+    total = len(secretstore.read_values(root, secretstore.INFISICAL_ENV))
+    ui.info(f"synced {total} secrets from {result.source} ({result.requests} HTTP requests)")
     for label, names in (
         ("added", result.added),
         ("changed", result.changed),
