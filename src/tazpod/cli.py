@@ -124,6 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
     for parser_ in secrets_sub.choices.values():
         _passphrase_options(parser_)
 
+    up = _command(sub, "up", "up", "build the image if needed and start the project's container")
+    up.add_argument("--replace", action="store_true", help="recreate the container")
+    _command(sub, "down", "down", "remove the container (the workspace and vault stay)")
+    ssh = _command(sub, "ssh", "ssh", "a shell in the container as its user", aliases=("enter",))
+    ssh.set_defaults(mode="shell")
+    exec_ = _command(sub, "exec", "ssh", "run one command in the container as its user")
+    exec_.set_defaults(mode="exec")
+    exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+    _command(sub, "build", "build", "(re)build the project's image")
+    listing_ = _command(sub, "list", "list", "every tazpod container on this engine")
+    listing_.add_argument("--engine", default="docker", choices=("docker",))
+    image = sub.add_parser("image", help="images without a registry")
+    image_sub = image.add_subparsers(title="image commands", metavar="ACTION", required=True)
+    boot = _command(image_sub, "bootstrap", "image", "a base image from a Debian/Ubuntu mirror")
+    boot.add_argument("--suite", default="bookworm", help="distribution suite (default bookworm)")
+    boot.add_argument("--mirror", default="http://deb.debian.org/debian", help="package mirror")
+    boot.add_argument("--keyring", help="keyring for the suite (e.g. Ubuntu's)")
+    boot.add_argument("--tag", help="image tag (default tazpod-bootstrap:SUITE)")
+    boot.add_argument("--engine", default="docker", choices=("docker",))
+
     reinit = _command(sub, "reinit", "reinit", "destroy the vault and its contents, after asking")
     reinit.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     return parser

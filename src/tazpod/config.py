@@ -51,8 +51,9 @@ class Features:
 
 @dataclass(frozen=True)
 class BuildConfig:
-    dockerfile: str
+    dockerfile: str | None  # None: the vertical's own Dockerfile, shipped with tazpod
     context: str = "."
+    args: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,16 +168,28 @@ def _read_vault(reader: MapReader) -> VaultConfig:
     return VaultConfig(backend, size, mount_point, bridges)
 
 
-def _read_build(reader: MapReader) -> BuildConfig | None:
+def _build_args(reader: MapReader) -> tuple[tuple[str, str], ...]:
+    args = reader.mapping("args")
+    out = []
+    for key in args.data:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(key)):
+            raise args.error(str(key), "is not a valid build argument name")
+        out.append((str(key), args.string(str(key), "")))
+    args.finish()
+    return tuple(out)
+
+
+def _read_build(reader: MapReader, vertical: str | None) -> BuildConfig | None:
     if not reader.data:
         reader.finish()
         return None
-    if not reader.has("dockerfile"):
+    if not reader.has("dockerfile") and vertical is None:
         raise ConfigError(
             f"{reader.path}:{reader.line}: build.dockerfile is missing",
             hint="name the Dockerfile, e.g. dockerfile: .tazpod/Dockerfile",
         )
-    build = BuildConfig(reader.string("dockerfile", ""), reader.string("context", "."))
+    dockerfile = reader.string("dockerfile", "") or None
+    build = BuildConfig(dockerfile, reader.string("context", "."), _build_args(reader))
     reader.finish()
     return build
 
@@ -212,7 +225,7 @@ def read_project_config(path: Path) -> Loaded:
         privileged=top.boolean("privileged", False),
         features=features,
         vault=_read_vault(top.mapping("vault")),
-        build=_read_build(top.mapping("build")),
+        build=_read_build(top.mapping("build"), vertical),
     )
     top.finish()
     return Loaded(config, tuple(top.warnings))

@@ -53,13 +53,11 @@ def _first_line(data: bytes, origin: str) -> str:
 def _read_fd(fd: int) -> bytes:
     chunks = []
     try:
-        while True:
-            chunk = os.read(fd, 4096)
-            if not chunk:
+        while True:  # byte by byte: what follows the line stays for whoever reads next
+            chunk = os.read(fd, 1)
+            if not chunk or chunk == b"\n":
                 break
             chunks.append(chunk)
-            if b"\n" in chunk:
-                break
     except OSError as err:
         raise UsageError(
             f"cannot read the passphrase from file descriptor {fd}: {err.strerror}",

@@ -63,4 +63,5 @@ def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -
     """Open (or join) the enclave and run this same tazpod command inside it, as its user."""
     from tazpod.commands.unlock import enter_enclave
 
-    return enter_enclave(args, ui, command=[sys.executable, "-m", "tazpod", *tazpod_argv])
+    command = [sys.executable, "-m", "tazpod", *tazpod_argv]
+    return enter_enclave(args, ui, command=command, forward_inner=tazpod_argv)

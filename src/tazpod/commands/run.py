@@ -15,8 +15,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
+    inner = ["run", *(["--sync"] if args.sync else []), "--", *argv]
     if args.sync:
         import sys
 
         argv = [sys.executable, "-m", "tazpod", "pull", "--exec", "--", *argv]
-    return enter_enclave(args, ui, command=argv)
+    return enter_enclave(args, ui, command=argv, forward_inner=inner)

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     ui.say(f"vertical:    {config.vertical or '(custom image)'}")
     ui.say(f"image:       {config.image}")
     if config.build is not None:
-        ui.say(f"build:       {config.build.dockerfile} (context {config.build.context})")
+        dockerfile = config.build.dockerfile or f"the {config.vertical} vertical's"
+        ui.say(f"build:       {dockerfile} (context {config.build.context})")
     ui.say(f"container:   {config.container_name} on {config.engine}, network {config.network}")
     ui.say(f"user:        {config.user}")
     ui.say(f"ghost mode:  {'on' if config.features.ghost_mode else 'off'}")

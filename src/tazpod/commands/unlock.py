@@ -11,13 +11,28 @@ from tazpod.ui import UI
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    return enter_enclave(args, ui, command=None)
+    return enter_enclave(args, ui, command=None, forward_inner=["unlock"])
 
 
-def enter_enclave(args: argparse.Namespace, ui: UI, command: list[str] | None) -> int:
+def enter_enclave(
+    args: argparse.Namespace,
+    ui: UI,
+    command: list[str] | None,
+    forward_inner: list[str] | None = None,
+) -> int:
+    """Open the enclave here, or, on a host whose project container runs, inside it.
+
+    ``forward_inner`` is the tazpod command line that does the same inside the container.
+    """
     from tazpod.enclave.service import EnterRequest, enter
 
     context = load_context(ui)
+    if forward_inner is not None:
+        from tazpod.commands._container import forward, running_container
+
+        target = running_container(context)
+        if target is not None:
+            return forward(args, ui, target, forward_inner)
     request = EnterRequest(
         project=context.project,
         config=context.config,

@@ -5,7 +5,8 @@ TazPod's three bridges keep TazPod's vault names (`.infisical-vault`,
 live under `.bridges/`. Plaintext found at a bridge's home path is merged
 into the vault (never overwriting the vault's copy: a differing file is kept
 beside it as `NAME.outside`), and only removed from disk after a save that
-contains it succeeded.
+contains it succeeded. A top-level `.gitignore` stays where it is: it keeps the
+directory out of git and holds nothing secret.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def migrate(home_path: Path, vault_copy: Path) -> list[Path]:
             (target_dir / name).mkdir(mode=source.stat().st_mode & 0o7777, exist_ok=True)
         dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
         for name in filenames:
+            if here == home_path and name == ".gitignore":
+                continue  # repository hygiene (tazpod init's .gemini/.gitignore), not a secret
             source = here / name
             if (source.is_file() or source.is_symlink()) and _merge_file(source, target_dir / name):
                 movable.append(source)

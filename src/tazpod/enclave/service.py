@@ -82,8 +82,7 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     mount_point = paths.mount_point(request.config.vault.mount_point, user.home)
     vault = RamVault(request.project.vault_dir, owner=None)
     lock = VaultLock(vault.directory)
-    with acting_as(user.uid, user.gid, user.groups):
-        vault.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_vault_dir(vault, user)
     for _attempt in range(_JOIN_ATTEMPTS):
         with acting_as(user.uid, user.gid, user.groups):
             acquired = lock.try_acquire()
@@ -100,6 +99,22 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
         f"the vault in {vault.directory} is busy (an enclave keeps opening and closing)",
         hint="try again in a moment",
     )
+
+
+def _check_vault_dir(vault: RamVault, user: EnclaveUser) -> None:
+    """The vault's files belong to the enclave's user: say so clearly when they do not."""
+    try:
+        with acting_as(user.uid, user.gid, user.groups):
+            vault.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not os.access(vault.directory, os.R_OK | os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable", str(vault.directory))
+    except PermissionError as err:
+        owner = vault.directory.stat().st_uid if vault.directory.exists() else None
+        raise VaultError(
+            f"{vault.directory} is not writable by {user.name} (uid {user.uid})"
+            + (f"; it belongs to uid {owner}" if owner is not None else ""),
+            hint=f"give it to the enclave's user: chown -R {user.uid}:{user.gid} {vault.directory}",
+        ) from err
 
 
 def _supervise(

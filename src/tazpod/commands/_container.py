@@ -1,0 +1,91 @@
+"""Shared by the container commands: the engine, and forwarding into the container."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tazpod.commands._context import Context
+from tazpod.engines.base import ContainerInfo, Engine
+from tazpod.errors import EngineError, UsageError
+from tazpod.ui import UI
+
+
+def engine_for(context: Context) -> Engine:
+    from tazpod.engines import get_engine
+
+    return get_engine(context.config.engine)
+
+
+def running_container(context: Context) -> tuple[Engine, ContainerInfo] | None:
+    """The project's running container, seen from the host; None on a host without one."""
+    if os.environ.get("TAZPOD_CONTAINER") == "1" or os.environ.get("TAZPOD_GHOST_MODE"):
+        return None
+    try:
+        engine = engine_for(context)
+        info = engine.find(context.config.container_name)
+    except (EngineError, ImportError):
+        return None
+    if info is None or info.state != "running" or not info.managed:
+        return None
+    return engine, info
+
+
+def _passphrase(args: argparse.Namespace) -> str | None:
+    from tazpod.passphrase import PassphraseSource, read_noninteractive
+
+    source = PassphraseSource(
+        file=getattr(args, "passphrase_file", None), fd=getattr(args, "passphrase_fd", None)
+    )
+    return None if source.interactive else read_noninteractive(source)
+
+
+def forward(
+    args: argparse.Namespace,
+    ui: UI,
+    target: tuple[Engine, ContainerInfo],
+    inner: list[str],
+) -> int:
+    """Run `tazpod INNER` in the container as root: it builds the enclave and drops to the user.
+
+    A passphrase given by file or fd on the host travels on the exec's stdin, never in argv.
+    """
+    engine, info = target
+    passphrase = _passphrase(args)
+    command = [_in_container(context_root(args), arg) for arg in inner]
+    if passphrase is not None:
+        split = command.index("--") if "--" in command else len(command)
+        command = [*command[:split], "--passphrase-fd", "0", *command[split:]]
+    interactive = passphrase is None and sys.stdin.isatty()
+    argv = engine.exec_argv(info.name, ["tazpod", *command], "0", interactive, "/workspace")
+    ui.info(f"entering container {info.name}")
+    if passphrase is None:
+        os.execvp(argv[0], argv)  # noqa: S606 (the session's exit code passes through)
+    done = subprocess.run(argv, input=(passphrase + "\n").encode(), check=False)
+    return done.returncode
+
+
+def context_root(args: argparse.Namespace) -> Path:
+    from tazpod.project import require_project
+
+    return require_project(Path.cwd()).root
+
+
+def _in_container(root: Path, arg: str) -> str:
+    """Host paths inside the project become their /workspace paths in the container."""
+    if arg.startswith("/"):
+        path = Path(arg)
+        if path == root or root in path.parents:
+            return str(Path("/workspace") / path.relative_to(root))
+    return arg
+
+
+def require_host() -> None:
+    if os.environ.get("TAZPOD_CONTAINER") == "1":
+        raise UsageError(
+            "this command manages the container from the host; you are inside it",
+            hint="run it on the host",
+        )

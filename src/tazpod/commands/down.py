@@ -1,0 +1,25 @@
+"""`tazpod down`: remove the container; the workspace and the vault stay on disk."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.commands._container import engine_for, require_host
+from tazpod.commands._context import load_context
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.container import _owned
+
+    require_host()
+    context = load_context(ui)
+    engine = engine_for(context)
+    info = engine.find(context.config.container_name)
+    if info is None:
+        ui.say(f"{context.config.container_name}: no such container (nothing to do)")
+        return 0
+    _owned(info, context.project)
+    engine.remove(info.name)
+    ui.say(f"{info.name}: removed (workspace and vault kept)")
+    return 0

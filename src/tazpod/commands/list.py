@@ -1,0 +1,25 @@
+"""`tazpod list`: every tazpod container on this engine, across projects."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.engines import get_engine
+
+    engine = get_engine(args.engine)
+    rows = [
+        (c.name, c.state, c.image, c.version or "?", c.project or "?")
+        for c in engine.list_managed()
+    ]
+    if not rows:
+        ui.say("no tazpod containers")
+        return 0
+    header = ("NAME", "STATE", "IMAGE", "TAZPOD", "PROJECT")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        ui.say("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return 0

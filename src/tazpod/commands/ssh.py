@@ -1,0 +1,31 @@
+"""`tazpod ssh|enter` and `tazpod exec -- CMD`: sessions in the container as its user."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tazpod.commands._container import engine_for, require_host
+from tazpod.commands._context import load_context
+from tazpod.errors import UsageError
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.container import require_running
+
+    require_host()
+    context = load_context(ui)
+    engine = engine_for(context)
+    info = require_running(engine, context.project, context.config)
+    command = list(getattr(args, "argv", None) or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if args.mode == "exec" and not command:
+        raise UsageError("no command to run", hint="tazpod exec -- CMD ARGS...")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    argv = engine.exec_argv(
+        info.name, command or ["bash", "-l"], context.config.user, tty, "/workspace"
+    )
+    os.execvp(argv[0], argv)  # noqa: S606 (replaces tazpod: exit code and TTY pass through)

@@ -1,0 +1,27 @@
+"""`tazpod up`: build the image if needed and start the project's container (idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.commands._container import engine_for, require_host
+from tazpod.commands._context import load_context
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.container import up
+
+    require_host()
+    context = load_context(ui)
+    engine = engine_for(context)
+    result = up(engine, context.project, context.config, ui.info, replace=args.replace)
+    messages = {
+        "created": "created and started",
+        "started": "started",
+        "running": "already running",
+        "replaced": "recreated",
+    }
+    ui.say(f"{result.info.name}: {messages[result.action]} ({result.info.image})")
+    ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
+    return 0

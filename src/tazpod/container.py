@@ -1,0 +1,236 @@
+"""The project's dev container: its description, image, and lifecycle (up, down, build).
+
+Least privilege: Docker's default capabilities minus NET_RAW and MKNOD, plus
+CAP_SYS_ADMIN, which the enclave needs for its mount namespace; no new
+privileges (no setuid escalation); `privileged` only on explicit opt-in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tazpod import __version__
+from tazpod.config import ProjectConfig
+from tazpod.engines.base import (
+    LABEL_MANAGED,
+    LABEL_PROJECT,
+    LABEL_VERSION,
+    ContainerInfo,
+    ContainerSpec,
+    Engine,
+    Mount,
+    Progress,
+)
+from tazpod.errors import ConfigError, EngineError
+from tazpod.project import Project
+
+IMAGES = Path(__file__).parent / "images"
+PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
+WORKSPACE = "/workspace"
+
+
+def spec_for(project: Project, config: ProjectConfig) -> ContainerSpec:
+    home = f"/home/{config.user}"
+    gemini = project.root / ".gemini"
+    mounts = [Mount(project.root, WORKSPACE)]
+    if gemini.is_dir():
+        mounts.append(Mount(gemini, f"{home}/.gemini"))
+    security = ["no-new-privileges:true"]
+    if Path("/sys/kernel/security/apparmor").exists():
+        security.append("apparmor=unconfined")  # docker-default forbids mount(2)
+    return ContainerSpec(
+        name=config.container_name,
+        image=config.image,
+        labels={
+            LABEL_MANAGED: "true",
+            LABEL_PROJECT: str(project.root),
+            LABEL_VERSION: __version__,
+        },
+        mounts=mounts,
+        environment={"TAZPOD_CONTAINER": "1"},
+        network=config.network,
+        cap_add=() if config.privileged else ("SYS_ADMIN",),
+        cap_drop=() if config.privileged else ("NET_RAW", "MKNOD"),
+        security_opt=() if config.privileged else tuple(security),
+        privileged=config.privileged,
+    )
+
+
+@contextlib.contextmanager
+def build_context(
+    project: Project, config: ProjectConfig, progress: Progress
+) -> Iterator[tuple[Path, Path]]:
+    """(context dir, Dockerfile) with this tazpod's own source in tazpod-src/."""
+    build = config.build
+    if build is not None and build.dockerfile is not None:
+        context = (project.root / build.context).resolve()
+        dockerfile = (project.root / build.dockerfile).resolve()
+        if not dockerfile.is_file():
+            raise ConfigError(f"{project.config_path}: build.dockerfile {dockerfile} not found")
+        yield context, dockerfile
+        return
+    vertical = config.vertical or "base"
+    source = IMAGES / vertical / "Dockerfile"
+    if not source.is_file():
+        raise EngineError(
+            f"the {vertical} vertical's image is not buildable by this version of tazpod",
+            hint="use vertical: base, or a build.dockerfile of your own",
+        )
+    with tempfile.TemporaryDirectory(prefix="tazpod-build-") as tmp:
+        context = Path(tmp)
+        shutil.copy(source, context / "Dockerfile")
+        write_wheels(context / "tazpod-src", progress)
+        yield context, context / "Dockerfile"
+
+
+def _write_source(target: Path) -> None:
+    """A minimal installable project of the running tazpod (editable or wheel install)."""
+    package = Path(__file__).parent
+    shutil.copytree(
+        package,
+        target / "src" / "tazpod",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "images"),
+    )
+    lines = [
+        "[build-system]",
+        'requires = ["setuptools>=68"]',
+        'build-backend = "setuptools.build_meta"',
+        "[project]",
+        'name = "tazpod"',
+        f'version = "{__version__}"',
+        'requires-python = ">=3.11"',
+        "dependencies = [" + ", ".join(f'"{d}"' for d in _dependencies()) + "]",
+        "[project.scripts]",
+        'tazpod = "tazpod.cli:main"',
+        "[tool.setuptools.packages.find]",
+        'where = ["src"]',
+    ]
+    (target / "pyproject.toml").write_text("\n".join(lines) + "\n")
+
+
+def _dependencies() -> list[str]:
+    try:
+        requires = importlib.metadata.requires("tazpod") or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    return [r for r in requires if "extra ==" not in r]
+
+
+def _pip(args: list[str], progress: Progress) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
+        raise EngineError(f"preparing tazpod for the image failed (pip {args[0]}):\n{tail}")
+
+
+def write_wheels(target: Path, progress: Progress) -> None:
+    """This tazpod as a wheel, plus its dependencies' wheels for the image's Python.
+
+    The image installs from these alone (`pip install --no-index`): the same version as
+    the host's, and no package index (or its certificates) needed inside the build.
+    """
+    with tempfile.TemporaryDirectory(prefix="tazpod-src-") as tmp:
+        _write_source(Path(tmp))
+        progress("packing this tazpod as a wheel for the image")
+        _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(target), tmp], progress)
+    machine = platform.machine()
+    platforms = [f"--platform=manylinux{v}_{machine}" for v in ("2014", "_2_17", "_2_28")]
+    for version in PYTHONS:
+        progress(f"fetching tazpod's dependencies for Python {version}")
+        _pip(
+            [
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                f"--python-version={version}",
+                *platforms,
+                "--dest",
+                str(target),
+                *_dependencies(),
+            ],
+            progress,
+        )
+
+
+def build_image(
+    engine: Engine, project: Project, config: ProjectConfig, progress: Progress
+) -> None:
+    args = dict(config.build.args) if config.build else {}
+    args.setdefault("TAZPOD_VERSION", __version__)
+    with build_context(project, config, progress) as (context, dockerfile):
+        progress(f"building {config.image} from {dockerfile.name}")
+        engine.build(context, dockerfile, config.image, args, progress)
+
+
+@dataclass(frozen=True)
+class UpResult:
+    info: ContainerInfo
+    action: str  # created, started, running, replaced
+
+
+def _owned(info: ContainerInfo, project: Project) -> None:
+    if not info.managed:
+        raise EngineError(
+            f"a container named {info.name} exists and was not made by tazpod",
+            hint="rename or remove it, or change container_name in .tazpod/config.yaml",
+        )
+    if info.project != str(project.root):
+        raise EngineError(
+            f"container {info.name} belongs to another tazpod project ({info.project})",
+            hint="give this project its own container_name (`tazpod init --force` makes one)",
+        )
+
+
+def up(
+    engine: Engine,
+    project: Project,
+    config: ProjectConfig,
+    progress: Progress,
+    replace: bool = False,
+) -> UpResult:
+    existing = engine.find(config.container_name)
+    if existing is not None:
+        _owned(existing, project)
+        stale = existing.version != __version__
+        if stale and not replace:
+            raise EngineError(
+                f"container {existing.name} runs tazpod {existing.version}, this is {__version__}",
+                hint="`tazpod up --replace` recreates it (the workspace and vault are kept)",
+            )
+        if not replace and existing.state == "running":
+            return UpResult(existing, "running")
+        if not replace:
+            engine.start(existing.name)
+            return UpResult(engine.find(existing.name) or existing, "started")
+        engine.remove(existing.name)
+    if not engine.image_exists(config.image):
+        build_image(engine, project, config, progress)
+    info = engine.create(spec_for(project, config))
+    engine.start(info.name)
+    return UpResult(engine.find(info.name) or info, "replaced" if existing else "created")
+
+
+def require_running(engine: Engine, project: Project, config: ProjectConfig) -> ContainerInfo:
+    info = engine.find(config.container_name)
+    if info is None:
+        raise EngineError(
+            f"the project's container {config.container_name} does not exist",
+            hint="start it with `tazpod up`",
+        )
+    _owned(info, project)
+    if info.state != "running":
+        raise EngineError(
+            f"the project's container {info.name} is {info.state}", hint="run `tazpod up`"
+        )
+    return info

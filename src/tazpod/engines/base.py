@@ -1,0 +1,93 @@
+"""The engine interface and the container description tazpod hands to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+LABEL_PROJECT = "dev.tazpod.project"
+LABEL_VERSION = "dev.tazpod.version"
+LABEL_MANAGED = "dev.tazpod.managed"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    labels: Mapping[str, str]
+    mounts: Sequence[Mount]
+    environment: Mapping[str, str]
+    network: str
+    workdir: str = "/workspace"
+    command: Sequence[str] = ("sleep", "infinity")
+    cap_add: Sequence[str] = ()
+    cap_drop: Sequence[str] = ()
+    security_opt: Sequence[str] = ()
+    devices: Sequence[str] = ()
+    device_cgroup_rules: Sequence[str] = ()
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    name: str
+    id: str
+    state: str  # running, exited, created, ...
+    image: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def managed(self) -> bool:
+        return self.labels.get(LABEL_MANAGED) == "true"
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(LABEL_PROJECT)
+
+    @property
+    def version(self) -> str | None:
+        return self.labels.get(LABEL_VERSION)
+
+
+class Engine(Protocol):
+    name: str
+
+    def ping(self) -> None: ...
+
+    def image_exists(self, image: str) -> bool: ...
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        args: Mapping[str, str],
+        progress: Progress,
+    ) -> None: ...
+
+    def find(self, name: str) -> ContainerInfo | None: ...
+
+    def list_managed(self) -> list[ContainerInfo]: ...
+
+    def create(self, spec: ContainerSpec) -> ContainerInfo: ...
+
+    def start(self, name: str) -> None: ...
+
+    def remove(self, name: str) -> None: ...
+
+    def import_image(self, rootfs_tar: Path, tag: str) -> None: ...
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    ) -> list[str]: ...

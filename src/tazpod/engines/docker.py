@@ -1,0 +1,158 @@
+"""Docker through its Python SDK; interactive sessions through the docker CLI (TTY)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.errors import EngineError
+
+
+def _info(container: Any) -> ContainerInfo:
+    tags = container.image.tags if container.image is not None else []
+    image = tags[0] if tags else container.attrs.get("Config", {}).get("Image", "")
+    return ContainerInfo(
+        name=container.name,
+        id=container.short_id,
+        state=container.status,
+        image=image,
+        labels=dict(container.labels or {}),
+    )
+
+
+class DockerEngine:
+    name = "docker"
+
+    def __init__(self) -> None:
+        import docker
+        import docker.errors
+
+        self._errors = docker.errors
+        try:
+            self.client = docker.from_env(timeout=120)
+            self.client.ping()
+        except docker.errors.DockerException as err:
+            raise EngineError(
+                f"cannot reach the Docker engine: {err}",
+                hint="start it (e.g. `sudo systemctl start docker`), or check DOCKER_HOST and"
+                " that you may use its socket",
+            ) from None
+
+    def ping(self) -> None:
+        self.client.ping()
+
+    def image_exists(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+        except self._errors.ImageNotFound:
+            return False
+        return True
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        args: Mapping[str, str],
+        progress: Progress,
+    ) -> None:
+        stream = self.client.api.build(
+            path=str(context),
+            dockerfile=str(dockerfile),
+            tag=tag,
+            buildargs=dict(args),
+            rm=True,
+            decode=True,
+            network_mode="host",
+        )
+        for chunk in stream:
+            if "error" in chunk:
+                raise EngineError(
+                    f"building {tag} failed: {chunk['error'].strip()}",
+                    hint="the build log above shows the failing step",
+                )
+            text = str(chunk.get("stream", "")).rstrip()
+            if text:
+                progress(text)
+
+    def find(self, name: str) -> ContainerInfo | None:
+        try:
+            return _info(self.client.containers.get(name))
+        except self._errors.NotFound:
+            return None
+
+    def list_managed(self) -> list[ContainerInfo]:
+        found = self.client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+        return sorted((_info(c) for c in found), key=lambda c: c.name)
+
+    def create(self, spec: ContainerSpec) -> ContainerInfo:
+        volumes = {
+            str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+            for m in spec.mounts
+        }
+        try:
+            container = self.client.containers.create(
+                image=spec.image,
+                command=list(spec.command),
+                name=spec.name,
+                labels=dict(spec.labels),
+                volumes=volumes,
+                environment=dict(spec.environment),
+                working_dir=spec.workdir,
+                network_mode=spec.network,
+                init=True,
+                cap_add=list(spec.cap_add) or None,
+                cap_drop=list(spec.cap_drop) or None,
+                security_opt=list(spec.security_opt) or None,
+                devices=list(spec.devices) or None,
+                device_cgroup_rules=list(spec.device_cgroup_rules) or None,
+                privileged=spec.privileged,
+                detach=True,
+            )
+        except self._errors.ImageNotFound as err:
+            raise EngineError(
+                f"image {spec.image} is not available: {err.explanation}",
+                hint="build it with `tazpod build`, or `tazpod image bootstrap` offline",
+            ) from None
+        except self._errors.APIError as err:
+            raise EngineError(f"cannot create {spec.name}: {err.explanation}") from None
+        return _info(container)
+
+    def start(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).start()
+        except self._errors.APIError as err:
+            raise EngineError(f"cannot start {name}: {err.explanation}") from None
+
+    def remove(self, name: str) -> None:
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except self._errors.NotFound:
+            return
+
+    def import_image(self, rootfs_tar: Path, tag: str) -> None:
+        repository, _, version = tag.partition(":")
+        with rootfs_tar.open("rb") as handle:
+            self.client.api.import_image_from_data(
+                handle.read(), repository=repository, tag=version or "latest"
+            )
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    ) -> list[str]:
+        cli = shutil.which("docker")
+        if cli is None:
+            raise EngineError(
+                "the docker command-line client is needed for interactive sessions",
+                hint="install it (Debian/Ubuntu: docker.io or docker-ce-cli)",
+            )
+        command = [cli, "exec", "-i"]
+        if tty:
+            command.append("-t")
+        command += ["-u", user]
+        if workdir:
+            command += ["-w", workdir]
+        return [*command, name, *argv]

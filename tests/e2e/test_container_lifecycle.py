@@ -1,0 +1,140 @@
+"""The main job end to end on a real Docker engine, with the enclave inside the container."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from tazpod.errors import ExitCode
+
+from .conftest import Pod, _tazpod
+
+PROBE = Path(__file__).parent.parent / "system" / "probe.py"
+SECRET = "e2e-secret-value"
+
+
+def _wait_for(predicate: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _probe(pod: Pod, user: str, pid: int) -> dict[str, str]:
+    done = pod.docker(
+        "exec",
+        "-u",
+        user,
+        pod.name,
+        "python3",
+        "/workspace/probe.py",
+        str(pid),
+        "/home/tazpod/secrets/token",
+        "/home/tazpod/secrets",
+        SECRET,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:
+    up = pod.tazpod("up")
+    assert up.returncode == 0, up.stderr[-2000:]
+    assert "created and started" in up.stdout
+    again = pod.tazpod("up")
+    assert again.returncode == 0 and "already running" in again.stdout
+
+    whoami = pod.tazpod("exec", "--", "sh", "-c", "id -u; pwd; exit 3")
+    assert whoami.returncode == 3 and whoami.stdout.split() == ["1000", "/workspace"]
+    sudo = pod.tazpod("exec", "--", "sh", "-c", "command -v sudo || echo no-sudo")
+    assert sudo.stdout.strip() == "no-sudo"
+
+    shutil.copy(PROBE, pod.root / "probe.py")
+    (pod.root / "probe.py").chmod(0o755)
+    holder = subprocess.Popen(
+        [
+            _tazpod(),
+            "run",
+            "--passphrase-file",
+            str(pod.passfile),
+            "--",
+            "sh",
+            "-c",
+            f'echo {SECRET} > "$TAZPOD_VAULT/token"; cd "$TAZPOD_VAULT";'
+            f' exec env TOKEN="$(cat token)" sleep 120 < token',
+        ],
+        cwd=pod.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def enclave_pid() -> int | None:
+        done = pod.docker("exec", pod.name, "pgrep", "-u", "tazpod", "-x", "sleep")
+        pids = done.stdout.split()
+        return int(pids[0]) if pids else None
+
+    _wait_for(lambda: enclave_pid() is not None)
+    pid = enclave_pid()
+    assert pid is not None
+    time.sleep(0.5)
+    # A second session as the same user: nothing, by any path.
+    same = _probe(pod, "tazpod", pid)
+    assert same["file"] in ("absent", "denied") and same["directory"] in ("absent", "denied")
+    for route in ("proc_root", "proc_cwd", "proc_environ", "proc_fd", "proc_mem", "ptrace"):
+        assert same[route] == "denied", (route, same)
+    # Another uid in the container.
+    pod.docker("exec", "-u", "0", pod.name, "useradd", "-u", "1001", "other")
+    other = _probe(pod, "1001", pid)
+    assert all(v in ("absent", "denied") for v in other.values()), other
+    # Container root (no CAP_SYS_PTRACE in the container): no files, fds, memory, ptrace.
+    root = _probe(pod, "0", pid)
+    for route in ("proc_root", "proc_cwd", "proc_fd", "proc_mem", "ptrace"):
+        assert root[route] == "denied", (route, root)
+    assert root["proc_environ"] == "leaked"  # DAC override: documented in docs/security.md
+
+    pod.docker("exec", "-u", "0", pod.name, "pkill", "-TERM", "-f", "tazpod run")
+    _out, err = holder.communicate(timeout=60)
+    assert "vault saved" in err, err
+
+    down = pod.tazpod("down")
+    assert down.returncode == 0 and "removed (workspace and vault kept)" in down.stdout
+    assert pod.docker("inspect", pod.name).returncode != 0
+    assert pod.tazpod("up").returncode == 0
+    done = pod.tazpod(
+        "run", "--passphrase-file", str(pod.passfile), "--", "cat", "/home/tazpod/secrets/token"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == SECRET
+
+
+def test_status_list_and_clear_errors(pod: Pod) -> None:
+    gone = pod.tazpod("exec", "--", "true")
+    assert gone.returncode == ExitCode.ENGINE and "does not exist" in gone.stderr
+    assert "tazpod up" in gone.stderr
+    pod.docker(
+        "run",
+        "-d",
+        "--name",
+        pod.name,
+        "--network",
+        "none",
+        "tazpod-bootstrap:bookworm",
+        "sleep",
+        "60",
+    )
+    clash = pod.tazpod("up")
+    assert clash.returncode == ExitCode.ENGINE and "was not made by tazpod" in clash.stderr
+    pod.docker("rm", "-f", pod.name)
+    assert pod.tazpod("up").returncode == 0
+    listed = pod.tazpod("list")
+    assert pod.name in listed.stdout and str(pod.root) in listed.stdout
+    inspect = json.loads(pod.docker("inspect", pod.name).stdout)[0]["HostConfig"]
+    assert inspect["CapAdd"] == ["CAP_SYS_ADMIN"] or inspect["CapAdd"] == ["SYS_ADMIN"]
+    assert not inspect["Privileged"] and "no-new-privileges:true" in inspect["SecurityOpt"]
+    assert inspect["NetworkMode"] == "host"
