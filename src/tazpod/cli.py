@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     _command(sub, "build", "build", "(re)build the project's image")
     listing_ = _command(sub, "list", "list", "every tazpod container on this engine")
-    listing_.add_argument("--engine", default="docker", choices=("docker",))
+    listing_.add_argument("--engine", default="docker", choices=("docker", "podman"))
     image = sub.add_parser("image", help="images without a registry")
     image_sub = image.add_subparsers(title="image commands", metavar="ACTION", required=True)
     boot = _command(image_sub, "bootstrap", "image", "a base image from a Debian/Ubuntu mirror")
@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("--mirror", default="http://deb.debian.org/debian", help="package mirror")
     boot.add_argument("--keyring", help="keyring for the suite (e.g. Ubuntu's)")
     boot.add_argument("--tag", help="image tag (default tazpod-bootstrap:SUITE)")
-    boot.add_argument("--engine", default="docker", choices=("docker",))
+    boot.add_argument("--engine", default="docker", choices=("docker", "podman"))
 
     reinit = _command(sub, "reinit", "reinit", "destroy the vault and its contents, after asking")
     reinit.add_argument("--yes", action="store_true", help="do not ask (for scripts)")

@@ -74,6 +74,7 @@ class ProjectConfig:
     engine: str = "docker"
     network: str = "host"
     privileged: bool = False
+    ulimits: tuple[str, ...] = ()
     features: Features = field(default_factory=Features)
     vault: VaultConfig = field(default_factory=VaultConfig)
     build: BuildConfig | None = None
@@ -159,6 +160,19 @@ def _bridges(reader: MapReader) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _ulimits(reader: MapReader) -> tuple[str, ...]:
+    out = []
+    for _index, item, line in reader.sequence("ulimits"):
+        text = str(item)
+        if not re.match(r"^[a-z]+=\d+(:\d+)?$", text):
+            raise ConfigError(
+                f"{reader.where('ulimits', line)}: {text!r} is not NAME=SOFT[:HARD]",
+                hint="e.g. nofile=20000:20000",
+            )
+        out.append(text)
+    return tuple(out)
+
+
 def _read_vault(reader: MapReader) -> VaultConfig:
     backend = reader.converted("backend", "ram", _choice(BACKENDS))
     size = reader.converted("size", DEFAULT_SIZE_MIB[backend], parse_size_mib)
@@ -223,6 +237,7 @@ def read_project_config(path: Path) -> Loaded:
         engine=top.converted("engine", "docker", _choice(ENGINES)),
         network=top.converted("network", "host", _choice(NETWORKS)),
         privileged=top.boolean("privileged", False),
+        ulimits=_ulimits(top),
         features=features,
         vault=_read_vault(top.mapping("vault")),
         build=_read_build(top.mapping("build"), vertical),

@@ -62,6 +62,7 @@ def spec_for(project: Project, config: ProjectConfig) -> ContainerSpec:
         cap_drop=() if config.privileged else ("NET_RAW", "MKNOD"),
         security_opt=() if config.privileged else tuple(security),
         privileged=config.privileged,
+        ulimits=config.ulimits,
     )
 
 

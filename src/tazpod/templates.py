@@ -26,6 +26,9 @@ engine: docker
 network: host
 # Give the container every privilege. Off: tazpod adds only what the vault needs.
 privileged: false
+# Resource limits for the container, as `--ulimit NAME=SOFT:HARD` (some hosts need them,
+# e.g. Podman without CAP_SYS_RESOURCE: nofile=20000:20000 and nproc=32768:32768).
+# ulimits: [nofile=20000:20000]
 
 features:
   # Ghost mode: secrets are visible only inside the enclave shell's private namespace.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from tazpod.config import ProjectConfig, read_project_config
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if config.build is not None:
         dockerfile = config.build.dockerfile or f"the {config.vertical} vertical's"
         ui.say(f"build:       {dockerfile} (context {config.build.context})")
-    ui.say(f"container:   {config.container_name} on {config.engine}, network {config.network}")
+    ui.say(f"name:        {config.container_name} on {config.engine}, network {config.network}")
     ui.say(f"user:        {config.user}")
     ui.say(f"ghost mode:  {'on' if config.features.ghost_mode else 'off'}")
     vault = config.vault
@@ -40,6 +41,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     for line in describe_vault(project, config):
         ui.say(f"             {line}" if not line.startswith("vault ") else line)
+    from tazpod.vault.lock import is_locked
+
+    ui.say(
+        f"vault state: {'open (an enclave holds it)' if is_locked(project.vault_dir) else 'closed'}"
+    )
+    ui.say(f"container:   {_container_state(config)}")
     if project.secrets_path.is_file():
         secrets, warnings = read_secrets_config(project.secrets_path)
         for warning in warnings:
@@ -52,3 +59,18 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     else:
         ui.say("secrets:     no secrets.yml")
     return 0
+
+
+def _container_state(config: ProjectConfig) -> str:
+    if os.environ.get("TAZPOD_CONTAINER") == "1":
+        return "you are inside it"
+    from tazpod.engines import get_engine
+    from tazpod.errors import TazpodError
+
+    try:
+        info = get_engine(config.engine).find(config.container_name)
+    except TazpodError as err:
+        return f"unknown ({err.message})"
+    if info is None:
+        return "not created (tazpod up)"
+    return f"{info.state} ({info.image}, tazpod {info.version or '?'})"

@@ -14,7 +14,11 @@ def get_engine(name: str) -> Engine:
         from tazpod.engines.docker import DockerEngine
 
         return DockerEngine()
+    if name == "podman":
+        from tazpod.engines.podman import PodmanEngine
+
+        return PodmanEngine()
     raise ConfigError(
         f"engine {name!r} is not available in this version",
-        hint="use engine: docker",
+        hint="use engine: docker or engine: podman",
     )

@@ -37,6 +37,7 @@ class ContainerSpec:
     devices: Sequence[str] = ()
     device_cgroup_rules: Sequence[str] = ()
     privileged: bool = False
+    ulimits: Sequence[str] = ()  # NAME=SOFT:HARD, as `docker run --ulimit`
 
 
 @dataclass(frozen=True)

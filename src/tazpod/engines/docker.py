@@ -23,6 +23,17 @@ def _info(container: Any) -> ContainerInfo:
     )
 
 
+def _ulimits(specs: Sequence[str]) -> list[Any]:
+    from docker.types import Ulimit
+
+    out = []
+    for spec in specs:
+        name, _, limits = spec.partition("=")
+        soft, _, hard = limits.partition(":")
+        out.append(Ulimit(name=name, soft=int(soft), hard=int(hard or soft)))
+    return out
+
+
 class DockerEngine:
     name = "docker"
 
@@ -110,6 +121,7 @@ class DockerEngine:
                 devices=list(spec.devices) or None,
                 device_cgroup_rules=list(spec.device_cgroup_rules) or None,
                 privileged=spec.privileged,
+                ulimits=_ulimits(spec.ulimits) or None,
                 detach=True,
             )
         except self._errors.ImageNotFound as err:

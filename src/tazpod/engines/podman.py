@@ -1,0 +1,154 @@
+"""Podman through its command-line interface (rootful or rootless, as the user runs it).
+
+Every call is an argument list, never a shell string; failures keep argv, exit
+code and stderr in the error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.errors import EngineError
+
+
+class PodmanEngine:
+    name = "podman"
+
+    def __init__(self) -> None:
+        binary = shutil.which("podman")
+        if binary is None:
+            raise EngineError(
+                "podman is not installed", hint="install it (Debian/Ubuntu: apt-get install podman)"
+            )
+        self.binary = binary
+        self._run(["info", "--format", "json"], what="reach Podman")
+
+    def _run(
+        self, args: Sequence[str], what: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [self.binary, *args], capture_output=True, text=True, check=False, timeout=600
+        )
+        if check and done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise EngineError(f"cannot {what}: podman {args[0]} exited {done.returncode}: {detail}")
+        return done
+
+    def ping(self) -> None:
+        self._run(["info", "--format", "json"], what="reach Podman")
+
+    def image_exists(self, image: str) -> bool:
+        return self._run(["image", "exists", image], what="", check=False).returncode == 0
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        args: Mapping[str, str],
+        progress: Progress,
+    ) -> None:
+        command = [self.binary, "build", "--network=host", "-f", str(dockerfile), "-t", tag]
+        for key, value in args.items():
+            command += ["--build-arg", f"{key}={value}"]
+        with subprocess.Popen(
+            [*command, str(context)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            assert process.stdout is not None
+            tail: list[str] = []
+            for line in process.stdout:
+                progress(line.rstrip())
+                tail = [*tail[-5:], line.rstrip()]
+        if process.returncode != 0:
+            raise EngineError(f"building {tag} failed: {tail[-1] if tail else 'no output'}")
+
+    @staticmethod
+    def _info(data: dict[str, Any]) -> ContainerInfo:
+        names = data.get("Names") or [data.get("Name", "")]
+        state = data.get("State")
+        status = state.get("Status", "") if isinstance(state, dict) else str(state or "")
+        labels = data.get("Labels") or (data.get("Config") or {}).get("Labels") or {}
+        return ContainerInfo(
+            name=str(names[0] if isinstance(names, list) else names).lstrip("/"),
+            id=str(data.get("Id", data.get("ID", "")))[:12],
+            state=status.lower(),
+            image=str(data.get("ImageName") or data.get("Image") or ""),
+            labels=dict(labels),
+        )
+
+    def find(self, name: str) -> ContainerInfo | None:
+        done = self._run(["container", "inspect", name, "--format", "json"], what="", check=False)
+        if done.returncode != 0:
+            return None
+        found = json.loads(done.stdout or "[]")
+        return self._info(found[0]) if found else None
+
+    def list_managed(self) -> list[ContainerInfo]:
+        done = self._run(
+            ["ps", "-a", "--filter", f"label={LABEL_MANAGED}=true", "--format", "json"],
+            what="list containers",
+        )
+        return sorted(
+            (self._info(c) for c in json.loads(done.stdout or "[]")), key=lambda c: c.name
+        )
+
+    def create(self, spec: ContainerSpec) -> ContainerInfo:
+        command = [
+            "create",
+            "--name",
+            spec.name,
+            "--init",
+            "--network",
+            spec.network,
+            "-w",
+            spec.workdir,
+        ]
+        for key, value in spec.labels.items():
+            command += ["--label", f"{key}={value}"]
+        for mount in spec.mounts:
+            command += ["-v", f"{mount.source}:{mount.target}:{'ro' if mount.read_only else 'rw'}"]
+        for key, value in spec.environment.items():
+            command += ["-e", f"{key}={value}"]
+        for flag, values in (
+            ("--cap-add", spec.cap_add),
+            ("--cap-drop", spec.cap_drop),
+            ("--security-opt", spec.security_opt),
+            ("--device", spec.devices),
+            ("--device-cgroup-rule", spec.device_cgroup_rules),
+            ("--ulimit", spec.ulimits),
+        ):
+            for value in values:
+                command += [flag, value]
+        if spec.privileged:
+            command.append("--privileged")
+        self._run([*command, spec.image, *spec.command], what=f"create {spec.name}")
+        info = self.find(spec.name)
+        if info is None:
+            raise EngineError(f"podman created {spec.name} but cannot find it")
+        return info
+
+    def start(self, name: str) -> None:
+        self._run(["start", name], what=f"start {name}")
+
+    def remove(self, name: str) -> None:
+        self._run(["rm", "-f", name], what=f"remove {name}", check=False)
+
+    def import_image(self, rootfs_tar: Path, tag: str) -> None:
+        self._run(["import", str(rootfs_tar), tag], what=f"import {tag}")
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    ) -> list[str]:
+        command = [self.binary, "exec", "-i"]
+        if tty:
+            command.append("-t")
+        command += ["-u", user]
+        if workdir:
+            command += ["-w", workdir]
+        return [*command, name, *argv]
