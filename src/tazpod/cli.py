@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
     _command(sub, "build", "build", "(re)build the project's image")
     listing_ = _command(sub, "list", "list", "every tazpod container on this engine")
-    listing_.add_argument("--engine", default="docker", choices=("docker", "podman"))
+    listing_.add_argument(
+        "--engine", choices=("docker", "podman"), help="default: this project's, else docker"
+    )
     image = sub.add_parser("image", help="images without a registry")
     image_sub = image.add_subparsers(title="image commands", metavar="ACTION", required=True)
     boot = _command(image_sub, "bootstrap", "image", "a base image from a Debian/Ubuntu mirror")

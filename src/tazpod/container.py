@@ -177,7 +177,7 @@ def build_image(
 @dataclass(frozen=True)
 class UpResult:
     info: ContainerInfo
-    action: str  # created, started, running, replaced
+    action: str  # created, running, recreated, replaced
 
 
 def _owned(info: ContainerInfo, project: Project) -> None:
@@ -211,15 +211,15 @@ def up(
             )
         if not replace and existing.state == "running":
             return UpResult(existing, "running")
-        if not replace:
-            engine.start(existing.name)
-            return UpResult(engine.find(existing.name) or existing, "started")
+        # A stopped container holds nothing (workspace and vault are on the host):
+        # recreate it, so that configuration changes take effect.
         engine.remove(existing.name)
     if not engine.image_exists(config.image):
         build_image(engine, project, config, progress)
     info = engine.create(spec_for(project, config))
     engine.start(info.name)
-    return UpResult(engine.find(info.name) or info, "replaced" if existing else "created")
+    action = "created" if existing is None else ("replaced" if replace else "recreated")
+    return UpResult(engine.find(info.name) or info, action)
 
 
 def require_running(engine: Engine, project: Project, config: ProjectConfig) -> ContainerInfo:

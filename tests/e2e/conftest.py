@@ -35,17 +35,34 @@ def docker_ready() -> None:
         pytest.fail(f"no Docker engine: {done.stderr.strip()[:300]} (./scripts/test starts one)")
 
 
+ENGINES = ("docker", "podman")
+# This workplace's hosts lack CAP_SYS_RESOURCE: Podman needs explicit limits (documented).
+PODMAN_ULIMITS = "ulimits: [nofile=20000:20000, nproc=32768:32768]\n"
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest, docker_ready: None) -> str:
+    name = str(request.param)
+    if name == "podman" and subprocess.run(["podman", "info"], capture_output=True).returncode:
+        pytest.fail("podman is not usable (./scripts/test installs it)")
+    return name
+
+
 @pytest.fixture(scope="session")
-def base_image(docker_ready: None, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if subprocess.run(["docker", "image", "inspect", BOOTSTRAP], capture_output=True).returncode:
-        subprocess.run([_tazpod(), "image", "bootstrap", "--tag", BOOTSTRAP], check=True)
-    return BOOTSTRAP
+def base_image(engine: str) -> str:
+    local = BOOTSTRAP if engine == "docker" else f"localhost/{BOOTSTRAP}"
+    if subprocess.run([engine, "image", "inspect", local], capture_output=True).returncode:
+        subprocess.run(
+            [_tazpod(), "image", "bootstrap", "--engine", engine, "--tag", BOOTSTRAP], check=True
+        )
+    return local
 
 
 @dataclass
 class Pod:
     root: Path
     passfile: Path
+    engine: str
 
     def tazpod(
         self, *args: str, timeout: float = 300, check: bool = False, input: str | None = None
@@ -69,38 +86,41 @@ class Pod:
                 return line.split(":", 1)[1].strip().strip('"')
         raise AssertionError("no container_name")
 
-    def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The engine's own command line (docker or podman)."""
+        return subprocess.run([self.engine, *args], capture_output=True, text=True, timeout=120)
+
+
+def _configure(root: Path, engine: str, base: str) -> None:
+    config = root / ".tazpod" / "config.yaml"
+    text = config.read_text().replace("engine: docker", f"engine: {engine}")
+    if engine == "podman":
+        text += PODMAN_ULIMITS
+    text += f"build:\n  args:\n    BASE_IMAGE: {base}\n    WITH_LAZYVIM: '0'\n"
+    config.write_text(text)
 
 
 @pytest.fixture(scope="session")
-def vertical_built(base_image: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Build tazpod-base once per session from a scratch project (the tazpod under test)."""
-    root = tmp_path_factory.mktemp("build")
+def vertical_built(engine: str, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build tazpod-base once per engine and session (so it holds the tazpod under test)."""
+    root = tmp_path_factory.mktemp(f"build-{engine}")
     subprocess.run([_tazpod(), "init", "base"], cwd=root, check=True, capture_output=True)
-    _add_build_args(root, base_image)
+    _configure(root, engine, base_image)
     done = subprocess.run([_tazpod(), "build"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def _add_build_args(root: Path, base: str) -> None:
-    config = root / ".tazpod" / "config.yaml"
-    config.write_text(
-        config.read_text() + f"build:\n  args:\n    BASE_IMAGE: {base}\n    WITH_LAZYVIM: '0'\n"
-    )
-
-
 @pytest.fixture
-def pod(vertical_built: None, base_image: str) -> Iterator[Pod]:
+def pod(engine: str, vertical_built: None, base_image: str) -> Iterator[Pod]:
     root = Path(tempfile.mkdtemp(prefix="tazpod-e2e-", dir="/var/tmp"))
     root.chmod(0o755)
     subprocess.run([_tazpod(), "init", "base"], cwd=root, check=True, capture_output=True)
-    _add_build_args(root, base_image)
+    _configure(root, engine, base_image)
     passfile = root / ".passphrase"
     passfile.write_text(PASSPHRASE + "\n")
     passfile.chmod(0o600)
     subprocess.run(["chown", "-R", "1000:1000", str(root)], check=True)  # the image's user
-    result = Pod(root, passfile)
+    result = Pod(root, passfile, engine)
     yield result
-    result.docker("rm", "-f", result.name)
+    result.cli("rm", "-f", result.name)
     shutil.rmtree(root, ignore_errors=True)

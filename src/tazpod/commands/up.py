@@ -18,7 +18,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     result = up(engine, context.project, context.config, ui.info, replace=args.replace)
     messages = {
         "created": "created and started",
-        "started": "started",
+        "recreated": "recreated from its stopped predecessor",
         "running": "already running",
         "replaced": "recreated",
     }

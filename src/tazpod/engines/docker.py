@@ -137,7 +137,10 @@ class DockerEngine:
         try:
             self.client.containers.get(name).start()
         except self._errors.APIError as err:
-            raise EngineError(f"cannot start {name}: {err.explanation}") from None
+            from tazpod.engines.podman import RLIMIT_HINT
+
+            hint = RLIMIT_HINT if "rlimit" in str(err.explanation) else None
+            raise EngineError(f"cannot start {name}: {err.explanation}", hint=hint) from None
 
     def remove(self, name: str) -> None:
         try:

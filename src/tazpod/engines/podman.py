@@ -16,6 +16,11 @@ from typing import Any
 from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
 from tazpod.errors import EngineError
 
+RLIMIT_HINT = (
+    "this host does not let containers keep its resource limits; set them explicitly in"
+    " .tazpod/config.yaml, e.g. ulimits: [nofile=20000:20000, nproc=32768:32768]"
+)
+
 
 class PodmanEngine:
     name = "podman"
@@ -37,7 +42,10 @@ class PodmanEngine:
         )
         if check and done.returncode != 0:
             detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
-            raise EngineError(f"cannot {what}: podman {args[0]} exited {done.returncode}: {detail}")
+            raise EngineError(
+                f"cannot {what}: podman {args[0]} exited {done.returncode}: {detail}",
+                hint=RLIMIT_HINT if "rlimit" in detail else None,
+            )
         return done
 
     def ping(self) -> None:
