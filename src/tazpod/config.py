@@ -75,6 +75,7 @@ class ProjectConfig:
     network: str = "host"
     privileged: bool = False
     ulimits: tuple[str, ...] = ()
+    x11: bool = False
     features: Features = field(default_factory=Features)
     vault: VaultConfig = field(default_factory=VaultConfig)
     build: BuildConfig | None = None
@@ -238,6 +239,7 @@ def read_project_config(path: Path) -> Loaded:
         network=top.converted("network", "host", _choice(NETWORKS)),
         privileged=top.boolean("privileged", False),
         ulimits=_ulimits(top),
+        x11=top.boolean("x11", False),
         features=features,
         vault=_read_vault(top.mapping("vault")),
         build=_read_build(top.mapping("build"), vertical),

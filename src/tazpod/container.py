@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
 import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,14 +37,42 @@ from tazpod.project import Project
 IMAGES = Path(__file__).parent / "images"
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
 WORKSPACE = "/workspace"
+X11_SOCKETS = Path("/tmp/.X11-unix")  # noqa: S108 (X11's fixed socket directory)
 
 
-def spec_for(project: Project, config: ProjectConfig) -> ContainerSpec:
+def _x11(
+    home: str, environ: Mapping[str, str], warn: Progress
+) -> tuple[list[Mount], dict[str, str]]:
+    display = environ.get("DISPLAY")
+    socket_dir = X11_SOCKETS
+    if not display or not socket_dir.is_dir():
+        warn("x11: true, but this host has no X display (DISPLAY, /tmp/.X11-unix); skipped")
+        return [], {}
+    mounts = [Mount(socket_dir, str(socket_dir), read_only=True)]
+    env = {"DISPLAY": display}
+    authority = environ.get("XAUTHORITY")
+    if authority and Path(authority).is_file():
+        mounts.append(Mount(Path(authority), f"{home}/.Xauthority", read_only=True))
+        env["XAUTHORITY"] = f"{home}/.Xauthority"
+    return mounts, env
+
+
+def spec_for(
+    project: Project,
+    config: ProjectConfig,
+    environ: Mapping[str, str] | None = None,
+    warn: Progress = lambda _message: None,
+) -> ContainerSpec:
     home = f"/home/{config.user}"
     gemini = project.root / ".gemini"
     mounts = [Mount(project.root, WORKSPACE)]
     if gemini.is_dir():
         mounts.append(Mount(gemini, f"{home}/.gemini"))
+    environment = {"TAZPOD_CONTAINER": "1"}
+    if config.x11:
+        x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
+        mounts += x_mounts
+        environment.update(x_env)
     security = ["no-new-privileges:true"]
     if Path("/sys/kernel/security/apparmor").exists():
         security.append("apparmor=unconfined")  # docker-default forbids mount(2)
@@ -56,7 +85,7 @@ def spec_for(project: Project, config: ProjectConfig) -> ContainerSpec:
             LABEL_VERSION: __version__,
         },
         mounts=mounts,
-        environment={"TAZPOD_CONTAINER": "1"},
+        environment=environment,
         network=config.network,
         cap_add=() if config.privileged else ("SYS_ADMIN",),
         cap_drop=() if config.privileged else ("NET_RAW", "MKNOD"),
@@ -215,8 +244,11 @@ def up(
         # recreate it, so that configuration changes take effect.
         engine.remove(existing.name)
     if not engine.image_exists(config.image):
-        build_image(engine, project, config, progress)
-    info = engine.create(spec_for(project, config))
+        if config.vertical is None and config.build is None:
+            engine.pull(config.image, progress)  # a ready-made image (e.g. TazPod's)
+        else:
+            build_image(engine, project, config, progress)
+    info = engine.create(spec_for(project, config, warn=progress))
     engine.start(info.name)
     action = "created" if existing is None else ("replaced" if replace else "recreated")
     return UpResult(engine.find(info.name) or info, action)

@@ -29,6 +29,8 @@ privileged: false
 # Resource limits for the container, as `--ulimit NAME=SOFT:HARD` (some hosts need them,
 # e.g. Podman without CAP_SYS_RESOURCE: nofile=20000:20000 and nproc=32768:32768).
 # ulimits: [nofile=20000:20000]
+# Forward the host's X11 display (DISPLAY, the X socket, XAUTHORITY) when available.
+x11: false
 
 features:
   # Ghost mode: secrets are visible only inside the enclave shell's private namespace.

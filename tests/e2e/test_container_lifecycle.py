@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from tazpod.errors import ExitCode
+from tests.system.ptyutil import PtySession
 
 from .conftest import Pod, _tazpod
 
@@ -112,11 +114,40 @@ def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:
     assert down.returncode == 0 and "removed (workspace and vault kept)" in down.stdout
     assert pod.cli("inspect", pod.name).returncode != 0
     assert pod.tazpod("up").returncode == 0
-    done = pod.tazpod(
-        "run", "--passphrase-file", str(pod.passfile), "--", "cat", "/home/tazpod/secrets/token"
+    read_end = os.open(pod.passfile, os.O_RDONLY)  # and this time by an inherited fd
+    done = subprocess.run(
+        [
+            _tazpod(),
+            "run",
+            "--passphrase-fd",
+            str(read_end),
+            "--",
+            "cat",
+            "/home/tazpod/secrets/token",
+        ],
+        cwd=pod.root,
+        capture_output=True,
+        text=True,
+        pass_fds=(read_end,),
+        timeout=120,
     )
+    os.close(read_end)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == SECRET
+
+
+def test_interactive_unlock_through_a_terminal(pod: Pod) -> None:
+    assert pod.tazpod("up").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAZPOD_", "SUDO_"))}
+    session = PtySession([_tazpod(), "unlock"], env, pod.root)
+    session.expect("passphrase for the new vault")
+    session.send("typed passphrase\n")
+    session.expect("repeat")
+    session.send("typed passphrase\n")
+    session.expect(r"\$ $")
+    session.send('echo "tty=$(tty) user=$(id -un)" > ~/secrets/who; cat ~/secrets/who; exit 7\n')
+    assert session.wait() == 7, session.output
+    assert "user=tazpod" in session.output and "tty=/dev/pts/" in session.output
 
 
 def test_status_list_and_clear_errors(pod: Pod) -> None:

@@ -68,6 +68,8 @@ class Engine(Protocol):
 
     def image_exists(self, image: str) -> bool: ...
 
+    def pull(self, image: str, progress: Progress) -> None: ...
+
     def build(
         self,
         context: Path,

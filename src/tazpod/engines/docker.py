@@ -23,6 +23,28 @@ def _info(container: Any) -> ContainerInfo:
     )
 
 
+PULL_HINT = (
+    "no registry reachable? `tazpod image bootstrap` builds a base image from a package"
+    " mirror; then set build: {args: {BASE_IMAGE: tazpod-bootstrap:bookworm}}"
+)
+_REGISTRY_TROUBLE = (
+    "pull access denied",
+    "manifest unknown",
+    "no such host",
+    "dial tcp",
+    "registry",
+    "i/o timeout",
+    "connection refused",
+    "not found: manifest",
+)
+
+
+def build_hint(error: str) -> str:
+    if any(marker in error.lower() for marker in _REGISTRY_TROUBLE):
+        return PULL_HINT
+    return "the build log above shows the failing step"
+
+
 def _ulimits(specs: Sequence[str]) -> list[Any]:
     from docker.types import Ulimit
 
@@ -62,6 +84,20 @@ class DockerEngine:
             return False
         return True
 
+    def pull(self, image: str, progress: Progress) -> None:
+        repository, _, tag = (
+            image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
+        )
+        try:
+            for chunk in self.client.api.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in chunk:
+                    raise EngineError(f"cannot pull {image}: {chunk['error']}", hint=PULL_HINT)
+                status = " ".join(str(chunk.get(k, "")) for k in ("id", "status", "progress"))
+                if status.strip():
+                    progress(status.strip())
+        except self._errors.APIError as err:
+            raise EngineError(f"cannot pull {image}: {err.explanation}", hint=PULL_HINT) from None
+
     def build(
         self,
         context: Path,
@@ -81,10 +117,8 @@ class DockerEngine:
         )
         for chunk in stream:
             if "error" in chunk:
-                raise EngineError(
-                    f"building {tag} failed: {chunk['error'].strip()}",
-                    hint="the build log above shows the failing step",
-                )
+                error = chunk["error"].strip()
+                raise EngineError(f"building {tag} failed: {error}", hint=build_hint(error))
             text = str(chunk.get("stream", "")).rstrip()
             if text:
                 progress(text)

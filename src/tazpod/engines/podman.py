@@ -54,6 +54,15 @@ class PodmanEngine:
     def image_exists(self, image: str) -> bool:
         return self._run(["image", "exists", image], what="", check=False).returncode == 0
 
+    def pull(self, image: str, progress: Progress) -> None:
+        from tazpod.engines.docker import PULL_HINT
+
+        progress(f"pulling {image}")
+        done = self._run(["pull", image], what="", check=False)
+        if done.returncode != 0:
+            detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise EngineError(f"cannot pull {image}: {detail}", hint=PULL_HINT)
+
     def build(
         self,
         context: Path,
@@ -74,7 +83,13 @@ class PodmanEngine:
                 progress(line.rstrip())
                 tail = [*tail[-5:], line.rstrip()]
         if process.returncode != 0:
-            raise EngineError(f"building {tag} failed: {tail[-1] if tail else 'no output'}")
+            from tazpod.engines.docker import build_hint
+
+            error = "\n".join(tail)
+            raise EngineError(
+                f"building {tag} failed: {tail[-1] if tail else 'no output'}",
+                hint=build_hint(error),
+            )
 
     @staticmethod
     def _info(data: dict[str, Any]) -> ContainerInfo:

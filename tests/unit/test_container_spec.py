@@ -1,0 +1,82 @@
+"""What `tazpod up` asks the engine for: least privilege, mounts, labels, opt-ins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tazpod import __version__
+from tazpod.config import read_project_config
+from tazpod.container import spec_for
+from tazpod.project import Project, init_project
+
+
+def project(tmp_path: Path, extra: str = "") -> tuple[Project, object]:
+    init_project(tmp_path, "base", force=False)
+    proj = Project(tmp_path)
+    if extra:
+        proj.config_path.write_text(proj.config_path.read_text() + extra)
+    return proj, read_project_config(proj.config_path).config
+
+
+def test_least_privilege_by_default(tmp_path: Path) -> None:
+    proj, config = project(tmp_path)
+    spec = spec_for(proj, config, environ={})  # type: ignore[arg-type]
+    assert spec.cap_add == ("SYS_ADMIN",) and set(spec.cap_drop) == {"NET_RAW", "MKNOD"}
+    assert "no-new-privileges:true" in spec.security_opt and not spec.privileged
+    assert spec.command == ("sleep", "infinity") and spec.network == "host"
+    assert spec.labels["dev.tazpod.project"] == str(tmp_path)
+    assert spec.labels["dev.tazpod.version"] == __version__
+    assert spec.environment == {"TAZPOD_CONTAINER": "1"}
+    targets = {m.target: m.source for m in spec.mounts}
+    assert targets == {"/workspace": tmp_path, "/home/tazpod/.gemini": tmp_path / ".gemini"}
+
+
+def test_privileged_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    proj, config = project(tmp_path)
+    proj.config_path.write_text(
+        proj.config_path.read_text().replace("privileged: false", "privileged: true")
+    )
+    config = read_project_config(proj.config_path).config
+    spec = spec_for(proj, config, environ={})
+    assert spec.privileged and spec.cap_add == () and spec.security_opt == ()
+
+
+def test_ulimits_and_network(tmp_path: Path) -> None:
+    proj, _ = project(tmp_path)
+    text = proj.config_path.read_text().replace("network: host", "network: none")
+    proj.config_path.write_text(text + "ulimits: [nofile=20000:20000]\n")
+    spec = spec_for(proj, read_project_config(proj.config_path).config, environ={})
+    assert spec.ulimits == ("nofile=20000:20000",) and spec.network == "none"
+
+
+def test_x11_only_when_configured_and_available(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proj, _ = project(tmp_path)
+    proj.config_path.write_text(proj.config_path.read_text().replace("x11: false", "x11: true"))
+    config = read_project_config(proj.config_path).config
+    warnings: list[str] = []
+    spec = spec_for(proj, config, environ={}, warn=warnings.append)
+    assert "DISPLAY" not in spec.environment and "no X display" in warnings[0]
+    sockets = tmp_path / "x11-sockets"
+    sockets.mkdir()
+    monkeypatch.setattr("tazpod.container.X11_SOCKETS", sockets)
+    auth = tmp_path / "xauth"
+    auth.write_text("cookie")
+    spec = spec_for(proj, config, environ={"DISPLAY": ":0", "XAUTHORITY": str(auth)})
+    assert spec.environment["DISPLAY"] == ":0"
+    assert spec.environment["XAUTHORITY"] == "/home/tazpod/.Xauthority"
+    mounts = {m.target: (m.source, m.read_only) for m in spec.mounts}
+    assert mounts[str(sockets)] == (sockets, True)
+    assert mounts["/home/tazpod/.Xauthority"] == (auth, True)
+
+
+def test_bad_ulimit_is_a_config_error(tmp_path: Path) -> None:
+    proj, _ = project(tmp_path)
+    proj.config_path.write_text(proj.config_path.read_text() + "ulimits: [lots]\n")
+    from tazpod.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'lots' is not NAME=SOFT"):
+        read_project_config(proj.config_path)
