@@ -164,3 +164,48 @@ def read_secrets_config(path: Path) -> tuple[SecretsConfig, tuple[str, ...]]:
     top.finish()
     config = SecretsConfig(project_id, url, environment, secret_path, tuple(mappings))
     return config, tuple(top.warnings)
+
+
+def _to_json(config: SecretsConfig) -> dict[str, Any]:
+    return {
+        "project_id": config.project_id,
+        "url": config.url,
+        "environment": config.environment,
+        "secret_path": config.secret_path,
+        "mappings": [[m.name, m.file, m.env, m.line] for m in config.mappings],
+    }
+
+
+def _from_json(data: dict[str, Any]) -> SecretsConfig:
+    mappings = tuple(SecretMapping(*entry) for entry in data["mappings"])
+    return SecretsConfig(
+        data["project_id"], data["url"], data["environment"], data["secret_path"], mappings
+    )
+
+
+def read_secrets_config_cached(path: Path, cache: Path | None) -> SecretsConfig:
+    """secrets.yml through a JSON cache keyed by the file's size and mtime.
+
+    `tazpod env` runs on every prompt refresh: parsing YAML costs more than the rest of
+    the command together. The cache lives in the enclave's unsealed control directory.
+    """
+    import json
+
+    if cache is None:
+        return read_secrets_config(path)[0]
+    stat = path.stat()
+    key = [str(path), stat.st_mtime_ns, stat.st_size]
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return _from_json(cached["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    config, _warnings = read_secrets_config(path)
+    try:
+        from tazpod.sysio.files import write_atomic
+
+        write_atomic(cache, json.dumps({"key": key, "config": _to_json(config)}).encode())
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return config

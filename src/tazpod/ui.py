@@ -7,7 +7,10 @@ Diagnostics follow age's rule: `tazpod: ` prefix, lowercase, separate
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class UI:

@@ -28,7 +28,41 @@ def test_no_command_prints_help_and_usage_code(cli: Cli) -> None:
 
 def test_unknown_command(cli: Cli) -> None:
     code, _, err = cli("frobnicate")
-    assert code == ExitCode.USAGE and "invalid choice" in err
+    assert code == ExitCode.USAGE and "unknown command 'frobnicate'" in err
+    assert "tazpod --help" in err
+
+
+def test_help_lists_every_command(cli: Cli) -> None:
+    from tazpod.commandtable import COMMANDS
+
+    code, out, _ = cli("--help")
+    assert code == 0 and out.startswith("usage: tazpod")
+    for name in COMMANDS:
+        assert f"  {name}" in out
+    assert "pull (sync)" in out and "ssh (enter)" in out
+
+
+def test_command_help_and_argument_errors(cli: Cli) -> None:
+    code, out, _ = cli("run", "--help")
+    assert code == 0 and "--passphrase-file" in out and "--sync" in out
+    code, _, err = cli("run", "--passphrase-fd", "x")
+    assert code == ExitCode.USAGE and "invalid int value" in err
+
+
+def test_aliases_reach_their_command(in_tmp: Path, cli: Cli) -> None:
+    code, _, err = cli("sync")
+    assert code == ExitCode.CONFIG and "no tazpod project" in err
+
+
+def test_completion_parser_knows_every_command() -> None:
+    from tazpod.cliparsers import full_parser
+    from tazpod.commandtable import COMMANDS
+
+    parser = full_parser()
+    needs_action = {"secrets": ["list"], "vault": ["status"], "image": ["bootstrap"]}
+    for name, (module, _help, _aliases) in COMMANDS.items():
+        parsed = parser.parse_args([name, *needs_action.get(name, [])])
+        assert parsed.command in (module, f"vault_{needs_action.get(name, [''])[0]}")
 
 
 def test_status_without_project(in_tmp: Path, cli: Cli) -> None:
@@ -95,5 +129,8 @@ def test_fast_paths_do_not_import_heavy_modules(argv: list[str]) -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
-    for heavy in ("docker", "kubernetes", "ruamel", "pyrage", "requests", "rich", "httpx"):
+    heavy_modules: tuple[str, ...] = ("docker", "kubernetes", "ruamel", "pyrage", "requests")
+    if argv in (["--version"], ["--help"]):
+        heavy_modules += ("argparse", "typing", "tazpod.errors", "dataclasses")
+    for heavy in heavy_modules:
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy

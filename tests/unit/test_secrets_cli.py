@@ -171,3 +171,37 @@ def test_official_sdk_accepts_the_test_server() -> None:
                 secret_name="NOPE", project_id=PROJECT, environment_slug="dev", secret_path="/"
             )
         assert caught.value.status_code == 404
+
+
+def test_env_caches_secrets_yml_and_notices_changes(enclave: Enclave) -> None:
+    (enclave.vault / ".tazpod").mkdir()
+    (enclave.vault / "kubeconfig").write_text("k")
+    probe = (
+        "import sys, io, contextlib\n"
+        "from tazpod.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    main(['env'])\n"
+        "print(repr(out.getvalue()), any(m.startswith('ruamel') for m in sys.modules))\n"
+    )
+
+    def env_run() -> tuple[str, bool]:
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ),
+        )
+        text, parsed = done.stdout.rsplit(" ", 1)
+        return text, parsed.strip() == "True"
+
+    first, parsed_first = env_run()
+    second, parsed_second = env_run()
+    assert parsed_first and not parsed_second  # the second prompt skips YAML entirely
+    assert first == second and "KUBECONFIG" in first
+    enclave.secrets_yml.write_text(
+        enclave.secrets_yml.read_text().replace("env: KUBECONFIG", "env: KUBE_FILE")
+    )
+    third, parsed_third = env_run()
+    assert parsed_third and "KUBE_FILE" in third and "KUBECONFIG" not in third

@@ -1,0 +1,428 @@
+"""tazpod's benchmarks: every figure against its floor in the same run.
+
+Run through ./scripts/bench (it prepares the venv and the Docker engine). Prints a
+markdown table of medians and ratios and writes it, with the machine, to
+docs/benchmarks.md. Needs root (the enclave) and, for the engine rows, dockerd.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.timing import Row, command, median_ms, table
+
+PY = sys.executable
+TAZPOD = str(Path(PY).parent / "tazpod")
+PASSPHRASE = "benchmark passphrase"
+ENV = {k: v for k, v in os.environ.items() if not k.startswith(("TAZPOD_", "SUDO_"))}
+
+
+def _project(base: Path, payload_mib: int) -> Path:
+    """A project with a ram vault holding ``payload_mib`` MiB, and its passphrase file."""
+    root = base / f"project-{payload_mib}"
+    root.mkdir()
+    subprocess.run([TAZPOD, "init", "base"], cwd=root, env=ENV, check=True, capture_output=True)
+    config = root / ".tazpod" / "config.yaml"
+    text = config.read_text().replace(
+        "  bridges:\n    - ~/.infisical\n    - ~/infisical-keyring\n    - ~/.gemini\n",
+        "  bridges: []\n",
+    )
+    size = max(64, payload_mib * 2 + 16)
+    config.write_text(text.replace("size: 64M", f"size: {size}M"))
+    (root / ".passphrase").write_text(PASSPHRASE + "\n")
+    script = f'head -c {payload_mib * 1024 * 1024} /dev/urandom > "$TAZPOD_VAULT/payload"'
+    subprocess.run(
+        [TAZPOD, "run", "--passphrase-file", ".passphrase", "--", "sh", "-c", script],
+        cwd=root,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
+    return root
+
+
+OPEN_FLOOR = textwrap.dedent(
+    """
+    import io, sys, tarfile, tempfile, pyrage
+    vault_dir, passphrase = sys.argv[1], sys.argv[2]
+    text = pyrage.passphrase.decrypt(open(vault_dir + "/identity.age", "rb").read(), passphrase)
+    key = [l for l in text.decode().splitlines() if l.startswith("AGE-SECRET-KEY-")][0]
+    identity = pyrage.x25519.Identity.from_str(key)
+    data = pyrage.decrypt(open(vault_dir + "/vault.age", "rb").read(), [identity])
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as out:
+        tarfile.open(fileobj=io.BytesIO(data)).extractall(out)
+    """
+)
+
+
+def cli_rows(base: Path, runs: int) -> list[Row]:
+    floor = median_ms(command([PY, "-c", "pass"]), runs, warmup=3)
+    rows = [
+        Row(
+            "`tazpod --version`",
+            median_ms(command([TAZPOD, "--version"]), runs, 3),
+            "`python3 -c pass`",
+            floor,
+            1.5,
+        ),
+        Row(
+            "`tazpod --help`",
+            median_ms(command([TAZPOD, "--help"]), runs, 3),
+            "`python3 -c pass`",
+            floor,
+            1.5,
+        ),
+    ]
+    root = base / "env-project"
+    vault = base / "env-vault"
+    root.mkdir()
+    vault.mkdir()
+    subprocess.run([TAZPOD, "init", "base"], cwd=root, env=ENV, check=True, capture_output=True)
+    mappings = "".join(f"  - {{name: S{i}, file: f{i}, env: F{i}}}\n" for i in range(5))
+    (root / "secrets.yml").write_text(f"config:\n  infisical_project_id: p\nsecrets:\n{mappings}")
+    (vault / ".env-infisical").write_text("".join(f"S{i}='value {i}'\n" for i in range(50)))
+    env = {
+        **ENV,
+        "TAZPOD_GHOST_MODE": "true",
+        "TAZPOD_VAULT": str(vault),
+        "TAZPOD_PROJECT": str(root),
+    }
+    rows.append(
+        Row(
+            "`tazpod env` (50 secrets, 5 mappings)",
+            median_ms(command([TAZPOD, "env"], env=env), runs, 3),
+            "`python3 -c pass`",
+            floor,
+            1.5,
+        )
+    )
+    return rows
+
+
+def open_rows(base: Path, runs: int) -> list[Row]:
+    root = _project(base, 1)
+    tazpod = median_ms(
+        command(
+            [TAZPOD, "run", "--passphrase-file", ".passphrase", "--", "true"], cwd=root, env=ENV
+        ),
+        runs,
+    )
+    floor = median_ms(
+        command([PY, "-c", OPEN_FLOOR, str(root / ".tazpod" / "vault"), PASSPHRASE]), runs
+    )
+    return [
+        Row(
+            "open+close: `tazpod run -- true`, 1 MiB vault",
+            tazpod,
+            "age: unwrap identity, decrypt, untar to tmpfs",
+            floor,
+            1.3,
+            "(tazpod also saves on close)",
+        )
+    ]
+
+
+def _tree(base: Path, mib: int) -> Path:
+    tree = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="tazpod-bench-"))
+    for index in range(max(1, mib // 4)):
+        (tree / f"file{index}").write_bytes(os.urandom(min(mib, 4) * 1024 * 1024))
+    return tree
+
+
+def _scale(base: Path, tree: Path, mib: int, runs: int, identity: Any) -> tuple[float, float]:
+    """(save ms, open ms) of a ``mib`` MiB tree, in-process: the code the enclave runs."""
+    from tazpod.vault import tarball
+    from tazpod.vault.ram import RamVault
+
+    vault = RamVault(base / f"vault-{mib}")
+    vault.directory.mkdir()
+    recipient = identity.to_public()
+    save = median_ms(lambda: vault.seal(tarball.pack(tree), recipient), runs)
+
+    def open_once() -> None:
+        with tempfile.TemporaryDirectory(dir="/dev/shm") as out:
+            tarball.unpack(vault.decrypt(identity), Path(out))
+
+    return save, median_ms(open_once, runs)
+
+
+def save_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    recipient = identity.to_public()
+    rows: list[Row] = []
+    scaling = [
+        "| vault size | save (ms) | open (ms) | save ms/MiB | open ms/MiB |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for mib in (1, 16, 64, 256):
+        tree = _tree(base, mib)
+        try:
+            save, opened = _scale(base, tree, mib, runs if mib <= 64 else 3, identity)
+            scaling.append(
+                f"| {mib} MiB | {save:.0f} | {opened:.0f} | {save / mib:.1f} | {opened / mib:.1f} |"
+            )
+            if mib == 64:
+                out = base / "floor.age"
+                pipeline = f'tar -C "{tree}" -cf - . | age -r {recipient} > "{out}"'
+                floor = median_ms(command(["sh", "-c", pipeline]), runs)
+                rows.append(
+                    Row(
+                        "save: seal a 64 MiB tree (pack, encrypt, atomic write)",
+                        save,
+                        "`tar -c | age -r RECIPIENT`",
+                        floor,
+                        1.2,
+                    )
+                )
+        finally:
+            shutil.rmtree(tree)
+    return rows, scaling
+
+
+def sync_rows(base: Path, runs: int) -> list[Row]:
+    from tests.support.infisical_server import ApiState, InfisicalServer
+
+    from tazpod import secretstore
+    from tazpod.secret import Secret
+    from tazpod.secretsfile import read_secrets_config
+    from tazpod.sources.http import JsonClient
+    from tazpod.sync import pull
+
+    state = ApiState(identities={"id": "secret"})
+    state.add_secrets("p", "dev", {f"S{i:03}": secrets.token_hex(16) for i in range(200)})
+    with InfisicalServer(state) as server:
+        vault = base / "sync-vault"
+        vault.mkdir()
+        secretstore.save_identity(
+            vault, secretstore.MachineIdentity(server.url, "id", Secret("secret"))
+        )
+        secrets_yml = base / "secrets.yml"
+        mappings = "".join(f"  - {{name: S{i:03}, file: f{i:03}}}\n" for i in range(50))
+        secrets_yml.write_text(
+            f"config:\n  infisical_project_id: p\n  infisical_url: {server.url}\nsecrets:\n"
+            + mappings
+        )
+        config, _ = read_secrets_config(secrets_yml)
+        requests: list[int] = []
+
+        def tazpod() -> None:
+            (vault / secretstore.AUTH_FILE).unlink()
+            secretstore.save_identity(
+                vault, secretstore.MachineIdentity(server.url, "id", Secret("secret"))
+            )
+            requests.append(pull(vault, config, secrets_yml, Path.home()).requests)
+
+        def per_secret() -> None:
+            client = JsonClient(server.url)
+            token = client.request(
+                "POST",
+                "/api/v1/auth/universal-auth/login",
+                body={"clientId": "id", "clientSecret": "secret"},
+            )
+            for i in range(200):
+                client.request(
+                    "GET",
+                    f"/api/v3/secrets/raw/S{i:03}",
+                    params={"workspaceId": "p", "environment": "dev", "secretPath": "/"},
+                    token=token["accessToken"],
+                )
+            requests.append(client.requests_made)
+
+        fast = median_ms(tazpod, runs)
+        slow = median_ms(per_secret, max(3, runs // 2))
+    return [
+        Row(
+            f"sync 200 secrets, 50 to files ({requests[0]} requests)",
+            fast,
+            f"one request per secret ({requests[-1]} requests)",
+            slow,
+            0.1,
+        )
+    ]
+
+
+def engine_rows(base: Path, runs: int) -> list[Row]:
+    if subprocess.run(["docker", "info"], capture_output=True).returncode:
+        return []
+    from tazpod import __version__
+
+    image = f"tazpod-base:{__version__}"
+    root = base / "engine-project"
+    root.mkdir()
+    root.chmod(0o755)
+    subprocess.run([TAZPOD, "init", "base"], cwd=root, env=ENV, check=True, capture_output=True)
+    config = root / ".tazpod" / "config.yaml"
+    config.write_text(
+        config.read_text() + "build:\n  args:\n    BASE_IMAGE:"
+        " tazpod-bootstrap:bookworm\n    WITH_LAZYVIM: '0'\n"
+    )
+    (root / ".passphrase").write_text(PASSPHRASE + "\n")
+    subprocess.run(["chown", "-R", "1000:1000", str(root)], check=True)
+    if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
+        if subprocess.run(
+            ["docker", "image", "inspect", "tazpod-bootstrap:bookworm"], capture_output=True
+        ).returncode:
+            subprocess.run([TAZPOD, "image", "bootstrap"], check=True, capture_output=True)
+        subprocess.run([TAZPOD, "build"], cwd=root, env=ENV, check=True, capture_output=True)
+    name = next(
+        line.split(":", 1)[1].strip().strip('"')
+        for line in config.read_text().splitlines()
+        if line.startswith("container_name:")
+    )
+    rows = []
+    up = command([TAZPOD, "up"], cwd=root, env=ENV)
+    down = command([TAZPOD, "down"], cwd=root, env=ENV)
+
+    def tazpod_up() -> None:
+        down()
+        up()
+
+    def docker_run() -> None:
+        subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True)
+        command(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                "bench-floor",
+                "--init",
+                "--network",
+                "host",
+                image,
+                "sleep",
+                "infinity",
+            ]
+        )()
+
+    import time
+
+    def timed_only(setup: object, action: object) -> float:
+        samples = []
+        for _ in range(max(3, runs // 2) + 1):
+            setup()  # type: ignore[operator]
+            started = time.perf_counter()
+            action()  # type: ignore[operator]
+            samples.append((time.perf_counter() - started) * 1000)
+        import statistics
+
+        return statistics.median(samples[1:])
+
+    tazpod = timed_only(down, up)
+    floor = timed_only(
+        lambda: subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True),
+        docker_run,
+    )
+    subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True)
+    rows.append(
+        Row("`tazpod up`, image present", tazpod, "`docker run -d` of the same image", floor, 1.3)
+    )
+    up()
+    rows.append(
+        Row(
+            "`tazpod exec -- true`",
+            median_ms(command([TAZPOD, "exec", "--", "true"], cwd=root, env=ENV), runs),
+            "`docker exec C true`",
+            median_ms(command(["docker", "exec", name, "true"]), runs),
+            1.5,
+        )
+    )
+    inside = median_ms(
+        command(
+            [TAZPOD, "run", "--passphrase-file", ".passphrase", "--", "true"], cwd=root, env=ENV
+        ),
+        max(3, runs // 2),
+    )
+    host_root = _project(base, 0)
+    host = median_ms(
+        command(
+            [TAZPOD, "run", "--passphrase-file", ".passphrase", "--", "true"],
+            cwd=host_root,
+            env=ENV,
+        ),
+        max(3, runs // 2),
+    )
+    rows.append(
+        Row(
+            "unlock-to-first-command in the container",
+            inside,
+            "the same on the host (no container)",
+            host,
+            None,
+        )
+    )
+    down()
+    return rows
+
+
+def machine() -> str:
+    memory = Path("/proc/meminfo").read_text().split("\n", 1)[0].split()[1]
+    return (
+        f"{os.cpu_count()} cores, {int(memory) // 1024 // 1024} GiB RAM, Linux"
+        f" {platform.release()}, Python {platform.python_version()},"
+        f" {datetime.date.today().isoformat()}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=11, help="timed runs per figure")
+    parser.add_argument("--out", type=Path, help="write the report (markdown) here")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench: needs root (the enclave)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="tazpod-bench-", dir="/var/tmp") as tmp:
+        base = Path(tmp)
+        base.chmod(0o755)
+        print("measuring CLI start ...", file=sys.stderr)
+        rows = cli_rows(base, args.runs * 2)
+        print("measuring open ...", file=sys.stderr)
+        rows += open_rows(base, args.runs)
+        print("measuring save and scaling ...", file=sys.stderr)
+        save, scaling = save_rows(base, args.runs)
+        rows += save
+        print("measuring sync ...", file=sys.stderr)
+        rows += sync_rows(base, args.runs)
+        print("measuring engine overhead ...", file=sys.stderr)
+        engine = engine_rows(base, args.runs)
+        rows += engine
+    report = "\n".join(
+        [
+            f"Machine: {machine()}. Medians of {args.runs} runs after a warm-up"
+            " (CLI start: twice as many).",
+            "",
+            table(rows),
+            "",
+            "Open and save cost by vault size (in-process, the code the enclave runs):",
+            "",
+            *scaling,
+            *([] if engine else ["", "Engine rows skipped: no Docker engine reachable."]),
+        ]
+    )
+    print(report)
+    if args.out:
+        text = args.out.read_text() if args.out.exists() else ""
+        marker = "<!-- results -->"
+        head = text.split(marker)[0] if marker in text else text
+        args.out.write_text(head.rstrip() + f"\n\n{marker}\n\n" + report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+# Shared by scripts/test and scripts/bench: packages, the venv, the Docker engine.
+# shellcheck shell=bash
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
+
+# As root the venv lives where unprivileged test users can run it (the enclave's user runs
+# `tazpod lock` inside the enclave), built from Debian's python3.
+if [[ $(id -u) == 0 ]]; then default_venv=/var/lib/tazpod-test/venv; else default_venv=$ROOT/.venv; fi
+VENV=${TAZPOD_VENV:-$default_venv}
+PYTHON=${TAZPOD_PYTHON:-/usr/bin/python3}
+
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  [[ $(id -u) == 0 ]] || die "missing packages: ${missing[*]} (run as root, or apt-get install them)"
+  log "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+start_dockerd() {
+  if docker info >/dev/null 2>&1; then return; fi
+  log "starting dockerd (no bridge, no iptables: containers use --network host or none)"
+  mkdir -p /var/log/tazpod-test
+  nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+    >/var/log/tazpod-test/dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return; sleep 0.5; done
+  tail -20 /var/log/tazpod-test/dockerd.log >&2
+  die "dockerd did not start"
+}
+
+ensure_venv() {
+  local stamp pip_log
+  stamp=$(sha256sum pyproject.toml | cut -c1-16)
+  if [[ ! -x $VENV/bin/python || $(cat "$VENV/.tazpod-stamp" 2>/dev/null) != "$stamp" ]]; then
+    log "creating $VENV"
+    (umask 022; mkdir -p "$(dirname "$VENV")"; "$PYTHON" -m venv --clear "$VENV")
+    "$VENV/bin/pip" install -q --upgrade pip setuptools wheel 2>/dev/null
+    (umask 022; "$VENV/bin/pip" install -q ".[test]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true)
+    "$VENV/bin/python" -c "import tazpod, pytest, pyrage, docker, infisical_sdk" \
+      || die "the test environment in $VENV is incomplete"
+    echo "$stamp" >"$VENV/.tazpod-stamp"
+  fi
+  # A real (non-editable) install, so the package is readable wherever the venv is.
+  pip_log=$(mktemp)
+  if ! (umask 022; "$VENV/bin/pip" install -q --no-deps --no-build-isolation --force-reinstall . \
+        >"$pip_log" 2>&1); then
+    cat "$pip_log" >&2; rm -f "$pip_log"; die "installing tazpod into $VENV failed"
+  fi
+  rm -f "$pip_log"
+  rm -rf build
+}
