@@ -15,6 +15,7 @@ from tazpod import __version__
 TYPE_CHECKING = False  # not typing's: start-up time matters here
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
 USAGE = "usage: tazpod [-h] [--version] [--debug] COMMAND ..."
 DESCRIPTION = (
@@ -70,10 +71,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _dispatch(args, debug)
 
 
+def _parse(name: str, rest: list[str]) -> Any:
+    """A command without arguments needs no parser (argparse costs start-up time)."""
+    from tazpod.commandtable import COMMANDS, WITHOUT_ARGUMENTS
+
+    if not rest and name in WITHOUT_ARGUMENTS:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(command=COMMANDS[name][0])
+    from tazpod.cliparsers import command_parser
+
+    return command_parser(name).parse_args(rest)
+
+
 def _dispatch(args: list[str], debug: bool) -> int:
     import importlib
 
-    from tazpod.cliparsers import command_parser
     from tazpod.commandtable import ALIASES, COMMANDS
     from tazpod.errors import ExitCode, TazpodError
     from tazpod.ui import UI
@@ -84,7 +97,7 @@ def _dispatch(args: list[str], debug: bool) -> int:
         ui.error(f"unknown command {args[0]!r}", hint="`tazpod --help` lists the commands")
         return int(ExitCode.USAGE)
     try:
-        parsed = command_parser(name).parse_args(args[1:])
+        parsed = _parse(name, args[1:])
     except SystemExit as exit_:  # argparse printed its own usage error or help
         return int(exit_.code or 0)
     try:

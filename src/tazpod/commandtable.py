@@ -25,4 +25,6 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "image": ("image", "images without a registry", ()),
     "reinit": ("reinit", "destroy the vault and its contents, after asking", ()),
 }
+# Commands that take no arguments at all (no options, no operands).
+WITHOUT_ARGUMENTS = frozenset({"status", "down", "build", "lock", "env"})
 ALIASES = {alias: name for name, (_m, _h, aliases) in COMMANDS.items() for alias in aliases}

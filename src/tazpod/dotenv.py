@@ -6,12 +6,15 @@ Values may hold anything but NUL: quotes, newlines, `$`, backslashes, unicode.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
-from pathlib import Path
 
 from tazpod.errors import ConfigError
 from tazpod.secret import Secret
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _DOUBLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
@@ -120,9 +123,10 @@ def parse(text: str, origin: str) -> dict[str, Secret]:
         values[name] = Secret(value)
 
 
-def read_file(path: Path) -> dict[str, Secret]:
+def read_file(path: str | os.PathLike[str]) -> dict[str, Secret]:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as err:

@@ -9,11 +9,13 @@ for the shell's memory, not for a screen or a scrollback buffer.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from tazpod.dotenv import quote
 from tazpod.secret import Secret
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Never overridden by a secret: they would change how every program runs, or tazpod itself.
@@ -40,12 +42,14 @@ PROTECTED = frozenset(
 )
 
 
-@dataclass
 class EnvPlan:
-    exports: dict[str, str] = field(default_factory=dict)  # name -> value (not secret paths)
-    secrets: dict[str, Secret] = field(default_factory=dict)
-    unset: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # names that cannot be variables
+    """What `tazpod env` prints. A plain class: dataclasses cost start-up time here."""
+
+    def __init__(self) -> None:
+        self.exports: dict[str, str] = {}  # variable -> a file's path (not secret)
+        self.secrets: dict[str, Secret] = {}
+        self.unset: list[str] = []
+        self.skipped: list[str] = []  # names that cannot be variables
 
 
 def usable_name(name: str) -> bool:

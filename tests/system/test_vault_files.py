@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pyrage
+import pytest
 
 from tazpod.errors import ExitCode
 from tazpod.vault.ram import RamVault
@@ -193,3 +194,20 @@ def test_reinit_needs_confirmation_and_refuses_an_open_vault(project: Project) -
     assert not any(
         p.name.endswith(".age") or ".age." in p.name for p in project.vault_dir.iterdir()
     )
+
+
+def test_a_failed_pack_never_replaces_the_vault(tmp_path: Path) -> None:
+    from tazpod.errors import VaultError
+
+    identity = pyrage.x25519.Identity.generate()
+    vault = RamVault(tmp_path / "vault")
+    vault.seal(b"\0" * 1024, identity.to_public())
+    before = vault.vault_path.read_bytes()
+    tree = tmp_path / "tree"
+    tree.mkdir(mode=0o700)
+    (tree / "secret").write_text("x")
+    (tree / "secret").chmod(0o600)
+    with pytest.raises(VaultError, match="packing the vault failed"):
+        vault.seal_tree(tree / ".", identity.to_public(), (65534, 65534, ()))  # nobody: no access
+    assert vault.vault_path.read_bytes() == before
+    assert not [p for p in vault.directory.iterdir() if ".tmp" in p.name]

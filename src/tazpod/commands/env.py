@@ -1,55 +1,97 @@
-"""`tazpod env`: the enclave's variables for `eval "$(tazpod env)"`, never to a terminal."""
+"""`tazpod env`: the enclave's variables for `eval "$(tazpod env)"`, never to a terminal.
+
+This runs on every prompt refresh, so its imports are few: secrets.yml's mappings come
+from a cache in the enclave's control directory (refreshed whenever secrets.yml changes),
+and only a stale cache costs a YAML parse.
+"""
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import os
 import sys
-from pathlib import Path
 
 from tazpod.errors import UsageError
-from tazpod.secretsfile import SecretMapping
 from tazpod.shellenv import EnvPlan, plan, render
-from tazpod.ui import UI
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from tazpod.ui import UI
+
+CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
+CACHE = "secrets-mappings.tsv"
+Mapping3 = tuple[str, str, str | None]  # (secret name, file, env variable)
 
 
-def environment_plan(mappings: tuple[SecretMapping, ...], root: Path, ui: UI) -> EnvPlan:
-    from tazpod import secretstore
+def _vault_root() -> str:
+    if os.environ.get("TAZPOD_GHOST_MODE") != "true" or not os.environ.get("TAZPOD_VAULT"):
+        raise UsageError(
+            "not inside an enclave", hint="open one with `tazpod unlock` (or use `tazpod run`)"
+        )
+    return os.environ["TAZPOD_VAULT"]
+
+
+def _mappings(root: str) -> list[Mapping3]:
+    """secrets.yml's mappings, from a tab-separated cache keyed by the file's mtime and size.
+
+    (No pathlib, json or YAML on the hot path: each costs more than the rest of the command.)
+    """
+    project = os.environ.get("TAZPOD_PROJECT")
+    secrets_yml = os.path.join(project, "secrets.yml") if project else ""
+    if not secrets_yml or not os.path.isfile(secrets_yml):
+        return []
+    stat = os.stat(secrets_yml)
+    key = f"{secrets_yml}\t{stat.st_mtime_ns}\t{stat.st_size}"
+    control = os.path.join(root, CONTROL_DIR)
+    cache = os.path.join(control, CACHE)
+    try:
+        with open(cache, encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+        if lines[0] == key:
+            rows = [line.split("\t") for line in lines[1:] if line]
+            return [(r[0], r[1], r[2] or None) for r in rows]
+    except (OSError, IndexError):
+        pass
+    from pathlib import Path
+
+    from tazpod.secretsfile import read_secrets_config
+
+    config, _warnings = read_secrets_config(Path(secrets_yml))
+    mappings = [(m.name, m.file, m.env) for m in config.mappings]
+    if os.path.isdir(control):
+        from tazpod.sysio.files import write_atomic
+
+        table = "".join(f"{name}\t{file}\t{env or ''}\n" for name, file, env in mappings)
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+            write_atomic(Path(cache), f"{key}\n{table}".encode())
+    return mappings
+
+
+def environment_plan(mappings: list[Mapping3], root: str, ui: UI) -> EnvPlan:
+    from tazpod import dotenv
 
     files: dict[str, str] = {}
     missing: list[str] = []
-    for mapping in mappings:
-        if mapping.env is None:
+    for _name, file, env in mappings:
+        if env is None:
             continue
-        target = root / mapping.file
-        if target.is_file():
-            files[mapping.env] = str(target)
+        target = os.path.join(root, file)
+        if os.path.isfile(target):
+            files[env] = target
         else:
-            missing.append(mapping.env)
-    result = plan(secretstore.all_values(root), files, missing)
+            missing.append(env)
+    values = dotenv.read_file(os.path.join(root, ".env-infisical"))
+    values.update(dotenv.read_file(os.path.join(root, ".env-local")))  # set by hand wins
+    result = plan(values, files, missing)
     for name in result.skipped:
         ui.warn(f"{name} is not usable as a shell variable name; skipped")
     return result
 
 
-def _mappings(root: Path) -> tuple[SecretMapping, ...]:
-    """secrets.yml's mappings for the enclave's project (cached: this runs per prompt)."""
-    from tazpod.commands._context import project_start
-    from tazpod.enclave.control import CONTROL_DIR
-    from tazpod.project import find_project
-    from tazpod.secretsfile import read_secrets_config_cached
-
-    project = find_project(project_start())
-    if project is None or not project.secrets_path.is_file():
-        return ()
-    control = root / CONTROL_DIR
-    cache = control / "secrets-cache.json" if control.is_dir() else None
-    return read_secrets_config_cached(project.secrets_path, cache).mappings
-
-
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from tazpod import secretstore
-
-    root = secretstore.vault_root()
+    root = _vault_root()
     if sys.stdout.isatty():
         raise UsageError(
             "tazpod env prints secret values for the shell to evaluate, so it will not print"

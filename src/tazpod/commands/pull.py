@@ -60,7 +60,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         from tazpod.shellenv import as_environment
 
         env = dict(os.environ)
-        env.update(as_environment(environment_plan(secrets.mappings, root, ui)))
+        mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
+        env.update(as_environment(environment_plan(mappings, str(root), ui)))
         os.execvpe(command[0], command, env)  # noqa: S606
     ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
     return 0

@@ -138,11 +138,11 @@ class Enclave:
     # -- save and close -----------------------------------------------------------------
     def save(self) -> int:
         """Seal the tree into vault.age; returns the archive size."""
+        # tar (a child) reads the tree, and the vault file is written, with the user's rights.
         with self.as_user():
-            archive = tarball.pack(self.root)
-            self.vault.seal(archive, self.recipient)
+            size = self.vault.seal_tree(self.root, self.recipient, None)
         self.last_save = time.time()
-        return len(archive)
+        return size
 
     def usage(self) -> tuple[int, int]:
         stats = os.fstatvfs(self.root_fd)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -30,7 +29,7 @@ def atomic_writer(
     ``path`` is untouched.
     """
     directory = path.parent
-    tmp = directory / f".{path.name}.tmp-{secrets.token_hex(6)}"
+    tmp = directory / f".{path.name}.tmp-{os.urandom(6).hex()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.errors import VaultError, WrongPassphraseError
-from tazpod.sysio.files import fsync_dir, write_atomic
+from tazpod.sysio.files import atomic_writer, fsync_dir, write_atomic
 from tazpod.vault import tarball
 from tazpod.vault.state import IDENTITY_FILE, PREVIOUS_SUFFIX, VAULT_FILE
 
@@ -115,6 +115,32 @@ class RamVault:
     def seal(self, archive: bytes, recipient: Recipient) -> None:
         """Encrypt and replace vault.age atomically, keeping the previous generation."""
         ciphertext = encrypt_to(archive, recipient)
+        self._keep_previous()
+        self._write(self.vault_path, ciphertext)
+
+    def seal_tree(
+        self, tree: Path, recipient: Recipient, ids: tuple[int, int, tuple[int, ...]] | None
+    ) -> int:
+        """Seal a directory tree streaming (tar and encryption run side by side).
+
+        Returns the archive's size. vault.age is replaced only if tar succeeded.
+        """
+        import pyrage
+
+        self._prepare_dir()
+        stream = tarball.ArchiveStream(tree, ids)
+        try:
+            self._keep_previous()
+            with atomic_writer(self.vault_path, mode=0o600, owner=self.owner) as handle:
+                pyrage.encrypt_io(stream, handle, [recipient])
+                stream.finish()
+        finally:
+            if stream.process.poll() is None:
+                stream.process.kill()
+                stream.process.wait()
+        return stream.size
+
+    def _keep_previous(self) -> None:
         if self.vault_path.exists():
             # vault.age.1 := the current generation, by an atomic link+rename; until the
             # final rename below, vault.age itself still holds it too.
@@ -124,7 +150,6 @@ class RamVault:
             os.link(self.vault_path, staging)
             staging.replace(self.previous_path)
             fsync_dir(self.directory)
-        self._write(self.vault_path, ciphertext)
 
     def rewrap(self, identity: Identity, new_passphrase: str) -> None:
         """Passphrase change: only identity.age is rewritten."""

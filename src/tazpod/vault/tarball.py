@@ -1,8 +1,8 @@
 """The vault tree as a tar archive: packing for save, safe unpacking for open.
 
-Unpacking refuses absolute paths, `..`, links that leave the tree, and
-device files or fifos; it keeps numeric ownership and strips setuid/setgid
-bits. (Python's own `data` filter arrived in 3.11.4 and drops ownership, so
+Unpacking refuses absolute paths, `..`, links that leave the tree and entries
+under symlinks, skips device files and fifos, keeps numeric ownership and strips
+setuid/setgid bits. (Python's own `data` filter arrived in 3.11.4 and drops ownership, so
 tazpod checks members itself.) A hostile or corrupted archive can therefore never write
 outside the vault's tmpfs.
 """
@@ -40,7 +40,7 @@ def _unsafe(member: tarfile.TarInfo, seen: set[str], links: set[str]) -> str | N
     if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
         return f"{name!r} lies under a symlink"
     if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-        return f"{name!r} is a device, fifo or other special file"
+        return None  # fifos and devices are dropped by _checked, never extracted
     if member.issym():
         target = member.linkname
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
@@ -54,10 +54,17 @@ def _unsafe(member: tarfile.TarInfo, seen: set[str], links: set[str]) -> str | N
 
 
 def _checked(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
+    """The members that may be extracted; raises on a hostile one.
+
+    FIFOs and device nodes (which a user can create in the vault) carry no data and are
+    silently left out: extracting them is pointless on a nodev tmpfs, refusing them would
+    make the vault unopenable.
+    """
     seen: set[str] = set()
     links: set[str] = set()
+    members = [m for m in members if m.isreg() or m.isdir() or m.issym() or m.islnk()]
     for member in members:
-        if member.name.split("/", 1)[0] in UNSEALED:
+        if posixpath.normpath(member.name).split("/", 1)[0] in UNSEALED:
             raise VaultError(f"vault archive contains reserved entry {member.name!r}")
         problem = _unsafe(member, seen, links)
         if problem is not None:
@@ -93,3 +100,63 @@ def pack_empty() -> bytes:
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT):
         pass
     return buffer.getvalue()
+
+
+class ArchiveStream:
+    """`tar -c` of a tree in a child process: its stdout is the archive, read as it is made.
+
+    GNU tar does the packing (in parallel with the encryption that consumes it): PAX
+    format, numeric owners, names sorted, no symlink followed, the control directory left
+    out. Run as the enclave's user when ``ids`` is given.
+    """
+
+    def __init__(self, tree: Path, ids: tuple[int, int, tuple[int, ...]] | None = None):
+        import subprocess
+
+        fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            # The top-level names go in on stdin (NUL-separated: any name is safe), so that
+            # entries are `name/...` as tarfile writes them, and the root is not an entry.
+            names = sorted(set(os.listdir(fd)) - UNSEALED)
+            self.process = subprocess.Popen(
+                [
+                    "tar",
+                    "--format=posix",
+                    "--numeric-owner",
+                    "--sort=name",
+                    "-C",
+                    f"/proc/self/fd/{fd}",
+                    "--null",
+                    "-T",
+                    "-",
+                    "-cf",
+                    "-",
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(fd,),
+                user=ids[0] if ids else None,
+                group=ids[1] if ids else None,
+                extra_groups=list(ids[2]) if ids else None,
+            )
+        finally:
+            os.close(fd)
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"".join(name.encode() + b"\0" for name in names))
+        self.process.stdin.close()
+        assert self.process.stdout is not None
+        self._out = self.process.stdout
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._out.read(size)
+        self.size += len(chunk)
+        return chunk
+
+    def finish(self) -> None:
+        """Wait for tar; a failed tar must never become a sealed vault."""
+        self._out.close()
+        error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+        if self.process.wait() != 0:
+            raise VaultError(f"packing the vault failed: {error.strip()[-300:]}")
