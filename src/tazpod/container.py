@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tazpod import __version__
 from tazpod.config import ProjectConfig
@@ -254,7 +255,11 @@ def up(
     return UpResult(engine.find(info.name) or info, action)
 
 
-def require_running(engine: Engine, project: Project, config: ProjectConfig) -> ContainerInfo:
+class _Finder(Protocol):
+    def find(self, name: str) -> ContainerInfo | None: ...
+
+
+def require_running(engine: _Finder, project: Project, config: ProjectConfig) -> ContainerInfo:
     info = engine.find(config.container_name)
     if info is None:
         raise EngineError(

@@ -80,3 +80,28 @@ def test_bad_ulimit_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="'lots' is not NAME=SOFT"):
         read_project_config(proj.config_path)
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "expected"),
+    [
+        ("", "/var/run/docker.sock"),
+        ("unix:///run/user/1000/docker.sock", "/run/user/1000/docker.sock"),
+        ("tcp://127.0.0.1:2375", None),
+    ],
+)
+def test_quick_docker_path_only_for_unix_sockets(
+    monkeypatch: pytest.MonkeyPatch, docker_host: str, expected: str | None
+) -> None:
+    from tazpod.engines.dockerlite import socket_path
+
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    assert socket_path() == expected
+
+
+def test_quick_docker_reports_an_unreachable_engine(tmp_path: Path) -> None:
+    from tazpod.engines.dockerlite import inspect
+    from tazpod.errors import EngineError
+
+    with pytest.raises(EngineError, match="cannot reach the Docker engine"):
+        inspect(str(tmp_path / "no.sock"), "c")

@@ -13,6 +13,12 @@ from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import EngineError, UsageError
 from tazpod.ui import UI
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.engines import QuickDocker
+
+    SessionEngine = QuickDocker | Engine
+
 
 def engine_for(context: Context) -> Engine:
     from tazpod.engines import get_engine
@@ -20,12 +26,18 @@ def engine_for(context: Context) -> Engine:
     return get_engine(context.config.engine)
 
 
-def running_container(context: Context) -> tuple[Engine, ContainerInfo] | None:
+def session_engine_for(context: Context) -> SessionEngine:
+    from tazpod.engines import get_session_engine
+
+    return get_session_engine(context.config.engine)
+
+
+def running_container(context: Context) -> tuple[SessionEngine, ContainerInfo] | None:
     """The project's running container, seen from the host; None on a host without one."""
     if os.environ.get("TAZPOD_CONTAINER") == "1" or os.environ.get("TAZPOD_GHOST_MODE"):
         return None
     try:
-        engine = engine_for(context)
+        engine = session_engine_for(context)
         info = engine.find(context.config.container_name)
     except (EngineError, ImportError):
         return None
@@ -46,7 +58,7 @@ def _passphrase(args: argparse.Namespace) -> str | None:
 def forward(
     args: argparse.Namespace,
     ui: UI,
-    target: tuple[Engine, ContainerInfo],
+    target: tuple[SessionEngine, ContainerInfo],
     inner: list[str],
 ) -> int:
     """Run `tazpod INNER` in the container as root: it builds the enclave and drops to the user.

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from tazpod.commands._container import engine_for, require_host
+from tazpod.commands._container import require_host, session_engine_for
 from tazpod.commands._context import load_context
 from tazpod.errors import UsageError
 from tazpod.ui import UI
@@ -17,7 +17,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     require_host()
     context = load_context(ui)
-    engine = engine_for(context)
+    engine = session_engine_for(context)
     info = require_running(engine, context.project, context.config)
     command = list(getattr(args, "argv", None) or [])
     if command and command[0] == "--":

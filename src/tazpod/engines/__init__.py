@@ -5,8 +5,42 @@ Engine libraries are imported only here, only when a command needs them.
 
 from __future__ import annotations
 
-from tazpod.engines.base import Engine
+from collections.abc import Sequence
+
+from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import ConfigError
+
+
+class QuickDocker:
+    """Only `find` and `exec_argv` of the Docker engine, without importing its SDK."""
+
+    name = "docker"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def find(self, container: str) -> ContainerInfo | None:
+        from tazpod.engines.dockerlite import inspect
+
+        return inspect(self.path, container)
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    ) -> list[str]:
+        from tazpod.engines.dockerlite import exec_argv
+
+        return exec_argv(name, argv, user, tty, workdir)
+
+
+def get_session_engine(name: str) -> QuickDocker | Engine:
+    """What exec, ssh and forwarding need: a container lookup and an exec command line."""
+    if name == "docker":
+        from tazpod.engines.dockerlite import socket_path
+
+        path = socket_path()
+        if path is not None:
+            return QuickDocker(path)
+    return get_engine(name)
 
 
 def get_engine(name: str) -> Engine:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -192,16 +191,6 @@ class DockerEngine:
     def exec_argv(
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
-        cli = shutil.which("docker")
-        if cli is None:
-            raise EngineError(
-                "the docker command-line client is needed for interactive sessions",
-                hint="install it (Debian/Ubuntu: docker.io or docker-ce-cli)",
-            )
-        command = [cli, "exec", "-i"]
-        if tty:
-            command.append("-t")
-        command += ["-u", user]
-        if workdir:
-            command += ["-w", workdir]
-        return [*command, name, *argv]
+        from tazpod.engines.dockerlite import exec_argv
+
+        return exec_argv(name, argv, user, tty, workdir)
