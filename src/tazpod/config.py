@@ -246,3 +246,71 @@ def read_project_config(path: Path) -> Loaded:
     )
     top.finish()
     return Loaded(config, tuple(top.warnings))
+
+
+def _from_json(data: dict[str, Any]) -> ProjectConfig:
+    features, vault, build = data["features"], data["vault"], data["build"]
+    return ProjectConfig(
+        image=data["image"],
+        container_name=data["container_name"],
+        version=data["version"],
+        vertical=data["vertical"],
+        user=data["user"],
+        engine=data["engine"],
+        network=data["network"],
+        privileged=data["privileged"],
+        ulimits=tuple(data["ulimits"]),
+        x11=data["x11"],
+        features=Features(features["ghost_mode"], features["debug"]),
+        vault=VaultConfig(
+            vault["backend"], vault["size_mib"], vault["mount_point"], tuple(vault["bridges"])
+        ),
+        build=None
+        if build is None
+        else BuildConfig(
+            build["dockerfile"], build["context"], tuple((k, v) for k, v in build["args"])
+        ),
+    )
+
+
+def _cache_path(path: Path) -> Path:
+    import hashlib
+    import os
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tazpod"
+    digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
+    return base / f"config-{digest}.json"
+
+
+def load_project_config(path: Path) -> Loaded:
+    """read_project_config through a per-user cache keyed by the file's mtime and size.
+
+    Parsing YAML (ruamel.yaml's import alone) costs more than most commands' own work;
+    the cache is JSON in ~/.cache/tazpod and is refreshed whenever config.yaml changes.
+    """
+    import dataclasses
+    import json
+
+    stat = path.stat()
+    key = [str(path.absolute()), stat.st_mtime_ns, stat.st_size, __version__]
+    cache = _cache_path(path)
+    try:
+        cached = json.loads(cache.read_text())
+        if cached["key"] == key:
+            return Loaded(_from_json(cached["config"]), tuple(cached["warnings"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    loaded = read_project_config(path)
+    try:
+        from tazpod.sysio.files import write_atomic
+
+        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        payload = {
+            "key": key,
+            "config": dataclasses.asdict(loaded.config),
+            "warnings": list(loaded.warnings),
+        }
+        write_atomic(cache, json.dumps(payload).encode(), mode=0o600)
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+    return loaded

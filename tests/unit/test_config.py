@@ -137,3 +137,25 @@ def test_sizes(value: object, mib: int) -> None:
 def test_size_rejects_boolean() -> None:
     with pytest.raises(ValueError, match="not a boolean"):
         parse_size_mib(True)
+
+
+def test_config_cache_round_trips_and_follows_edits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tazpod.config as config_module
+    from tazpod.config import load_project_config
+
+    text = TAZPOD_013 + "\nulimits: [nofile=1:2]\ncolour: blue\nvault:\n  bridges: [~/.aws]\n"
+    path = write(tmp_path, text)
+    first = load_project_config(path)
+    assert first == read_project_config(path)
+    assert any("colour" in w for w in first.warnings)
+
+    def no_parse(_path: Path) -> object:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(config_module, "read_project_config", no_parse)
+    assert load_project_config(path) == first  # from the cache, warnings included
+    monkeypatch.setattr(config_module, "read_project_config", read_project_config)
+    path.write_text(text.replace("tazpod-lab", "tazpod-lab2"))
+    assert load_project_config(path).config.container_name == "tazpod-lab2"

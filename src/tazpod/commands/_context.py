@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod.config import ProjectConfig, read_project_config
+from tazpod.config import ProjectConfig, load_project_config
 from tazpod.errors import ConfigError
 from tazpod.passphrase import PassphraseSource
 from tazpod.project import Project, require_project
@@ -31,7 +31,7 @@ def project_start() -> Path:
 
 def load_context(ui: UI) -> Context:
     project = require_project(project_start())
-    loaded = read_project_config(project.config_path)
+    loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
     secrets = None

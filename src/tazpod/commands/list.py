@@ -10,14 +10,14 @@ from tazpod.ui import UI
 def run(args: argparse.Namespace, ui: UI) -> int:
     from pathlib import Path
 
-    from tazpod.config import read_project_config
+    from tazpod.config import load_project_config
     from tazpod.engines import get_engine
     from tazpod.project import find_project
 
     name = args.engine
     if name is None:
         project = find_project(Path.cwd())
-        name = read_project_config(project.config_path).config.engine if project else "docker"
+        name = load_project_config(project.config_path).config.engine if project else "docker"
     engine = get_engine(name)
     rows = [
         (c.name, c.state, c.image, c.version or "?", c.project or "?")

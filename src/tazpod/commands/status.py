@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from tazpod.config import ProjectConfig, read_project_config
+from tazpod.config import ProjectConfig, load_project_config
 from tazpod.errors import ConfigError
 from tazpod.project import find_project
 from tazpod.secretsfile import read_secrets_config
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             f"no tazpod project in {Path.cwd()} or any parent directory",
             hint="run `tazpod init` to create one",
         )
-    loaded = read_project_config(project.config_path)
+    loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
     config: ProjectConfig = loaded.config
