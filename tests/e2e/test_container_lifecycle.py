@@ -10,21 +10,13 @@ import time
 from pathlib import Path
 
 from tazpod.errors import ExitCode
+from tests.system.conftest import wait_for
 from tests.system.ptyutil import PtySession
 
 from .conftest import Pod, _tazpod
 
 PROBE = Path(__file__).parent.parent / "system" / "probe.py"
 SECRET = "e2e-secret-value"
-
-
-def _wait_for(predicate: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def ulimits(pod: Pod) -> list[str]:
@@ -87,7 +79,7 @@ def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:
         pids = done.stdout.split()
         return int(pids[0]) if pids else None
 
-    _wait_for(lambda: enclave_pid() is not None)
+    wait_for(lambda: enclave_pid() is not None, timeout=60)
     pid = enclave_pid()
     assert pid is not None
     time.sleep(0.5)

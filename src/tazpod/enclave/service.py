@@ -40,6 +40,19 @@ Report = Callable[[str], None]
 _JOIN_ATTEMPTS = 5
 
 
+@dataclass(frozen=True)
+class _Opening:
+    """Everything that opening (or joining) one enclave needs."""
+
+    request: EnterRequest
+    user: EnclaveUser
+    vault: RamVault
+    mount_point: Path
+    source: PassphraseSource
+    report: Report
+    on_retry: Callable[[int], None]
+
+
 class _EnclaveGone(Exception):
     """The enclave ended between the lock check and the join."""
 
@@ -83,16 +96,17 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     vault = RamVault(request.project.vault_dir, owner=None)
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault, user)
+    opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
     for _attempt in range(_JOIN_ATTEMPTS):
         with acting_as(user.uid, user.gid, user.groups):
             acquired = lock.try_acquire()
         if acquired:
             try:
-                return _supervise(request, user, vault, mount_point, source, report, on_retry)
+                return _supervise(opening)
             finally:
                 lock.release()
         try:
-            return _join(request, user, vault, mount_point, source, report, on_retry)
+            return _join(opening)
         except _EnclaveGone:
             time.sleep(0.2)  # it was closing while we looked: try to open it ourselves
     raise VaultBusyError(
@@ -117,15 +131,9 @@ def _check_vault_dir(vault: RamVault, user: EnclaveUser) -> None:
         ) from err
 
 
-def _supervise(
-    request: EnterRequest,
-    user: EnclaveUser,
-    vault: RamVault,
-    mount_point: Path,
-    source: PassphraseSource,
-    report: Report,
-    on_retry: Callable[[int], None],
-) -> int:
+def _supervise(ctx: _Opening) -> int:
+    request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
+    source, report, on_retry = ctx.source, ctx.report, ctx.on_retry
     with acting_as(user.uid, user.gid, user.groups):
         for stale in vault.remove_stale_temps():
             report(f"removed {stale.name}, left by an interrupted save")
@@ -182,15 +190,9 @@ def _read_record(vault: RamVault) -> dict[str, object]:
     return record
 
 
-def _join(
-    request: EnterRequest,
-    user: EnclaveUser,
-    vault: RamVault,
-    mount_point: Path,
-    source: PassphraseSource,
-    report: Report,
-    on_retry: Callable[[int], None],
-) -> int:
+def _join(ctx: _Opening) -> int:
+    request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
+    source, report, on_retry = ctx.source, ctx.report, ctx.on_retry
     record = _read_record(vault)
     if record.get("uid") != user.uid:
         raise VaultBusyError("the vault is open in another user's enclave")

@@ -61,6 +61,19 @@ class ContainerInfo:
         return self.labels.get(LABEL_VERSION)
 
 
+def exec_command(
+    binary: str, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+) -> list[str]:
+    """`<engine> exec -i [-t] -u USER [-w DIR] NAME ARGV...` (docker and podman agree)."""
+    command = [binary, "exec", "-i"]
+    if tty:
+        command.append("-t")
+    command += ["-u", user]
+    if workdir:
+        command += ["-w", workdir]
+    return [*command, name, *argv]
+
+
 class Engine(Protocol):
     name: str
 

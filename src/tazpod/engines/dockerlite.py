@@ -16,7 +16,7 @@ import socket
 import urllib.parse
 from collections.abc import Sequence
 
-from tazpod.engines.base import ContainerInfo
+from tazpod.engines.base import ContainerInfo, exec_command
 from tazpod.errors import EngineError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
@@ -79,10 +79,4 @@ def exec_argv(
             "the docker command-line client is needed for interactive sessions",
             hint="install it (Debian/Ubuntu: docker.io or docker-ce-cli)",
         )
-    command = [cli, "exec", "-i"]
-    if tty:
-        command.append("-t")
-    command += ["-u", user]
-    if workdir:
-        command += ["-w", workdir]
-    return [*command, name, *argv]
+    return exec_command(cli, name, argv, user, tty, workdir)

@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.engines.base import (
+    LABEL_MANAGED,
+    ContainerInfo,
+    ContainerSpec,
+    Progress,
+    exec_command,
+)
 from tazpod.errors import EngineError
 
 RLIMIT_HINT = (
@@ -168,10 +174,4 @@ class PodmanEngine:
     def exec_argv(
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
-        command = [self.binary, "exec", "-i"]
-        if tty:
-            command.append("-t")
-        command += ["-u", user]
-        if workdir:
-            command += ["-w", workdir]
-        return [*command, name, *argv]
+        return exec_command(self.binary, name, argv, user, tty, workdir)
