@@ -101,13 +101,23 @@ def _configure(root: Path, engine: str, base: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def vertical_built(engine: str, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Build tazpod-base once per engine and session (so it holds the tazpod under test)."""
+def vertical_built(
+    engine: str, base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Build tazpod-base once per engine and session (so it holds the tazpod under test).
+
+    Afterwards, the images earlier builds left untagged are pruned (only tazpod's own).
+    """
     root = tmp_path_factory.mktemp(f"build-{engine}")
     subprocess.run([_tazpod(), "init", "base"], cwd=root, check=True, capture_output=True)
     _configure(root, engine, base_image)
     done = subprocess.run([_tazpod(), "build"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
+    yield
+    subprocess.run(
+        [engine, "image", "prune", "-f", "--filter", "label=dev.tazpod.vertical"],
+        capture_output=True,
+    )
 
 
 @pytest.fixture
