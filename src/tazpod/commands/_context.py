@@ -29,13 +29,14 @@ def project_start() -> Path:
     return Path(os.environ["TAZPOD_PROJECT"]) if inside else Path.cwd()
 
 
-def load_context(ui: UI) -> Context:
+def load_context(ui: UI, with_secrets: bool = True) -> Context:
+    """The project, its config and (unless a command has no use for it) secrets.yml."""
     project = require_project(project_start())
     loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
     secrets = None
-    if project.secrets_path.is_file():
+    if with_secrets and project.secrets_path.is_file():
         secrets, warnings = read_secrets_config(project.secrets_path)
         for warning in warnings:
             ui.warn(warning)

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.container import build_image
 
     require_host()
-    context = load_context(ui)
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
     build_image(engine_for(context), context.project, context.config, ui.info)
     ui.say(f"built {context.config.image}")
     return 0

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.container import _owned
 
     require_host()
-    context = load_context(ui)
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
     engine = engine_for(context)
     info = engine.find(context.config.container_name)
     if info is None:

@@ -16,7 +16,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.container import require_running
 
     require_host()
-    context = load_context(ui)
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
     engine = session_engine_for(context)
     info = require_running(engine, context.project, context.config)
     command = list(getattr(args, "argv", None) or [])

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.container import up
 
     require_host()
-    context = load_context(ui)
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
     engine = engine_for(context)
     result = up(engine, context.project, context.config, ui.info, replace=args.replace)
     messages = {
