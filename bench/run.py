@@ -13,10 +13,13 @@ import os
 import platform
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -310,17 +313,14 @@ def engine_rows(base: Path, runs: int) -> list[Row]:
             ]
         )()
 
-    import time
-
-    def timed_only(setup: object, action: object) -> float:
+    def timed_only(setup: Callable[[], object], action: Callable[[], object]) -> float:
+        """Median of ``action`` alone, ``setup`` run untimed before each sample."""
         samples = []
         for _ in range(max(3, runs // 2) + 1):
-            setup()  # type: ignore[operator]
+            setup()
             started = time.perf_counter()
-            action()  # type: ignore[operator]
+            action()
             samples.append((time.perf_counter() - started) * 1000)
-        import statistics
-
         return statistics.median(samples[1:])
 
     tazpod = timed_only(down, up)

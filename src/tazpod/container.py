@@ -210,7 +210,7 @@ class UpResult:
     action: str  # created, running, recreated, replaced
 
 
-def _owned(info: ContainerInfo, project: Project) -> None:
+def check_owned(info: ContainerInfo, project: Project) -> None:
     if not info.managed:
         raise EngineError(
             f"a container named {info.name} exists and was not made by tazpod",
@@ -232,7 +232,7 @@ def up(
 ) -> UpResult:
     existing = engine.find(config.container_name)
     if existing is not None:
-        _owned(existing, project)
+        check_owned(existing, project)
         stale = existing.version != __version__
         if stale and not replace:
             raise EngineError(
@@ -266,7 +266,7 @@ def require_running(engine: _Finder, project: Project, config: ProjectConfig) ->
             f"the project's container {config.container_name} does not exist",
             hint="start it with `tazpod up`",
         )
-    _owned(info, project)
+    check_owned(info, project)
     if info.state != "running":
         raise EngineError(
             f"the project's container {info.name} is {info.state}", hint="run `tazpod up`"

@@ -43,10 +43,11 @@ def _fetch_with_identity(
     retry: RetryPolicy | None,
 ) -> tuple[Listing, int]:
     api = InfisicalApi(config.url, retry=retry)
-    if site_root(identity.site) != api.site or not identity.token_valid():
-        identity = (
-            api.login(identity) if site_root(identity.site) != api.site else api.renew(identity)
-        )
+    if site_root(identity.site) != api.site:  # logged in elsewhere: a token there is no use
+        identity = api.login(identity)
+        secretstore.save_identity(root, identity)
+    elif not identity.token_valid():
+        identity = api.renew(identity)
         secretstore.save_identity(root, identity)
     args = (config.project_id, config.environment, config.secret_path)
     try:

@@ -60,6 +60,7 @@ def forward(
     ui: UI,
     target: tuple[SessionEngine, ContainerInfo],
     inner: list[str],
+    project_root: Path,
 ) -> int:
     """Run `tazpod INNER` in the container as root: it builds the enclave and drops to the user.
 
@@ -67,7 +68,7 @@ def forward(
     """
     engine, info = target
     passphrase = _passphrase(args)
-    command = [_in_container(context_root(args), arg) for arg in inner]
+    command = [_in_container(project_root, arg) for arg in inner]
     if passphrase is not None:
         split = command.index("--") if "--" in command else len(command)
         command = [*command[:split], "--passphrase-fd", "0", *command[split:]]
@@ -78,12 +79,6 @@ def forward(
         os.execvp(argv[0], argv)  # noqa: S606 (the session's exit code passes through)
     done = subprocess.run(argv, input=(passphrase + "\n").encode(), check=False)
     return done.returncode
-
-
-def context_root(args: argparse.Namespace) -> Path:
-    from tazpod.project import require_project
-
-    return require_project(Path.cwd()).root
 
 
 def _in_container(root: Path, arg: str) -> str:

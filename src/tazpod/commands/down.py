@@ -10,7 +10,7 @@ from tazpod.ui import UI
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from tazpod.container import _owned
+    from tazpod.container import check_owned
 
     require_host()
     context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if info is None:
         ui.say(f"{context.config.container_name}: no such container (nothing to do)")
         return 0
-    _owned(info, context.project)
+    check_owned(info, context.project)
     engine.remove(info.name)
     ui.say(f"{info.name}: removed (workspace and vault kept)")
     return 0

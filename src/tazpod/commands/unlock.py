@@ -32,7 +32,7 @@ def enter_enclave(
 
         target = running_container(context)
         if target is not None:
-            return forward(args, ui, target, forward_inner)
+            return forward(args, ui, target, forward_inner, context.project.root)
     request = EnterRequest(
         project=context.project,
         config=context.config,

@@ -73,9 +73,6 @@ class DockerEngine:
                 " that you may use its socket",
             ) from None
 
-    def ping(self) -> None:
-        self.client.ping()
-
     def image_exists(self, image: str) -> bool:
         try:
             self.client.images.get(image)

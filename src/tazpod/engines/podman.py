@@ -54,9 +54,6 @@ class PodmanEngine:
             )
         return done
 
-    def ping(self) -> None:
-        self._run(["info", "--format", "json"], what="reach Podman")
-
     def image_exists(self, image: str) -> bool:
         return self._run(["image", "exists", image], what="", check=False).returncode == 0
 

@@ -16,7 +16,6 @@ CLONE_NEWUSER = 0x10000000
 
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
-MS_NOEXEC = 0x8
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
@@ -25,7 +24,6 @@ MNT_DETACH = 0x2
 UMOUNT_NOFOLLOW = 0x8
 
 PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -102,13 +100,3 @@ def raise_effective_caps() -> None:
     for half in data:
         half.effective = half.permitted
     _check(_libc().capset(ctypes.byref(header), data), "capset")
-
-
-def current_caps() -> tuple[int, int]:
-    """(effective, permitted) capability masks of this process."""
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    _check(_libc().capget(ctypes.byref(header), data), "capget")
-    effective = data[0].effective | (data[1].effective << 32)
-    permitted = data[0].permitted | (data[1].permitted << 32)
-    return effective, permitted
