@@ -32,6 +32,7 @@ ENGINES = ("docker", "podman", "kubernetes")
 NETWORKS = ("host", "none")
 DEFAULT_BRIDGES = ("~/.infisical", "~/infisical-keyring", "~/.gemini")
 DEFAULT_SIZE_MIB = {"ram": 64, "luks": 512}
+DEFAULT_KDF_TIME_MS = 2000  # cryptsetup's own default --iter-time
 
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|[kmgt])?\s*$")
@@ -62,6 +63,7 @@ class VaultConfig:
     size_mib: int = DEFAULT_SIZE_MIB["ram"]
     mount_point: str | None = None  # None: chosen at run time (see tazpod.paths)
     bridges: tuple[str, ...] = DEFAULT_BRIDGES
+    kdf_time_ms: int = DEFAULT_KDF_TIME_MS  # luks: cryptsetup --iter-time for new keyslots
 
 
 @dataclass(frozen=True)
@@ -179,8 +181,15 @@ def _read_vault(reader: MapReader) -> VaultConfig:
     size = reader.converted("size", DEFAULT_SIZE_MIB[backend], parse_size_mib)
     mount_point = reader.converted("mount_point", None, _mount_point)
     bridges = _bridges(reader)
+    kdf_time = reader.converted("kdf_time_ms", DEFAULT_KDF_TIME_MS, _kdf_time)
     reader.finish()
-    return VaultConfig(backend, size, mount_point, bridges)
+    return VaultConfig(backend, size, mount_point, bridges, kdf_time)
+
+
+def _kdf_time(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 60000:
+        raise ValueError("must be a whole number of milliseconds from 100 to 60000")
+    return value
 
 
 def _build_args(reader: MapReader) -> tuple[tuple[str, str], ...]:
@@ -263,7 +272,11 @@ def _from_json(data: dict[str, Any]) -> ProjectConfig:
         x11=data["x11"],
         features=Features(features["ghost_mode"], features["debug"]),
         vault=VaultConfig(
-            vault["backend"], vault["size_mib"], vault["mount_point"], tuple(vault["bridges"])
+            vault["backend"],
+            vault["size_mib"],
+            vault["mount_point"],
+            tuple(vault["bridges"]),
+            vault["kdf_time_ms"],
         ),
         build=None
         if build is None

@@ -46,6 +46,9 @@ vault:
   # Where the decrypted vault appears inside the enclave. Default:
   # /home/<user>/secrets in the container, ~/secrets on a host.
   # mount_point: /home/tazpod/secrets
+  # luks: how long deriving the key from the passphrase takes on this machine when a
+  # passphrase is set (cryptsetup --iter-time); longer is harder to guess, slower to open.
+  # kdf_time_ms: 2000
   # Directories kept inside the vault (bind-mounted over their vault copy).
   bridges:
     - ~/.infisical

@@ -1,10 +1,16 @@
-"""`tazpod vault passwd`: change the passphrase (re-wraps identity.age only)."""
+"""`tazpod vault passwd`: change the passphrase.
+
+ram: re-wraps identity.age only. luks: adds a keyslot for the new passphrase,
+verifies it, then removes the old one (never a moment without a valid key).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import pwd
+from collections.abc import Callable
+from pathlib import Path
 
 from tazpod.commands._context import load_context, passphrase_source
 from tazpod.errors import UsageError, VaultError
@@ -16,8 +22,6 @@ from tazpod.vault.ram import RamVault
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     context = load_context(ui)
-    if context.config.vault.backend != "ram":
-        raise VaultError(f"vault passwd is not available for {context.config.vault.backend!r}")
     old_source = passphrase_source(args).resolved()
     new_source = PassphraseSource(file=args.new_passphrase_file).resolved()
     if not old_source.interactive and new_source.interactive:
@@ -25,7 +29,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             "--passphrase-file/--passphrase-fd need --new-passphrase-file",
             hint="non-interactive changes read both passphrases from files",
         )
-    vault = RamVault(context.project.vault_dir)
     sudo_uid = os.environ.get("SUDO_UID") if os.geteuid() == 0 else None
     entry = pwd.getpwuid(int(sudo_uid)) if sudo_uid else None
     ids = (
@@ -37,10 +40,39 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     def on_retry(remaining: int) -> None:
         ui.error(f"wrong passphrase ({remaining} left)")
 
+    sources = (old_source, new_source, on_retry)
+
+    if context.config.vault.backend == "luks":
+        return _luks(context.project.vault_dir, ids, context.config.vault.kdf_time_ms, ui, sources)
+    vault = RamVault(context.project.vault_dir)
     with acting_as(*ids):
         if not vault.exists():
             raise VaultError(f"no vault in {vault.directory}", hint="`tazpod unlock` creates one")
         identity = with_passphrase(old_source, vault.unwrap, on_retry)
         vault.rewrap(identity, new_passphrase(new_source, what="vault (new passphrase)"))
     ui.info("passphrase changed (identity.age re-wrapped; vault.age unchanged)")
+    return 0
+
+
+def _luks(
+    vault_dir: Path,
+    ids: tuple[int, int, tuple[int, ...]],
+    kdf_time_ms: int,
+    ui: UI,
+    sources: tuple[PassphraseSource, PassphraseSource, Callable[[int], None]],
+) -> int:
+    from tazpod.vault.luks import LuksVault
+
+    old_source, new_source, on_retry = sources
+    vault = LuksVault(vault_dir, ids, kdf_time_ms=kdf_time_ms)
+    if not vault.exists():
+        raise VaultError(f"no vault in {vault_dir}", hint="`tazpod unlock` creates one")
+
+    def proven(passphrase: str) -> str:
+        vault.verify(passphrase)
+        return passphrase
+
+    old = with_passphrase(old_source, proven, on_retry)
+    vault.change_passphrase(old, new_passphrase(new_source, what="vault (new passphrase)"), ui.info)
+    ui.info("passphrase changed (new LUKS keyslot verified, old keyslot removed)")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
 
 from tazpod.commands._context import load_context
 from tazpod.enclave import control
@@ -27,12 +28,38 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.say(f"opened:      {_ago(float(reply['opened_at']))}")
         ui.say(f"last save:   {_ago(float(reply['last_save']))}")
         used, size = int(reply["used"]), int(reply["size"])
-        ui.say(f"ram:         {used // 1024} KiB used of {size // (1024 * 1024)} MiB")
+        backend = str(reply.get("backend", "ram"))
+        ui.say(f"backend:     {backend}")
+        ui.say(
+            f"space:       {used // 1024} KiB used of {size // (1024 * 1024)} MiB"
+            f" ({(size - used) // (1024 * 1024)} MiB free)"
+        )
+        if backend == "luks":
+            _keyslots(ui, load_context(ui).project.vault_dir)
         return 0
     context = load_context(ui)
     ui.say(f"backend:     {context.config.vault.backend}")
     for line in describe_vault(context.project, context.config):
         ui.say(line)
-    state = "open (an enclave holds it)" if is_locked(context.project.vault_dir) else "closed"
-    ui.say(f"state:       {state}")
+    locked = is_locked(context.project.vault_dir)
+    if context.config.vault.backend == "luks":
+        _keyslots(ui, context.project.vault_dir)
+        if locked:
+            ui.say("space:       shown inside the enclave (`tazpod vault status` there)")
+    ui.say(f"state:       {'open (an enclave holds it)' if locked else 'closed'}")
     return 0
+
+
+def _keyslots(ui: UI, vault_dir: Path) -> None:
+    from tazpod.errors import TazpodError
+    from tazpod.vault.luks import LuksVault
+
+    vault = LuksVault(vault_dir, (os.getuid(), os.getgid(), ()))
+    if not vault.exists():
+        return
+    try:
+        slots = vault.keyslots()
+    except TazpodError as err:
+        ui.say(f"keyslots:    unknown ({err.message})")
+        return
+    ui.say(f"keyslots:    {len(slots)} in use ({', '.join(map(str, slots))})")

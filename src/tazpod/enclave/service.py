@@ -25,7 +25,7 @@ from tazpod.enclave.session import Enclave
 from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
-from tazpod.errors import ConfigError, VaultBusyError, VaultError
+from tazpod.errors import VaultBusyError, VaultError
 from tazpod.passphrase import PassphraseSource, new_passphrase, with_passphrase
 from tazpod.project import Project
 from tazpod.secretsfile import SecretsConfig
@@ -33,8 +33,10 @@ from tazpod.sysio import linux, procs
 from tazpod.sysio.creds import acting_as
 from tazpod.sysio.files import write_atomic
 from tazpod.vault import tarball
+from tazpod.vault.base import OpenedVault
 from tazpod.vault.lock import VaultLock
-from tazpod.vault.ram import RamVault
+from tazpod.vault.luks import LuksMapping, LuksVault
+from tazpod.vault.ram import RamOpened, RamVault
 
 Report = Callable[[str], None]
 _JOIN_ATTEMPTS = 5
@@ -46,7 +48,7 @@ class _Opening:
 
     request: EnterRequest
     user: EnclaveUser
-    vault: RamVault
+    vault: RamVault | LuksVault
     mount_point: Path
     source: PassphraseSource
     report: Report
@@ -85,17 +87,12 @@ def _environment(request: EnterRequest, user: EnclaveUser, mount_point: Path) ->
 
 def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]) -> int:
     require_root("opening the vault")
-    if request.config.vault.backend != "ram":
-        raise ConfigError(
-            f"vault.backend {request.config.vault.backend!r} is not available in this version",
-            hint="use vault.backend: ram",
-        )
     user = resolve_user(request.config.user, paths.in_container())
     source = request.passphrase.resolved()  # as root: the file may be root's
     mount_point = paths.mount_point(request.config.vault.mount_point, user.home)
-    vault = RamVault(request.project.vault_dir, owner=None)
+    vault = closed_vault(request.project, request.config, user)
     lock = VaultLock(vault.directory)
-    _check_vault_dir(vault, user)
+    _check_vault_dir(vault.directory, user)
     opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
     for _attempt in range(_JOIN_ATTEMPTS):
         with acting_as(user.uid, user.gid, user.groups):
@@ -115,50 +112,79 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     )
 
 
-def _check_vault_dir(vault: RamVault, user: EnclaveUser) -> None:
+def closed_vault(
+    project: Project, config: ProjectConfig, user: EnclaveUser
+) -> RamVault | LuksVault:
+    settings = config.vault
+    if settings.backend == "luks":
+        ids = (user.uid, user.gid, user.groups)
+        return LuksVault(project.vault_dir, ids, settings.size_mib, settings.kdf_time_ms)
+    return RamVault(project.vault_dir, owner=None)
+
+
+def verify_passphrase(vault: RamVault | LuksVault, user: EnclaveUser, passphrase: str) -> None:
+    """Prove the passphrase without opening anything (joining needs it too)."""
+    if isinstance(vault, LuksVault):
+        vault.verify(passphrase)  # cryptsetup runs as root on the image the user opened
+        return
+    with acting_as(user.uid, user.gid, user.groups):
+        vault.verify(passphrase)
+
+
+def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:
     """The vault's files belong to the enclave's user: say so clearly when they do not."""
     try:
         with acting_as(user.uid, user.gid, user.groups):
-            vault.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not os.access(vault.directory, os.R_OK | os.W_OK | os.X_OK):
-                raise PermissionError(13, "not writable", str(vault.directory))
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
+                raise PermissionError(13, "not writable", str(directory))
     except PermissionError as err:
-        owner = vault.directory.stat().st_uid if vault.directory.exists() else None
+        owner = directory.stat().st_uid if directory.exists() else None
         raise VaultError(
-            f"{vault.directory} is not writable by {user.name} (uid {user.uid})"
+            f"{directory} is not writable by {user.name} (uid {user.uid})"
             + (f"; it belongs to uid {owner}" if owner is not None else ""),
-            hint=f"give it to the enclave's user: chown -R {user.uid}:{user.gid} {vault.directory}",
+            hint=f"give it to the enclave's user: chown -R {user.uid}:{user.gid} {directory}",
         ) from err
 
 
-def _supervise(ctx: _Opening) -> int:
-    request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
-    source, report, on_retry = ctx.source, ctx.report, ctx.on_retry
+def _open_ram(ctx: _Opening, vault: RamVault) -> RamOpened:
+    user, report = ctx.user, ctx.report
     with acting_as(user.uid, user.gid, user.groups):
         for stale in vault.remove_stale_temps():
             report(f"removed {stale.name}, left by an interrupted save")
         if vault.exists():
-            identity = with_passphrase(source, vault.unwrap, on_retry)
+            identity = with_passphrase(ctx.source, vault.unwrap, ctx.on_retry)
             archive = vault.decrypt(identity)
             recipient = identity.to_public()
             del identity  # saving needs only the public recipient
         else:
-            recipient = vault.create(new_passphrase(source))
+            recipient = vault.create(new_passphrase(ctx.source))
             archive = tarball.pack_empty()
             report(f"created a new vault in {vault.directory}")
-    enclave = Enclave(
-        user,
-        vault,
-        recipient,
-        mount_point,
-        request.config.vault.size_mib,
-        request.config.vault.bridges,
-        report,
+    return RamOpened(vault, recipient, archive, ctx.request.config.vault.size_mib)
+
+
+def _open_luks(ctx: _Opening, vault: LuksVault) -> LuksMapping:
+    source, report = ctx.source, ctx.report
+    for stale in vault.remove_stale_temps():
+        report(f"removed {stale.name}, left by an interrupted create")
+    if not vault.exists():
+        passphrase = new_passphrase(source)
+        vault.create(passphrase, report)
+        report(f"created a new vault in {vault.image_path}")
+        source = PassphraseSource(value=passphrase)
+    return vault.unlock(source, ctx.on_retry, report)
+
+
+def _supervise(ctx: _Opening) -> int:
+    request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
+    store: OpenedVault = (
+        _open_luks(ctx, vault) if isinstance(vault, LuksVault) else _open_ram(ctx, vault)
     )
+    enclave = Enclave(user, store, mount_point, request.config.vault.bridges, ctx.report)
     record = paths.runtime_record(vault.directory)
     try:
-        enclave.open(archive)
-        del archive
+        enclave.open()
         enclave.connect_bridges()
         _write_record(record, user, mount_point)
         env = _environment(request, user, mount_point)
@@ -167,7 +193,7 @@ def _supervise(ctx: _Opening) -> int:
         with contextlib.suppress(FileNotFoundError):
             record.unlink()
         for problem in enclave.close():
-            report(f"could not unmount {problem}")
+            ctx.report(f"could not unmount {problem}")
 
 
 def _write_record(record: Path, user: EnclaveUser, mount_point: Path) -> None:
@@ -176,7 +202,7 @@ def _write_record(record: Path, user: EnclaveUser, mount_point: Path) -> None:
     write_atomic(record, json.dumps(payload).encode(), mode=0o600)
 
 
-def _read_record(vault: RamVault) -> dict[str, object]:
+def _read_record(vault: RamVault | LuksVault) -> dict[str, object]:
     busy = VaultBusyError(
         f"the vault in {vault.directory} is locked by another tazpod process",
         hint="wait for it to finish, or end it (it saves on SIGTERM)",
@@ -201,8 +227,7 @@ def _join(ctx: _Opening) -> int:
     except FileNotFoundError as err:
         raise _EnclaveGone from err
     try:
-        with acting_as(user.uid, user.gid, user.groups):
-            with_passphrase(source, vault.unwrap, on_retry)  # joining needs the passphrase too
+        with_passphrase(source, lambda p: verify_passphrase(vault, user, p), on_retry)
         linux.setns(namespace, linux.CLONE_NEWNS)
     finally:
         os.close(namespace)

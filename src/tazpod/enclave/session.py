@@ -8,6 +8,7 @@ user-controlled places happens while acting as the user.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,15 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tazpod.enclave import bridges as bridge_ops
-from tazpod.enclave.control import CONTROL_DIR
+from tazpod.enclave.control import CONTROL_DIR, SOCKET_NAME
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import TazpodError, VaultError
 from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
-from tazpod.sysio.files import write_atomic
 from tazpod.sysio.mounts import is_mount_point, mounts_under
-from tazpod.vault import tarball
-from tazpod.vault.ram import RamVault, Recipient, encrypt_to
+from tazpod.vault.base import OpenedVault
 
 Report = Callable[[str], None]
 
@@ -31,10 +30,8 @@ Report = Callable[[str], None]
 @dataclass
 class Enclave:
     user: EnclaveUser
-    vault: RamVault
-    recipient: Recipient
+    store: OpenedVault
     mount_point: Path
-    size_mib: int
     bridge_specs: tuple[str, ...]
     report: Report
     mounted: list[Path] = field(default_factory=list)
@@ -47,15 +44,15 @@ class Enclave:
 
     @property
     def root(self) -> Path:
-        """The tmpfs root through our own descriptor: immune to path swaps."""
+        """The vault's root through our own descriptor: immune to path swaps."""
         return Path(fd_path(self.root_fd))
 
     # -- open ------------------------------------------------------------------------
-    def open(self, archive: bytes) -> None:
+    def open(self) -> None:
         with _explained("the vault's mount point"):
-            self._open(archive)
+            self._open()
 
-    def _open(self, archive: bytes) -> None:
+    def _open(self) -> None:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
         if is_mount_point(str(self.mount_point)):
@@ -68,34 +65,20 @@ class Enclave:
             ensure_private_dir(self.mount_point)
             target = open_dir_nofollow(self.mount_point)
         try:
-            options = f"size={self.size_mib}m,mode=0700,uid={self.user.uid},gid={self.user.gid}"
-            linux.mount(
-                "tazpod-vault",
-                fd_path(target),
-                "tmpfs",
-                linux.MS_NOSUID | linux.MS_NODEV,
-                options,
-            )
+            self.store.mount(fd_path(target), self.user.uid, self.user.gid)
             self.mounted.append(self.mount_point)
         finally:
             os.close(target)
         with self.as_user():
             self.root_fd = os.open(self.mount_point, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            if os.listdir(self.root) or os.fstat(self.root_fd).st_uid != self.user.uid:
+            if os.fstat(self.root_fd).st_uid != self.user.uid:
                 raise VaultError(f"{self.mount_point} changed while the vault was mounted")
-            self._unpack(archive)
+            summary = self.store.fill(self.root)
+            self.report(f"vault opened at {self.mount_point} ({self.store.kind}: {summary})")
             control = self.root / CONTROL_DIR
-            control.mkdir(mode=0o700)
-
-    def _unpack(self, archive: bytes) -> None:
-        if len(archive) > self.size_mib * 1024 * 1024 * 0.95:
-            raise VaultError(
-                f"the vault holds {len(archive) // (1024 * 1024)} MiB, more than its"
-                f" {self.size_mib} MiB of RAM",
-                hint="raise vault.size in .tazpod/config.yaml",
-            )
-        count = tarball.unpack(archive, self.root)
-        self.report(f"vault opened at {self.mount_point} ({count} entries)")
+            control.mkdir(mode=0o700, exist_ok=True)  # a luks vault keeps it between sessions
+            with contextlib.suppress(FileNotFoundError):
+                (control / SOCKET_NAME).unlink()  # a killed session's socket
 
     # -- bridges ----------------------------------------------------------------------
     def connect_bridges(self) -> None:
@@ -137,10 +120,10 @@ class Enclave:
 
     # -- save and close -----------------------------------------------------------------
     def save(self) -> int:
-        """Seal the tree into vault.age; returns the archive size."""
-        # tar (a child) reads the tree, and the vault file is written, with the user's rights.
+        """Make the tree durable (ram: seal into vault.age); returns the bytes written."""
+        # The tree is read, and the vault's files are written, with the user's rights.
         with self.as_user():
-            size = self.vault.seal_tree(self.root, self.recipient, None)
+            size = self.store.save(self.root)
         self.last_save = time.time()
         return size
 
@@ -159,12 +142,22 @@ class Enclave:
             targets.update(mounts_under(str(path)))
         for target in sorted(targets, key=lambda p: p.count("/"), reverse=True):
             try:
-                linux.umount(target, linux.UMOUNT_NOFOLLOW | linux.MNT_DETACH)
+                _unmount(target)
             except OSError as err:
-                if err.errno != 22:  # EINVAL: already gone
+                if err.errno != errno.EINVAL:  # already gone
                     problems.append(f"{target}: {err.strerror}")
         self.mounted.clear()
-        return problems
+        return problems + self.store.release()
+
+
+def _unmount(target: str) -> None:
+    """A plain unmount (the file system is flushed and released now); lazy if still busy."""
+    try:
+        linux.umount(target, linux.UMOUNT_NOFOLLOW)
+    except OSError as err:
+        if err.errno != errno.EBUSY:
+            raise
+        linux.umount(target, linux.UMOUNT_NOFOLLOW | linux.MNT_DETACH)
 
 
 @contextlib.contextmanager
@@ -183,20 +176,14 @@ def _explained(what: str) -> Iterator[None]:
 def seal_or_rescue(enclave: Enclave) -> tuple[int, Path | None]:
     """Save; if the vault directory cannot be written, seal to a rescue file instead.
 
-    Returns the archive size and the rescue file, if one was needed.
+    Returns the size saved and the rescue file, if one was needed.
     """
     try:
         return enclave.save(), None
     except (OSError, TazpodError) as first:
-        with enclave.as_user():
-            archive = tarball.pack(enclave.root)
-        sealed = encrypt_to(archive, enclave.recipient)
-        name = f"tazpod-rescue-{int(time.time())}.age"
-        for directory in (enclave.user.home, Path("/var/tmp")):  # noqa: S108 (sealed data)
-            try:
-                with enclave.as_user():
-                    write_atomic(directory / name, sealed, mode=0o600)
-            except OSError:
-                continue
-            return len(archive), directory / name
-        raise VaultError(f"could not save the vault, nor a rescue copy: {first}") from first
+        places = [enclave.user.home, Path("/var/tmp")]  # noqa: S108 (sealed data only)
+        try:
+            with enclave.as_user():
+                return 0, enclave.store.rescue(enclave.root, places)
+        except (OSError, TazpodError) as err:
+            raise VaultError(f"could not save the vault: {first}; {err}") from first

@@ -45,6 +45,12 @@ def install_signal_wakeup() -> tuple[int, dict[int, Any]]:
     return wake_r, previous
 
 
+def saved(enclave: Enclave, size: int) -> str:
+    if enclave.store.kind == "ram":
+        return f"{size} bytes sealed"
+    return f"flushed to disk, {size // 1024} KiB in use"
+
+
 def peer_uid(conn: socket.socket) -> tuple[int, int]:
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, _gid = struct.unpack("3i", creds)
@@ -148,6 +154,7 @@ class Supervisor:
             used, total = self.enclave.usage()
             return {
                 "ok": True,
+                "backend": self.enclave.store.kind,
                 "mount_point": str(self.enclave.mount_point),
                 "opened_at": self.enclave.opened_at,
                 "last_save": self.enclave.last_save,
@@ -159,7 +166,7 @@ class Supervisor:
             }
         if op == "save":
             size, rescue = seal_or_rescue(self.enclave)
-            message = f"saved ({size} bytes sealed)"
+            message = f"saved ({saved(self.enclave, size)})"
             if rescue is not None:
                 return {"ok": False, "message": f"vault directory not writable; sealed to {rescue}"}
             return {"ok": True, "message": message}
@@ -196,7 +203,7 @@ class Supervisor:
                 f"could not write the vault directory; the vault was sealed to {rescue}"
             )
         else:
-            self.enclave.report(f"vault saved ({size} bytes sealed)")
+            self.enclave.report(f"vault saved ({saved(self.enclave, size)})")
         if self.stop_signal is not None:
             return 128 + self.stop_signal
         if self.lock_requested or self.main_status is None:

@@ -17,6 +17,7 @@ CLONE_NEWUSER = 0x10000000
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_BIND = 0x1000
+MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
@@ -79,6 +80,10 @@ def mount(
 
 def umount(target: str, flags: int = UMOUNT_NOFOLLOW) -> None:
     _check(_libc().umount2(target.encode(), ctypes.c_int(flags)), "umount", target)
+
+
+def syncfs(fd: int) -> None:
+    _check(_libc().syncfs(ctypes.c_int(fd)), "syncfs")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:

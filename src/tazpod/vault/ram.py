@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tazpod.errors import VaultError, WrongPassphraseError
+from tazpod.sysio import linux
 from tazpod.sysio.files import atomic_writer, fsync_dir, write_atomic
 from tazpod.vault import tarball
 from tazpod.vault.state import IDENTITY_FILE, PREVIOUS_SUFFIX, VAULT_FILE
@@ -65,6 +66,13 @@ class RamVault:
                 " vault over half of an old one",
             )
         return has_identity
+
+    def files(self) -> list[Path]:
+        paths = (self.vault_path, self.previous_path, self.identity_path)
+        return [path for path in paths if path.exists()]
+
+    def verify(self, passphrase: str) -> None:
+        self.unwrap(passphrase)
 
     def _prepare_dir(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -169,11 +177,9 @@ class RamVault:
         return stale
 
     def destroy(self) -> list[Path]:
-        removed = []
-        for path in (self.vault_path, self.previous_path, self.identity_path):
-            if path.exists():
-                path.unlink()
-                removed.append(path)
+        removed = self.files()
+        for path in removed:
+            path.unlink()
         self.remove_stale_temps()
         if self.directory.exists():
             fsync_dir(self.directory)
@@ -182,3 +188,48 @@ class RamVault:
     def _write(self, path: Path, data: bytes) -> None:
         self._prepare_dir()
         write_atomic(path, data, mode=0o600, owner=self.owner)
+
+
+@dataclass
+class RamOpened:
+    """An opened ram vault: a tmpfs that the archive is unpacked into, sealed on save."""
+
+    vault: RamVault
+    recipient: Recipient
+    archive: bytes | None = field(repr=False)
+    size_mib: int
+    kind: str = "ram"
+
+    def mount(self, target: str, uid: int, gid: int) -> None:
+        options = f"size={self.size_mib}m,mode=0700,uid={uid},gid={gid}"
+        linux.mount("tazpod-vault", target, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, options)
+
+    def fill(self, root: Path) -> str:
+        archive, self.archive = self.archive or tarball.pack_empty(), None
+        if os.listdir(root):
+            raise VaultError(f"{root} changed while the vault was mounted")
+        if len(archive) > self.size_mib * 1024 * 1024 * 0.95:
+            raise VaultError(
+                f"the vault holds {len(archive) // (1024 * 1024)} MiB, more than its"
+                f" {self.size_mib} MiB of RAM",
+                hint="raise vault.size in .tazpod/config.yaml",
+            )
+        return f"{tarball.unpack(archive, root)} entries"
+
+    def save(self, root: Path) -> int:
+        return self.vault.seal_tree(root, self.recipient, None)
+
+    def rescue(self, root: Path, places: list[Path]) -> Path:
+        """Seal to a rescue file in the first writable place (the vault dir was not)."""
+        sealed = encrypt_to(tarball.pack(root), self.recipient)
+        name = f"tazpod-rescue-{int(datetime.datetime.now().timestamp())}.age"
+        for directory in places:
+            try:
+                write_atomic(directory / name, sealed, mode=0o600)
+            except OSError:
+                continue
+            return directory / name
+        raise VaultError("could not save the vault, nor a rescue copy anywhere")
+
+    def release(self) -> list[str]:
+        return []

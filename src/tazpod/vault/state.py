@@ -26,6 +26,9 @@ def describe_vault(project: Project, config: ProjectConfig) -> list[str]:
             lines.append("vault file:  none yet (created at the first `tazpod unlock`)")
     else:
         image = vault_dir / LUKS_FILE
-        state = f"{image.stat().st_size} bytes" if image.is_file() else "none yet"
-        lines.append(f"vault file:  {image} ({state})")
+        if image.is_file():
+            size = image.stat().st_size
+            lines.append(f"vault file:  {image} ({size // (1024 * 1024)} MiB LUKS image)")
+        else:
+            lines.append("vault file:  none yet (created at the first `tazpod unlock`)")
     return lines

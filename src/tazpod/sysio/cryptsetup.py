@@ -1,0 +1,208 @@
+"""cryptsetup and e2fsprogs, run as child processes; passphrases only ever on pipes.
+
+Every passphrase reaches cryptsetup on stdin (`--key-file=-`) or, for a second
+one, on an inherited pipe (`/proc/self/fd/N`): never in argv or the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tazpod.errors import VaultError, WrongPassphraseError
+
+# cryptsetup's documented exit codes
+WRONG_PASSPHRASE = 2
+BUSY = 5
+
+# The LUKS2 defaults TazPod's `cryptsetup luksFormat --batch-mode` produced, spelled out.
+FORMAT_OPTIONS = (
+    "--type",
+    "luks2",
+    "--cipher",
+    "aes-xts-plain64",
+    "--key-size",
+    "512",
+    "--pbkdf",
+    "argon2id",
+)
+_SLOT = re.compile(r"Key slot (\d+) unlocked")
+_DUMP_SLOT = re.compile(r"^\s+(\d+): luks2$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _tool(name: str) -> str:
+    for directory in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"):
+        candidate = os.path.join(directory, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found is None:
+        raise VaultError(
+            f"{name} is not installed; the luks backend needs it",
+            hint="install cryptsetup-bin and e2fsprogs (Debian/Ubuntu), or use vault.backend: ram",
+        )
+    return found
+
+
+def run(tool: str, args: Sequence[str], stdin: bytes = b"", pass_fds: Sequence[int] = ()) -> Result:
+    done = subprocess.run(
+        [_tool(tool), *args],
+        input=stdin,
+        capture_output=True,
+        pass_fds=tuple(pass_fds),
+        check=False,
+    )
+    return Result(
+        done.returncode,
+        done.stdout.decode(errors="replace"),
+        done.stderr.decode(errors="replace"),
+    )
+
+
+def cryptsetup(
+    args: Sequence[str], passphrase: str | None = None, pass_fds: Sequence[int] = ()
+) -> Result:
+    stdin = passphrase.encode() if passphrase is not None else b""
+    key = ["--key-file=-"] if passphrase is not None else []
+    return run("cryptsetup", ["--batch-mode", *key, *args], stdin, pass_fds)
+
+
+def failure(what: str, result: Result) -> VaultError:
+    detail = result.stderr.strip().splitlines()
+    reason = detail[-1] if detail else f"exit status {result.returncode}"
+    if result.returncode == WRONG_PASSPHRASE:
+        return WrongPassphraseError(
+            "wrong passphrase for the vault", hint="the vault image was not changed"
+        )
+    return VaultError(f"{what} failed: {reason}")
+
+
+def checked(
+    what: str, args: Sequence[str], passphrase: str | None = None, pass_fds: Sequence[int] = ()
+) -> Result:
+    result = cryptsetup(args, passphrase, pass_fds=pass_fds)
+    if result.returncode != 0:
+        raise failure(what, result)
+    return result
+
+
+def format_device(device: str, passphrase: str, iter_time_ms: int) -> None:
+    checked(
+        "formatting the LUKS2 vault",
+        ["luksFormat", *FORMAT_OPTIONS, "--iter-time", str(iter_time_ms), device],
+        passphrase,
+    )
+
+
+def open_device(device: str, name: str, passphrase: str) -> None:
+    checked("opening the vault", ["open", "--type", "luks", device, name], passphrase)
+
+
+def close_device(name: str) -> Result:
+    return cryptsetup(["close", name])
+
+
+def unlocked_slot(device: str, passphrase: str, pass_fds: Sequence[int] = ()) -> int:
+    """The keyslot this passphrase opens (WrongPassphraseError when none)."""
+    result = checked(
+        "checking the passphrase",
+        ["open", "--test-passphrase", "--verbose", "--type", "luks", device],
+        passphrase,
+        pass_fds=pass_fds,
+    )
+    match = _SLOT.search(result.stdout + result.stderr)
+    if match is None:
+        raise VaultError(f"cryptsetup did not say which keyslot opened {device}")
+    return int(match.group(1))
+
+
+def add_key(
+    device: str, passphrase: str, new_passphrase: str, iter_time_ms: int, pass_fds: Sequence[int]
+) -> None:
+    """Add a keyslot for new_passphrase; the new one travels on a pipe, not stdin."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, new_passphrase.encode())  # far below a pipe's buffer
+        os.close(write_end)
+        write_end = -1
+        checked(
+            "adding the new passphrase",
+            [
+                "luksAddKey",
+                "--pbkdf",
+                "argon2id",
+                "--iter-time",
+                str(iter_time_ms),
+                device,
+                f"/proc/self/fd/{read_end}",
+            ],
+            passphrase,
+            pass_fds=(read_end, *pass_fds),
+        )
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+
+
+def kill_slot(
+    device: str, slot: int, remaining_passphrase: str, pass_fds: Sequence[int] = ()
+) -> None:
+    checked(
+        "removing the old passphrase",
+        ["luksKillSlot", device, str(slot)],
+        remaining_passphrase,
+        pass_fds=pass_fds,
+    )
+
+
+def keyslots(device: str, pass_fds: Sequence[int] = ()) -> list[int]:
+    result = cryptsetup(["luksDump", device], pass_fds=pass_fds)
+    if result.returncode != 0:
+        raise failure(f"reading the LUKS header of {device}", result)
+    section = result.stdout.split("Keyslots:", 1)[-1].split("Tokens:", 1)[0]
+    return [int(n) for n in _DUMP_SLOT.findall(section)]
+
+
+def is_luks(device: str, pass_fds: Sequence[int] = ()) -> bool:
+    return cryptsetup(["isLuks", device], pass_fds=pass_fds).returncode == 0
+
+
+# e2fsck -p exit status bits (e2fsck(8))
+FSCK_CORRECTED = 1
+FSCK_REBOOT = 2
+FSCK_UNCORRECTED = 4
+
+
+def check_filesystem(device: str) -> Result:
+    return run("e2fsck", ["-p", device])
+
+
+def make_filesystem(device: str, owner: tuple[int, int]) -> None:
+    result = run(
+        "mkfs.ext4",
+        [
+            "-q",
+            "-F",
+            "-L",
+            "tazpod-vault",
+            "-m",
+            "0",
+            "-E",
+            f"root_owner={owner[0]}:{owner[1]}",
+            device,
+        ],
+    )
+    if result.returncode != 0:
+        raise failure("creating the vault's ext4 file system", result)

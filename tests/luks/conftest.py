@@ -1,0 +1,88 @@
+"""luks tier: runs only inside the VM that ./scripts/luks-vm boots (real dm-crypt).
+
+The guest chroots into the host's root (read-only, with a RAM overlay), so the
+system tier's helpers and the host's venv, cryptsetup and e2fsprogs are all here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.system.conftest import (
+    PASSPHRASE,
+    USERS,
+    Project,
+    User,
+    _ensure_user,
+    _kill_user_processes,
+    as_user,
+)
+
+__all__ = ["PASSPHRASE", "LuksProject", "User"]
+SIZE = "64M"
+KDF_TIME_MS = 200  # cheap keyslots: TCG is slow, and the tests open the vault many times
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_vm() -> None:
+    if os.environ.get("TAZPOD_LUKS_VM") != "1":
+        pytest.fail("the luks tier runs inside its VM: ./scripts/test luks")
+    if not Path("/dev/mapper/control").exists():
+        pytest.fail("no device-mapper in this kernel")
+
+
+class LuksProject(Project):
+    @property
+    def image(self) -> Path:
+        return self.vault_dir / "vault.img"
+
+
+def mappings() -> list[str]:
+    """Names of every device-mapper device in the kernel."""
+    return sorted((p / "dm" / "name").read_text().strip() for p in Path("/sys/block").glob("dm-*"))
+
+
+def attached_loops() -> list[str]:
+    return sorted(p.name for p in Path("/sys/block").glob("loop*") if (p / "loop").is_dir())
+
+
+@pytest.fixture(scope="session")
+def user() -> User:
+    return _ensure_user(USERS[0])
+
+
+@pytest.fixture
+def passfile(tmp_path: Path) -> Path:
+    path = tmp_path / "passphrase"
+    path.write_text(PASSPHRASE + "\n")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def project(user: User, passfile: Path) -> Iterator[LuksProject]:
+    binary = Path(shutil.which("tazpod") or "tazpod")
+    root = Path(tempfile.mkdtemp(prefix="tazpod-luks-", dir="/var/tmp"))
+    root.chmod(0o755)
+    os.chown(root, user.uid, user.gid)
+    as_user(user, [str(binary), "init", "base"], cwd=root, check=True)
+    proj = LuksProject(root, user, binary, passfile)
+    proj.set_config("  backend: ram\n", "  backend: luks\n")
+    proj.set_config("  size: 64M\n", f"  size: {SIZE}\n  kdf_time_ms: {KDF_TIME_MS}\n")
+    proj.set_config(
+        "  bridges:\n    - ~/.infisical\n    - ~/infisical-keyring\n    - ~/.gemini\n",
+        "  bridges: []\n",
+    )
+    yield proj
+    _kill_user_processes(user)
+    for name in mappings():
+        if name.startswith("tazpod-"):
+            subprocess.run(["cryptsetup", "close", name], capture_output=True, check=False)
+    shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,194 @@
+"""The luks backend against real cryptsetup, loop devices, dm-crypt and ext4."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tazpod.errors import ExitCode
+
+from .conftest import PASSPHRASE, LuksProject, attached_loops, mappings
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _mounts_of_vault(project: LuksProject) -> list[str]:
+    hits = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                text = Path(f"/proc/{entry}/mountinfo").read_text()
+            except OSError:
+                continue
+            hits += [line for line in text.splitlines() if f" {project.secrets} " in line]
+    return hits
+
+
+def test_create_write_close_reopen(project: LuksProject) -> None:
+    done = project.run(
+        "sh", "-c", 'echo luks-payload-7 > "$TAZPOD_VAULT/note"; df -T "$TAZPOD_VAULT"'
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created a new vault" in done.stderr
+    assert "ext4" in done.stdout and "/dev/mapper/tazpod-" in done.stdout
+    image = project.image
+    assert image.stat().st_size == 64 * 1024 * 1024
+    assert image.stat().st_mode & 0o777 == 0o600
+    assert image.stat().st_uid == project.user.uid
+    header = subprocess.run(["cryptsetup", "luksDump", str(image)], capture_output=True, text=True)
+    assert "Version:       \t2" in header.stdout and "argon2id" in header.stdout
+    assert "aes-xts-plain64" in header.stdout
+    assert b"luks-payload-7" not in image.read_bytes()
+    # closed means closed: no mapping, no loop device, no mount anywhere
+    assert mappings() == [] and attached_loops() == [] and _mounts_of_vault(project) == []
+    again = project.run("cat", f"{project.secrets}/note")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == "luks-payload-7\n"
+    assert mappings() == [] and attached_loops() == []
+
+
+def test_wrong_passphrase_changes_nothing(project: LuksProject, tmp_path: Path) -> None:
+    assert project.run("true").returncode == 0
+    before = _sha256(project.image)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase\n")
+    done = project.tazpod("run", "--passphrase-file", str(wrong), "--", "true")
+    assert done.returncode == ExitCode.WRONG_PASSPHRASE, done.stderr
+    assert "wrong passphrase" in done.stderr
+    assert PASSPHRASE not in done.stderr + done.stdout
+    assert _sha256(project.image) == before
+    assert mappings() == [] and attached_loops() == []
+
+
+def test_tazpod_made_vault_opens_unchanged(project: LuksProject) -> None:
+    """A vault.img made the way TazPod makes it: dd, luksFormat --batch-mode, mkfs.ext4."""
+    image = project.image
+    image.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chown(image.parent, project.user.uid, project.user.gid)
+    subprocess.run(
+        ["dd", "if=/dev/zero", f"of={image}", "bs=1M", "count=64"], check=True, capture_output=True
+    )
+    os.chown(image, project.user.uid, project.user.gid)
+    typed = PASSPHRASE + "\n"  # as typed at cryptsetup's prompt
+    subprocess.run(
+        ["cryptsetup", "luksFormat", "--batch-mode", str(image)], input=typed, text=True, check=True
+    )
+    subprocess.run(
+        ["cryptsetup", "open", str(image), "tazpod_vault"], input=typed, text=True, check=True
+    )
+    subprocess.run(["mkfs.ext4", "-q", "/dev/mapper/tazpod_vault"], check=True)
+    mnt = Path("/mnt/tazpod-made")
+    mnt.mkdir(exist_ok=True)
+    subprocess.run(["mount", "/dev/mapper/tazpod_vault", str(mnt)], check=True)
+    (mnt / "from-tazpod").write_text("written by TazPod\n")
+    subprocess.run(["umount", str(mnt)], check=True)
+    subprocess.run(["cryptsetup", "close", "tazpod_vault"], check=True)
+
+    done = project.run(
+        "sh", "-c", f'cat "{project.secrets}/from-tazpod"; echo more > "$TAZPOD_VAULT/x"'
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "written by TazPod\n"
+    assert project.run("cat", f"{project.secrets}/x").stdout == "more\n"
+
+
+def test_kill_9_while_writing_keeps_committed_data(project: LuksProject) -> None:
+    assert project.run("true").returncode == 0
+    writer = (
+        'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo "record $i" >> "$TAZPOD_VAULT/log";'
+        ' sync "$TAZPOD_VAULT/log"; echo "$i"; done'
+    )
+    session = project.start("sh", "-c", writer)
+    assert session.stdout is not None
+    committed = 0
+    while committed < 40:
+        line = session.stdout.readline()
+        assert line, session.stderr.read() if session.stderr else ""
+        committed = int(line)
+    session.send_signal(signal.SIGKILL)  # the supervisor: no save, no unmount, no close
+    session.wait()
+    deadline = time.monotonic() + 20
+    while _mounts_of_vault(project) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the enclave's process follows its supervisor (PDEATHSIG)
+    assert mappings() != []  # the crash left the mapping behind ...
+
+    done = project.run("cat", f"{project.secrets}/log")
+    assert done.returncode == 0, done.stderr
+    assert "left open by an earlier session" in done.stderr  # ... and the next open cleans it
+    records = done.stdout.splitlines()
+    assert records[:committed] == [f"record {i}" for i in range(1, committed + 1)]
+    assert mappings() == [] and attached_loops() == []
+
+
+def test_leftover_process_of_a_killed_session_is_named(project: LuksProject) -> None:
+    assert project.run("true").returncode == 0
+    session = project.start(
+        "sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo up; wait"
+    )
+    assert session.stdout is not None and session.stdout.readline() == "up\n"
+    session.send_signal(signal.SIGKILL)
+    session.wait()
+    time.sleep(0.5)
+    busy = project.run("true")
+    assert busy.returncode == ExitCode.VAULT_BUSY, busy.stderr
+    assert "still mounted by process(es)" in busy.stderr and "kill" in busy.stderr
+    pids = [int(p) for p in busy.stderr.split("process(es) ")[1].split(" left")[0].split(", ")]
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    done = project.run("true")
+    assert done.returncode == 0, done.stderr
+    assert mappings() == [] and attached_loops() == []
+
+
+def test_second_open_joins_never_mounts_twice(project: LuksProject) -> None:
+    first = project.start("sh", "-c", 'echo shared > "$TAZPOD_VAULT/s"; echo ready; sleep 30')
+    assert first.stdout is not None and first.stdout.readline() == "ready\n"
+    second = project.run("sh", "-c", f'cat "{project.secrets}/s"')
+    assert second.returncode == 0, second.stderr
+    assert "joined the open enclave" in second.stderr
+    assert second.stdout == "shared\n"
+    assert len(mappings()) == 1
+    assert len(attached_loops()) == 1
+    first.send_signal(signal.SIGTERM)
+    first.wait(timeout=30)
+    assert mappings() == [] and attached_loops() == []
+
+
+def test_passphrase_change_swaps_keyslots(project: LuksProject, tmp_path: Path) -> None:
+    assert project.run("sh", "-c", 'echo kept > "$TAZPOD_VAULT/k"').returncode == 0
+    new = tmp_path / "new"
+    new.write_text("a brand new passphrase\n")
+    changed = project.tazpod(
+        "vault",
+        "passwd",
+        "--passphrase-file",
+        str(project.passfile),
+        "--new-passphrase-file",
+        str(new),
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "new passphrase verified" in changed.stderr
+    status = project.tazpod("vault", "status")
+    assert "backend:     luks" in status.stdout
+    assert "keyslots:    1 in use" in status.stdout, status.stdout
+    old = project.run("true")
+    assert old.returncode == ExitCode.WRONG_PASSPHRASE
+    opened = project.tazpod(
+        "run", "--passphrase-file", str(new), "--", "cat", f"{project.secrets}/k"
+    )
+    assert opened.returncode == 0 and opened.stdout == "kept\n", opened.stderr
+
+
+def test_status_inside_shows_space(project: LuksProject) -> None:
+    done = project.run("tazpod", "vault", "status")
+    assert done.returncode == 0, done.stderr
+    assert "backend:     luks" in done.stdout
+    assert "MiB free" in done.stdout
+    assert "keyslots:    1 in use (0)" in done.stdout
