@@ -41,7 +41,7 @@ ensure_venv() {
     (umask 022; mkdir -p "$(dirname "$VENV")"; "$PYTHON" -m venv --clear "$VENV")
     "$VENV/bin/pip" install -q --upgrade pip setuptools wheel 2>/dev/null
     (umask 022; "$VENV/bin/pip" install -q ".[test]" 2>&1 | grep -v "is ignored: it is neither" >&2 || true)
-    "$VENV/bin/python" -c "import tazpod, pytest, pyrage, docker, infisical_sdk" \
+    "$VENV/bin/python" -c "import tazpod, pytest, pyrage, docker, infisical_sdk, kubernetes" \
       || die "the test environment in $VENV is incomplete"
     echo "$stamp" >"$VENV/.tazpod-stamp"
   fi

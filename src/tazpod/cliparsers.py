@@ -12,7 +12,17 @@ from tazpod.commandtable import COMMANDS
 
 Configure = Callable[[argparse.ArgumentParser], None]
 VERTICAL_CHOICES = ("base", "infisical", "k8s", "gemini")
-ENGINE_CHOICES = ("docker", "podman")
+ENGINE_CHOICES = ("docker", "podman", "kubernetes")
+BACKEND_CHOICES = ("ram", "luks")
+
+
+def _size(text: str) -> int:
+    from tazpod.config import parse_size_mib
+
+    try:
+        return parse_size_mib(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _passphrase(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +87,13 @@ def _vault(p: argparse.ArgumentParser) -> None:
     passwd.add_argument(
         "--new-passphrase-file", metavar="FILE", help="read the new passphrase from FILE"
     )
+    migrate = sub.add_parser("migrate", help="move the vault's content to the other backend")
+    migrate.set_defaults(command="vault_migrate")
+    migrate.add_argument("--to", required=True, choices=BACKEND_CHOICES, help="the new backend")
+    migrate.add_argument(
+        "--size", type=_size, metavar="SIZE", help="the new vault's size (default: its backend's)"
+    )
+    _passphrase(migrate)
 
 
 def _secrets(p: argparse.ArgumentParser) -> None:
@@ -120,7 +137,23 @@ def _image(p: argparse.ArgumentParser) -> None:
     boot.add_argument("--mirror", default="http://deb.debian.org/debian", help="package mirror")
     boot.add_argument("--keyring", help="keyring for the suite (e.g. Ubuntu's)")
     boot.add_argument("--tag", help="image tag (default tazpod-bootstrap:SUITE)")
-    boot.add_argument("--engine", default="docker", choices=ENGINE_CHOICES)
+    boot.add_argument("--engine", default="docker", choices=ENGINE_CHOICES[:2])
+
+
+def _down(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--purge", action="store_true", help="kubernetes: also delete the workspace volume"
+    )
+
+
+def _workspace(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(title="workspace commands", metavar="ACTION", required=True)
+    sub.add_parser("push", help="copy this project into the pod's /workspace").set_defaults(
+        action="push"
+    )
+    sub.add_parser("pull", help="copy the pod's /workspace into this project").set_defaults(
+        action="pull"
+    )
 
 
 def _reinit(p: argparse.ArgumentParser) -> None:
@@ -145,6 +178,8 @@ CONFIGURE: dict[str, Configure] = {
     "secrets": _secrets,
     "image": _image,
     "reinit": _reinit,
+    "down": _down,
+    "workspace": _workspace,
 }
 
 

@@ -33,6 +33,7 @@ NETWORKS = ("host", "none")
 DEFAULT_BRIDGES = ("~/.infisical", "~/infisical-keyring", "~/.gemini")
 DEFAULT_SIZE_MIB = {"ram": 64, "luks": 512}
 DEFAULT_KDF_TIME_MS = 2000  # cryptsetup's own default --iter-time
+DEFAULT_KDF_MEMORY_MIB = 1024  # cryptsetup's own default maximum (it takes at most half the RAM)
 
 _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|[kmgt])?\s*$")
@@ -64,6 +65,27 @@ class VaultConfig:
     mount_point: str | None = None  # None: chosen at run time (see tazpod.paths)
     bridges: tuple[str, ...] = DEFAULT_BRIDGES
     kdf_time_ms: int = DEFAULT_KDF_TIME_MS  # luks: cryptsetup --iter-time for new keyslots
+    kdf_memory_mib: int = DEFAULT_KDF_MEMORY_MIB  # luks: cryptsetup --pbkdf-memory (its max)
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """`kubernetes:` in config.yaml: where and how the dev pod runs (engine: kubernetes)."""
+
+    context: str | None = None  # kubeconfig context; None: the current one
+    namespace: str | None = None  # None: the context's namespace, else "default"
+    storage_class: str | None = None  # None: the cluster's default StorageClass
+    size: str = "10Gi"  # the workspace PersistentVolumeClaim
+    image_pull_policy: str = "IfNotPresent"
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+    service_account: str | None = None
+
+
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+_QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+_K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,7 @@ class ProjectConfig:
     x11: bool = False
     features: Features = field(default_factory=Features)
     vault: VaultConfig = field(default_factory=VaultConfig)
+    kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     build: BuildConfig | None = None
 
 
@@ -182,14 +205,100 @@ def _read_vault(reader: MapReader) -> VaultConfig:
     mount_point = reader.converted("mount_point", None, _mount_point)
     bridges = _bridges(reader)
     kdf_time = reader.converted("kdf_time_ms", DEFAULT_KDF_TIME_MS, _kdf_time)
+    kdf_memory = reader.converted("kdf_memory_mib", DEFAULT_KDF_MEMORY_MIB, _kdf_memory)
     reader.finish()
-    return VaultConfig(backend, size, mount_point, bridges, kdf_time)
+    return VaultConfig(backend, size, mount_point, bridges, kdf_time, kdf_memory)
+
+
+def _kdf_memory(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 32 <= value <= 4096:
+        raise ValueError("must be a whole number of MiB from 32 to 4096")
+    return value
 
 
 def _kdf_time(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 60000:
         raise ValueError("must be a whole number of milliseconds from 100 to 60000")
     return value
+
+
+def _quantity(value: Any) -> str:
+    text = str(value)
+    if isinstance(value, bool) or not _QUANTITY_RE.match(text):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    return text
+
+
+def _k8s_name(value: Any) -> str:
+    text = str(value)
+    if not _K8S_NAME_RE.match(text):
+        raise ValueError(f"{value!r} is not a valid Kubernetes name (lowercase, digits, '-', '.')")
+    return text
+
+
+def _string_map(reader: MapReader, key: str) -> dict[str, str]:
+    inner = reader.mapping(key)
+    out = {str(k): inner.string(str(k), "") for k in inner.data}
+    inner.finish()
+    return out
+
+
+def _resources(reader: MapReader) -> dict[str, dict[str, str]]:
+    inner = reader.mapping("resources")
+    out: dict[str, dict[str, str]] = {}
+    for kind in ("requests", "limits"):
+        amounts = inner.mapping(kind)
+        values = {}
+        for name in amounts.data:
+            if str(name) not in ("cpu", "memory", "ephemeral-storage"):
+                raise amounts.error(
+                    str(name), "is not a resource tazpod sets (cpu, memory, ephemeral-storage)"
+                )
+            values[str(name)] = amounts.converted(str(name), "", _quantity)
+        amounts.finish()
+        if values:
+            out[kind] = values
+    inner.finish()
+    return out
+
+
+def _tolerations(reader: MapReader) -> tuple[dict[str, Any], ...]:
+    out = []
+    for _index, item, line in reader.sequence("tolerations"):
+        toleration = MapReader(
+            item, reader.path, "kubernetes.tolerations[].", line, reader.warnings
+        )
+        entry: dict[str, Any] = {}
+        for key in ("key", "operator", "value", "effect"):
+            if toleration.has(key):
+                entry[key] = toleration.string(key, "")
+        if toleration.has("toleration_seconds"):
+            entry["toleration_seconds"] = toleration.converted("toleration_seconds", 0, int)
+        toleration.finish()
+        out.append(entry)
+    return tuple(out)
+
+
+def _read_kubernetes(reader: MapReader) -> KubernetesConfig:
+    context = reader.string("context", "") or None
+    namespace = reader.converted("namespace", None, _k8s_name)
+    storage_class = reader.converted("storage_class", None, _k8s_name)
+    size = reader.converted("size", "10Gi", _quantity)
+    policy = reader.converted("image_pull_policy", "IfNotPresent", _choice(PULL_POLICIES))
+    account = reader.converted("service_account", None, _k8s_name)
+    settings = KubernetesConfig(
+        context,
+        namespace,
+        storage_class,
+        size,
+        policy,
+        _resources(reader),
+        _string_map(reader, "node_selector"),
+        _tolerations(reader),
+        account,
+    )
+    reader.finish()
+    return settings
 
 
 def _build_args(reader: MapReader) -> tuple[tuple[str, str], ...]:
@@ -251,6 +360,7 @@ def read_project_config(path: Path) -> Loaded:
         x11=top.boolean("x11", False),
         features=features,
         vault=_read_vault(top.mapping("vault")),
+        kubernetes=_read_kubernetes(top.mapping("kubernetes")),
         build=_read_build(top.mapping("build"), vertical),
     )
     top.finish()
@@ -271,12 +381,16 @@ def _from_json(data: dict[str, Any]) -> ProjectConfig:
         ulimits=tuple(data["ulimits"]),
         x11=data["x11"],
         features=Features(features["ghost_mode"], features["debug"]),
+        kubernetes=KubernetesConfig(
+            **{**data["kubernetes"], "tolerations": tuple(data["kubernetes"]["tolerations"])}
+        ),
         vault=VaultConfig(
             vault["backend"],
             vault["size_mib"],
             vault["mount_point"],
             tuple(vault["bridges"]),
             vault["kdf_time_ms"],
+            vault["kdf_memory_mib"],
         ),
         build=None
         if build is None
@@ -327,3 +441,25 @@ def load_project_config(path: Path) -> Loaded:
     except OSError:
         pass  # a cache that cannot be written is only slower
     return loaded
+
+
+def update_vault_backend(path: Path, backend: str, size_mib: int) -> None:
+    """Set vault.backend and vault.size in config.yaml, keeping its comments and layout."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    from tazpod.sysio.files import write_atomic
+
+    yaml = YAML()
+    data = yaml.load(path.read_text())
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a mapping; cannot record the new vault backend")
+    vault = data.get("vault")
+    if not isinstance(vault, dict):
+        data["vault"] = vault = {}
+    vault["backend"] = backend
+    vault["size"] = f"{size_mib}M"
+    out = io.StringIO()
+    yaml.dump(data, out)
+    write_atomic(path, out.getvalue().encode(), mode=path.stat().st_mode & 0o777)

@@ -3,6 +3,9 @@
 Least privilege: Docker's default capabilities minus NET_RAW and MKNOD, plus
 CAP_SYS_ADMIN, which the enclave needs for its mount namespace; no new
 privileges (no setuid escalation); `privileged` only on explicit opt-in.
+The luks backend adds exactly what dm-crypt on a loop device needs: the
+loop-control and device-mapper control nodes, device-cgroup rules for loop
+and device-mapper block devices, and MKNOD to create their nodes.
 """
 
 from __future__ import annotations
@@ -58,6 +61,25 @@ def _x11(
     return mounts, env
 
 
+def luks_devices(
+    proc_devices: Path = Path("/proc/devices"), control: Path = Path("/dev/mapper/control")
+) -> tuple[list[str], list[str]]:
+    """(devices, device-cgroup rules) for the luks backend, from the host kernel's majors."""
+    majors: dict[str, int] = {}
+    for line in proc_devices.read_text().splitlines():
+        number, _, name = line.strip().partition(" ")
+        if number.isdigit():
+            majors.setdefault(name, int(number))
+    if "device-mapper" not in majors or not control.exists():
+        raise ConfigError(
+            "vault.backend is luks, but this host's kernel has no device-mapper (dm-crypt)",
+            hint="load it on the host (`modprobe dm_crypt`), or use vault.backend: ram",
+        )
+    devices = ["/dev/loop-control", "/dev/mapper/control"]
+    rules = [f"b {majors.get('loop', 7)}:* rmw", f"b {majors['device-mapper']}:* rmw"]
+    return devices, rules
+
+
 def spec_for(
     project: Project,
     config: ProjectConfig,
@@ -74,6 +96,18 @@ def spec_for(
         x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
         mounts += x_mounts
         environment.update(x_env)
+    devices: list[str] = []
+    rules: list[str] = []
+    dropped = ["NET_RAW", "MKNOD"]
+    if config.vault.backend == "luks" and not config.privileged:
+        if config.engine == "kubernetes":
+            raise ConfigError(
+                "vault.backend luks on Kubernetes needs privileged: true (a pod cannot be"
+                " granted single loop and device-mapper devices)",
+                hint="use vault.backend: ram, or opt in with privileged: true",
+            )
+        devices, rules = luks_devices()
+        dropped.remove("MKNOD")  # loop and dm nodes are made in the container's own /dev
     security = ["no-new-privileges:true"]
     if Path("/sys/kernel/security/apparmor").exists():
         security.append("apparmor=unconfined")  # docker-default forbids mount(2)
@@ -89,7 +123,9 @@ def spec_for(
         environment=environment,
         network=config.network,
         cap_add=() if config.privileged else ("SYS_ADMIN",),
-        cap_drop=() if config.privileged else ("NET_RAW", "MKNOD"),
+        cap_drop=() if config.privileged else tuple(dropped),
+        devices=devices,
+        device_cgroup_rules=rules,
         security_opt=() if config.privileged else tuple(security),
         privileged=config.privileged,
         ulimits=config.ulimits,
@@ -250,7 +286,7 @@ def up(
         else:
             build_image(engine, project, config, progress)
     info = engine.create(spec_for(project, config, warn=progress))
-    engine.start(info.name)
+    engine.start(info.name, progress)
     action = "created" if existing is None else ("replaced" if replace else "recreated")
     return UpResult(engine.find(info.name) or info, action)
 

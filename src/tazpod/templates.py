@@ -49,6 +49,9 @@ vault:
   # luks: how long deriving the key from the passphrase takes on this machine when a
   # passphrase is set (cryptsetup --iter-time); longer is harder to guess, slower to open.
   # kdf_time_ms: 2000
+  # luks: the most memory argon2id may use (MiB); less suits small machines, more is harder
+  # to attack. cryptsetup never takes more than half of the RAM.
+  # kdf_memory_mib: 1024
   # Directories kept inside the vault (bind-mounted over their vault copy).
   bridges:
     - ~/.infisical

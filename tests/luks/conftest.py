@@ -27,7 +27,8 @@ from tests.system.conftest import (
 
 __all__ = ["PASSPHRASE", "LuksProject", "User"]
 SIZE = "64M"
-KDF_TIME_MS = 200  # cheap keyslots: TCG is slow, and the tests open the vault many times
+# Cheap keyslots: TCG is slow, and the tests open vaults many times.
+KDF = "  kdf_time_ms: 200\n  kdf_memory_mib: 32\n"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -75,7 +76,7 @@ def project(user: User, passfile: Path) -> Iterator[LuksProject]:
     as_user(user, [str(binary), "init", "base"], cwd=root, check=True)
     proj = LuksProject(root, user, binary, passfile)
     proj.set_config("  backend: ram\n", "  backend: luks\n")
-    proj.set_config("  size: 64M\n", f"  size: {SIZE}\n  kdf_time_ms: {KDF_TIME_MS}\n")
+    proj.set_config("  size: 64M\n", f"  size: {SIZE}\n{KDF}")
     proj.set_config(
         "  bridges:\n    - ~/.infisical\n    - ~/infisical-keyring\n    - ~/.gemini\n",
         "  bridges: []\n",

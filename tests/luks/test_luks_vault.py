@@ -192,3 +192,38 @@ def test_status_inside_shows_space(project: LuksProject) -> None:
     assert "backend:     luks" in done.stdout
     assert "MiB free" in done.stdout
     assert "keyslots:    1 in use (0)" in done.stdout
+
+
+def test_migrate_ram_to_luks_and_back(project: LuksProject) -> None:
+    project.set_config("  backend: luks\n", "  backend: ram\n")
+    script = (
+        'cd "$TAZPOD_VAULT" && mkdir -p d/e && echo one > d/e/f && echo two > g && chmod 640 g'
+        " && ln -s d/e/f link"
+    )
+    assert project.run("sh", "-c", script).returncode == 0
+    listing = (
+        'cd "$TAZPOD_VAULT" && find . \\( -path ./.tazpod -o -path ./lost+found \\) -prune'
+        " -o -print | sort && cat link g"
+    )
+    before = project.run("sh", "-c", listing).stdout
+    assert "./d/e/f" in before and "one\ntwo\n" in before
+
+    args = ("--passphrase-file", str(project.passfile))
+    to_luks = project.tazpod("vault", "migrate", "--to", "luks", "--size", "48M", *args)
+    assert to_luks.returncode == 0, to_luks.stderr
+    assert "the new vault holds the same 5 entries" in to_luks.stderr
+    config = (project.root / ".tazpod" / "config.yaml").read_text()
+    assert "backend: luks" in config and "size: 48M" in config
+    assert "# ram: an age-encrypted file" in config  # comments kept
+    assert project.image.stat().st_size == 48 * 1024 * 1024
+    assert not (project.vault_dir / "vault.age").exists()
+    assert not (project.vault_dir / "identity.age").exists()
+    assert mappings() == [] and attached_loops() == []
+    in_luks = project.run("sh", "-c", listing)
+    assert in_luks.stdout == before, in_luks.stderr
+
+    to_ram = project.tazpod("vault", "migrate", "--to", "ram", *args)
+    assert to_ram.returncode == 0, to_ram.stderr
+    assert not project.image.exists() and (project.vault_dir / "vault.age").exists()
+    assert project.run("sh", "-c", listing).stdout == before
+    assert project.run("stat", "-c", "%a", f"{project.secrets}/g").stdout == "640\n"

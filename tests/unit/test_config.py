@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.config import DEFAULT_BRIDGES, parse_size_mib, read_project_config
+from tazpod.config import (
+    DEFAULT_BRIDGES,
+    parse_size_mib,
+    read_project_config,
+    update_vault_backend,
+)
 from tazpod.errors import ConfigError
 
 TAZPOD_013 = """\
@@ -110,6 +115,10 @@ def test_unknown_keys_warn_with_line(tmp_path: Path) -> None:
         ),
         ("image: x\ncontainer_name: c\nbuild:\n  context: .\n", "build.dockerfile is missing"),
         ("image: x\ncontainer_name: c\nprivileged: 1\n", ":3: privileged: must be true or false"),
+        (
+            "image: x\ncontainer_name: c\nvault:\n  kdf_time_ms: 5\n",
+            ":4: vault.kdf_time_ms: must be a whole number of milliseconds from 100 to 60000",
+        ),
     ],
 )
 def test_bad_input_names_file_line_and_key(tmp_path: Path, text: str, fragment: str) -> None:
@@ -159,3 +168,29 @@ def test_config_cache_round_trips_and_follows_edits(
     monkeypatch.setattr(config_module, "read_project_config", read_project_config)
     path.write_text(text.replace("tazpod-lab", "tazpod-lab2"))
     assert load_project_config(path).config.container_name == "tazpod-lab2"
+
+
+def test_kdf_time_default_and_setting(tmp_path: Path) -> None:
+    base = "image: x\ncontainer_name: c\n"
+    assert read_project_config(write(tmp_path, base)).config.vault.kdf_time_ms == 2000
+    tuned = base + "vault:\n  backend: luks\n  kdf_time_ms: 500\n"
+    assert read_project_config(write(tmp_path, tuned)).config.vault.kdf_time_ms == 500
+
+
+def test_update_vault_backend_keeps_comments_and_other_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, TAZPOD_013 + "\nvault:\n  # the backend\n  backend: ram\n  size: 64M\n")
+    path.chmod(0o640)
+    update_vault_backend(path, "luks", 128)
+    text = path.read_text()
+    assert "# TazPod Configuration" in text and "# the backend" in text
+    assert "backend: luks" in text and "size: 128M" in text
+    assert path.stat().st_mode & 0o777 == 0o640
+    config = read_project_config(path).config
+    assert (config.vault.backend, config.vault.size_mib) == ("luks", 128)
+    assert config.container_name == "tazpod-lab"
+
+
+def test_update_vault_backend_adds_the_section(tmp_path: Path) -> None:
+    path = write(tmp_path, TAZPOD_013)
+    update_vault_backend(path, "luks", 512)
+    assert read_project_config(path).config.vault.backend == "luks"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tazpod import __version__
+from tazpod import __version__, container
 from tazpod.config import read_project_config
-from tazpod.container import spec_for
+from tazpod.container import luks_devices, spec_for
+from tazpod.errors import ConfigError
 from tazpod.project import Project, init_project
 
 
@@ -105,3 +106,49 @@ def test_quick_docker_reports_an_unreachable_engine(tmp_path: Path) -> None:
 
     with pytest.raises(EngineError, match="cannot reach the Docker engine"):
         inspect(str(tmp_path / "no.sock"), "c")
+
+
+PROC_DEVICES = """Character devices:
+  1 mem
+ 10 misc
+
+Block devices:
+  7 loop
+  8 sd
+254 device-mapper
+259 blkext
+"""
+
+
+def test_luks_adds_only_loop_and_device_mapper_access(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    devices = tmp_path / "devices"
+    devices.write_text(PROC_DEVICES)
+    control = tmp_path / "control"
+    control.touch()
+    wanted = luks_devices(devices, control)
+    assert wanted == (
+        ["/dev/loop-control", "/dev/mapper/control"],
+        ["b 7:* rmw", "b 254:* rmw"],
+    )
+    monkeypatch.setattr(container, "luks_devices", lambda: wanted)
+    (tmp_path / "p").mkdir()
+    proj, config = project(tmp_path / "p", "")
+    proj.config_path.write_text(
+        proj.config_path.read_text().replace("backend: ram", "backend: luks")
+    )
+    config = read_project_config(proj.config_path).config
+    spec = spec_for(proj, config, environ={})
+    assert spec.cap_add == ("SYS_ADMIN",) and set(spec.cap_drop) == {"NET_RAW"}
+    assert list(spec.devices) == wanted[0] and list(spec.device_cgroup_rules) == wanted[1]
+    assert not spec.privileged
+
+
+def test_luks_without_device_mapper_is_a_clear_error(tmp_path: Path) -> None:
+    devices = tmp_path / "devices"
+    devices.write_text(PROC_DEVICES.replace("254 device-mapper\n", ""))
+    with pytest.raises(ConfigError) as caught:
+        luks_devices(devices, tmp_path / "control")
+    assert "no device-mapper" in caught.value.message
+    assert "modprobe dm_crypt" in (caught.value.hint or "")

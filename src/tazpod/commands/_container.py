@@ -23,13 +23,35 @@ if TYPE_CHECKING:
 def engine_for(context: Context) -> Engine:
     from tazpod.engines import get_engine
 
-    return get_engine(context.config.engine)
+    return get_engine(context.config.engine, context.config.kubernetes)
 
 
 def session_engine_for(context: Context) -> SessionEngine:
     from tazpod.engines import get_session_engine
 
-    return get_session_engine(context.config.engine)
+    return get_session_engine(context.config.engine, context.config.kubernetes)
+
+
+def run_session(
+    engine: SessionEngine,
+    name: str,
+    argv: list[str],
+    user: str,
+    tty: bool,
+    stdin_data: bytes | None = None,
+) -> int:
+    """A command in the container; exit code and terminal pass through.
+
+    Docker and Podman: their CLI replaces tazpod (or runs as a child when tazpod feeds
+    stdin). Kubernetes: the API's exec stream, relayed by tazpod.
+    """
+    session = getattr(engine, "session", None)
+    if session is not None:
+        return int(session(name, argv, user, tty, "/workspace", stdin_data))
+    command = engine.exec_argv(name, argv, user, tty, "/workspace")
+    if stdin_data is None:
+        os.execvp(command[0], command)  # noqa: S606 (the session's exit code passes through)
+    return subprocess.run(command, input=stdin_data, check=False).returncode
 
 
 def running_container(context: Context) -> tuple[SessionEngine, ContainerInfo] | None:
@@ -73,12 +95,9 @@ def forward(
         split = command.index("--") if "--" in command else len(command)
         command = [*command[:split], "--passphrase-fd", "0", *command[split:]]
     interactive = passphrase is None and sys.stdin.isatty()
-    argv = engine.exec_argv(info.name, ["tazpod", *command], "0", interactive, "/workspace")
     ui.info(f"entering container {info.name}")
-    if passphrase is None:
-        os.execvp(argv[0], argv)  # noqa: S606 (the session's exit code passes through)
-    done = subprocess.run(argv, input=(passphrase + "\n").encode(), check=False)
-    return done.returncode
+    data = None if passphrase is None else (passphrase + "\n").encode()
+    return run_session(engine, info.name, ["tazpod", *command], "0", interactive, data)
 
 
 def _in_container(root: Path, arg: str) -> str:

@@ -6,6 +6,7 @@ import argparse
 
 from tazpod.commands._container import engine_for, require_host
 from tazpod.commands._context import load_context
+from tazpod.errors import UsageError
 from tazpod.ui import UI
 
 
@@ -17,9 +18,21 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     engine = engine_for(context)
     info = engine.find(context.config.container_name)
     if info is None:
+        if args.purge and context.config.engine == "kubernetes":
+            engine.remove(context.config.container_name, purge=True)
+            ui.say(f"{context.config.container_name}: no pod; its workspace volume was deleted")
+            return 0
         ui.say(f"{context.config.container_name}: no such container (nothing to do)")
         return 0
     check_owned(info, context.project)
-    engine.remove(info.name)
-    ui.say(f"{info.name}: removed (workspace and vault kept)")
+    if args.purge and context.config.engine != "kubernetes":
+        raise UsageError(
+            "--purge is for engine: kubernetes (its workspace volume)",
+            hint="with Docker and Podman the workspace is this directory; nothing to purge",
+        )
+    engine.remove(info.name, purge=args.purge)
+    if args.purge:
+        ui.say(f"{info.name}: removed, with its workspace volume (and the vault in it)")
+    else:
+        ui.say(f"{info.name}: removed (workspace and vault kept)")
     return 0

@@ -14,11 +14,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines import get_engine
     from tazpod.project import find_project
 
-    name = args.engine
-    if name is None:
-        project = find_project(Path.cwd())
-        name = load_project_config(project.config_path).config.engine if project else "docker"
-    engine = get_engine(name)
+    project = find_project(Path.cwd())
+    config = load_project_config(project.config_path).config if project else None
+    name = args.engine or (config.engine if config else "docker")
+    engine = get_engine(name, config.kubernetes if config else None)
     rows = [
         (c.name, c.state, c.image, c.version or "?", c.project or "?")
         for c in engine.list_managed()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from tazpod.commands._container import require_host, session_engine_for
+from tazpod.commands._container import require_host, run_session, session_engine_for
 from tazpod.commands._context import load_context
 from tazpod.errors import UsageError
 from tazpod.ui import UI
@@ -25,7 +24,4 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.mode == "exec" and not command:
         raise UsageError("no command to run", hint="tazpod exec -- CMD ARGS...")
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    argv = engine.exec_argv(
-        info.name, command or ["bash", "-l"], context.config.user, tty, "/workspace"
-    )
-    os.execvp(argv[0], argv)  # noqa: S606 (replaces tazpod: exit code and TTY pass through)
+    return run_session(engine, info.name, command or ["bash", "-l"], context.config.user, tty)

@@ -68,7 +68,7 @@ def _container_state(config: ProjectConfig) -> str:
     from tazpod.errors import TazpodError
 
     try:
-        info = get_engine(config.engine).find(config.container_name)
+        info = get_engine(config.engine, config.kubernetes).find(config.container_name)
     except TazpodError as err:
         return f"unknown ({err.message})"
     if info is None:

@@ -23,5 +23,17 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         "replaced": "recreated",
     }
     ui.say(f"{result.info.name}: {messages[result.action]} ({result.info.image})")
+    if context.config.engine == "kubernetes":
+        from tazpod import workspace
+
+        if not workspace.seeded(engine, result.info.name):  # type: ignore[arg-type]
+            ui.info("the pod's workspace volume is new: copying this project into it")
+            summary = workspace.push(
+                engine,  # type: ignore[arg-type]
+                result.info.name,
+                context.project.root,
+                context.config.user,
+            )
+            ui.say(f"pushed {summary}; later: `tazpod workspace push|pull`")
     ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
     return 0

@@ -19,6 +19,10 @@ from tazpod.sysio.creds import acting_as
 from tazpod.ui import UI
 from tazpod.vault.ram import RamVault
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.sysio.cryptsetup import Kdf
+
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     context = load_context(ui)
@@ -43,7 +47,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     sources = (old_source, new_source, on_retry)
 
     if context.config.vault.backend == "luks":
-        return _luks(context.project.vault_dir, ids, context.config.vault.kdf_time_ms, ui, sources)
+        from tazpod.sysio.cryptsetup import Kdf
+
+        settings = context.config.vault
+        kdf = Kdf(settings.kdf_time_ms, settings.kdf_memory_mib)
+        return _luks(context.project.vault_dir, ids, kdf, ui, sources)
     vault = RamVault(context.project.vault_dir)
     with acting_as(*ids):
         if not vault.exists():
@@ -57,14 +65,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 def _luks(
     vault_dir: Path,
     ids: tuple[int, int, tuple[int, ...]],
-    kdf_time_ms: int,
+    kdf: Kdf,
     ui: UI,
     sources: tuple[PassphraseSource, PassphraseSource, Callable[[int], None]],
 ) -> int:
     from tazpod.vault.luks import LuksVault
 
     old_source, new_source, on_retry = sources
-    vault = LuksVault(vault_dir, ids, kdf_time_ms=kdf_time_ms)
+    vault = LuksVault(vault_dir, ids, kdf=kdf)
     if not vault.exists():
         raise VaultError(f"no vault in {vault_dir}", hint="`tazpod unlock` creates one")
 

@@ -31,6 +31,7 @@ from tazpod.project import Project
 from tazpod.secretsfile import SecretsConfig
 from tazpod.sysio import linux, procs
 from tazpod.sysio.creds import acting_as
+from tazpod.sysio.cryptsetup import Kdf
 from tazpod.sysio.files import write_atomic
 from tazpod.vault import tarball
 from tazpod.vault.base import OpenedVault
@@ -118,7 +119,8 @@ def closed_vault(
     settings = config.vault
     if settings.backend == "luks":
         ids = (user.uid, user.gid, user.groups)
-        return LuksVault(project.vault_dir, ids, settings.size_mib, settings.kdf_time_ms)
+        kdf = Kdf(settings.kdf_time_ms, settings.kdf_memory_mib)
+        return LuksVault(project.vault_dir, ids, settings.size_mib, kdf)
     return RamVault(project.vault_dir, owner=None)
 
 

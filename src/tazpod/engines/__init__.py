@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tazpod.config import KubernetesConfig
 from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import ConfigError
 
@@ -32,7 +33,9 @@ class QuickDocker:
         return exec_argv(name, argv, user, tty, workdir)
 
 
-def get_session_engine(name: str) -> QuickDocker | Engine:
+def get_session_engine(
+    name: str, kubernetes: KubernetesConfig | None = None
+) -> QuickDocker | Engine:
     """What exec, ssh and forwarding need: a container lookup and an exec command line."""
     if name == "docker":
         from tazpod.engines.dockerlite import socket_path
@@ -40,10 +43,10 @@ def get_session_engine(name: str) -> QuickDocker | Engine:
         path = socket_path()
         if path is not None:
             return QuickDocker(path)
-    return get_engine(name)
+    return get_engine(name, kubernetes)
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str, kubernetes: KubernetesConfig | None = None) -> Engine:
     if name == "docker":
         from tazpod.engines.docker import DockerEngine
 
@@ -52,7 +55,11 @@ def get_engine(name: str) -> Engine:
         from tazpod.engines.podman import PodmanEngine
 
         return PodmanEngine()
+    if name == "kubernetes":
+        from tazpod.engines.kubernetes import KubernetesEngine
+
+        return KubernetesEngine(kubernetes or KubernetesConfig())
     raise ConfigError(
         f"engine {name!r} is not available in this version",
-        hint="use engine: docker or engine: podman",
+        hint="use engine: docker, podman or kubernetes",
     )

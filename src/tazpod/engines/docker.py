@@ -163,7 +163,7 @@ class DockerEngine:
             raise EngineError(f"cannot create {spec.name}: {err.explanation}") from None
         return _info(container)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, progress: Progress = lambda _message: None) -> None:
         try:
             self.client.containers.get(name).start()
         except self._errors.APIError as err:
@@ -172,7 +172,7 @@ class DockerEngine:
             hint = RLIMIT_HINT if "rlimit" in str(err.explanation) else None
             raise EngineError(f"cannot start {name}: {err.explanation}", hint=hint) from None
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, purge: bool = False) -> None:
         try:
             self.client.containers.get(name).remove(force=True)
         except self._errors.NotFound:

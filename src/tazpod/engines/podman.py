@@ -159,10 +159,10 @@ class PodmanEngine:
             raise EngineError(f"podman created {spec.name} but cannot find it")
         return info
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, progress: Progress = lambda _message: None) -> None:
         self._run(["start", name], what=f"start {name}")
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, purge: bool = False) -> None:
         self._run(["rm", "-f", name], what=f"remove {name}", check=False)
 
     def import_image(self, rootfs_tar: Path, tag: str) -> None:

@@ -29,7 +29,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tazpod.errors import VaultBusyError, VaultError
@@ -52,6 +52,16 @@ def mapper_name(image: Path, fd: int) -> str:
     return "tazpod-" + hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+def require_device_mapper(control: Path = Path("/dev/mapper/control")) -> None:
+    if not control.exists():
+        raise VaultError(
+            "this kernel has no device-mapper (dm-crypt), so a luks vault cannot be opened here",
+            hint="load it (`modprobe dm_crypt`); in a container the host's kernel needs it and"
+            " the container must come from `tazpod up` with vault.backend: luks (recreate it:"
+            " `tazpod up --replace`); new projects without it can use vault.backend: ram",
+        )
+
+
 def _open_image(path: Path, flags: int = os.O_RDWR) -> int:
     fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -65,7 +75,7 @@ class LuksVault:
     directory: Path
     ids: Ids  # the enclave user's (uid, gid, groups): image files are touched only as them
     size_mib: int = 512
-    kdf_time_ms: int = 2000
+    kdf: cryptsetup.Kdf = field(default_factory=cryptsetup.Kdf)
 
     @property
     def image_path(self) -> Path:
@@ -94,6 +104,7 @@ class LuksVault:
     # -- create ------------------------------------------------------------------------
     def create(self, passphrase: str, report: Report) -> None:
         """Format a new vault.img: written under a temp name, renamed when complete."""
+        require_device_mapper()
         report(
             f"creating a {self.size_mib} MiB LUKS2 vault (argon2id, aes-xts-plain64, ext4);"
             " deriving the key takes a moment"
@@ -106,7 +117,7 @@ class LuksVault:
             os.posix_fallocate(fd, 0, self.size_mib * 1024 * 1024)
             attached = loop.attach(fd, str(temp))
             try:
-                cryptsetup.format_device(attached.path, passphrase, self.kdf_time_ms)
+                cryptsetup.format_device(attached.path, passphrase, self.kdf)
                 name = mapper_name(temp, fd)
                 cryptsetup.open_device(attached.path, name, passphrase)
             finally:
@@ -160,6 +171,7 @@ class LuksVault:
         self, source: PassphraseSource, on_retry: Callable[[int], None], report: Report
     ) -> LuksMapping:
         """Map the image with the passphrase and check its file system (root)."""
+        require_device_mapper()
         fd = self.open_image()
         try:
             name = mapper_name(self.image_path, fd)
@@ -206,7 +218,7 @@ class LuksVault:
             device, fds = fd_path(fd), (fd,)
             old_slot = cryptsetup.unlocked_slot(device, old, pass_fds=fds)
             report("adding the new passphrase (a new LUKS keyslot)")
-            cryptsetup.add_key(device, old, new, self.kdf_time_ms, fds)
+            cryptsetup.add_key(device, old, new, self.kdf, fds)
             new_slot = cryptsetup.unlocked_slot(device, new, pass_fds=fds)
             if new_slot == old_slot:
                 raise VaultError("the new passphrase opens the old keyslot; nothing was removed")

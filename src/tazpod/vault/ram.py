@@ -127,7 +127,11 @@ class RamVault:
         self._write(self.vault_path, ciphertext)
 
     def seal_tree(
-        self, tree: Path, recipient: Recipient, ids: tuple[int, int, tuple[int, ...]] | None
+        self,
+        tree: Path,
+        recipient: Recipient,
+        ids: tuple[int, int, tuple[int, ...]] | None,
+        exclude: frozenset[str] = tarball.UNSEALED,
     ) -> int:
         """Seal a directory tree streaming (tar and encryption run side by side).
 
@@ -136,7 +140,7 @@ class RamVault:
         import pyrage
 
         self._prepare_dir()
-        stream = tarball.ArchiveStream(tree, ids)
+        stream = tarball.ArchiveStream(tree, ids, exclude)
         try:
             self._keep_previous()
             with atomic_writer(self.vault_path, mode=0o600, owner=self.owner) as handle:

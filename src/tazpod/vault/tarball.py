@@ -110,14 +110,19 @@ class ArchiveStream:
     out. Run as the enclave's user when ``ids`` is given.
     """
 
-    def __init__(self, tree: Path, ids: tuple[int, int, tuple[int, ...]] | None = None):
+    def __init__(
+        self,
+        tree: Path,
+        ids: tuple[int, int, tuple[int, ...]] | None = None,
+        exclude: frozenset[str] = UNSEALED,
+    ):
         import subprocess
 
         fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
         try:
             # The top-level names go in on stdin (NUL-separated: any name is safe), so that
             # entries are `name/...` as tarfile writes them, and the root is not an entry.
-            names = sorted(set(os.listdir(fd)) - UNSEALED)
+            names = sorted(set(os.listdir(fd)) - exclude)
             self.process = subprocess.Popen(
                 [
                     "tar",

@@ -1,0 +1,37 @@
+"""`tazpod workspace push|pull`: the project to and from the dev pod (engine: kubernetes)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.commands._container import engine_for, require_host
+from tazpod.commands._context import load_context
+from tazpod.errors import UsageError
+from tazpod.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.container import require_running
+
+    require_host()
+    context = load_context(ui, with_secrets=False)
+    if context.config.engine != "kubernetes":
+        raise UsageError(
+            f"engine {context.config.engine} mounts this directory into the container directly",
+            hint="workspace push/pull is for engine: kubernetes",
+        )
+    from tazpod import workspace
+    from tazpod.engines.kubernetes import KubernetesEngine
+
+    engine = engine_for(context)
+    assert isinstance(engine, KubernetesEngine)
+    info = require_running(engine, context.project, context.config)
+    if args.action == "push":
+        ui.info(f"copying {context.project.root} into {info.name}:/workspace (vault excluded)")
+        summary = workspace.push(engine, info.name, context.project.root, context.config.user)
+        ui.say(f"pushed {summary}")
+    else:
+        ui.info(f"copying {info.name}:/workspace into {context.project.root} (vault excluded)")
+        summary = workspace.pull(engine, info.name, context.project.root, context.config.user)
+        ui.say(f"pulled {summary}")
+    return 0

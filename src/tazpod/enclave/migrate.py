@@ -1,0 +1,243 @@
+"""`tazpod vault migrate --to ram|luks`: move a vault's content to the other backend.
+
+Nothing is lost on any failure. The old vault's files are removed only after
+the new vault has been written, closed, opened again from disk with the
+passphrase, found to hold exactly the same tree (names, types, modes,
+contents), and config.yaml names the new backend. Until then the old vault is
+the one in use, and a failed attempt removes the new files it made.
+
+Runs as root in a private mount namespace of its own: both vaults' plaintext
+is mounted only there, under /run/tazpod, while the migration runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+from tazpod import paths
+from tazpod.config import DEFAULT_SIZE_MIB, ProjectConfig, update_vault_backend
+from tazpod.enclave.service import closed_vault, verify_passphrase
+from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
+from tazpod.errors import UsageError, VaultBusyError, VaultError
+from tazpod.passphrase import PassphraseSource, with_passphrase
+from tazpod.project import Project
+from tazpod.sysio import linux
+from tazpod.sysio.creds import acting_as, fd_path
+from tazpod.vault import tarball
+from tazpod.vault.base import OpenedVault
+from tazpod.vault.lock import VaultLock
+from tazpod.vault.luks import LuksVault
+from tazpod.vault.ram import RamOpened, RamVault
+
+Report = Callable[[str], None]
+Vault = RamVault | LuksVault
+# What a file system's root may hold that is not the user's data.
+NOT_CONTENT = tarball.UNSEALED | {"lost+found"}
+
+
+def migrate(
+    project: Project,
+    config: ProjectConfig,
+    target: str,
+    size_mib: int | None,
+    source: PassphraseSource,
+    report: Report,
+    on_retry: Callable[[int], None],
+) -> None:
+    require_root("migrating the vault")
+    current = config.vault.backend
+    if target == current:
+        raise UsageError(f"the vault already uses the {target} backend")
+    user = resolve_user(config.user, paths.in_container())
+    source = source.resolved()
+    size = size_mib or DEFAULT_SIZE_MIB[target]
+    old = closed_vault(project, config, user)
+    new_config = replace(config, vault=replace(config.vault, backend=target, size_mib=size))
+    new = closed_vault(project, new_config, user)
+    lock = VaultLock(project.vault_dir)
+    with acting_as(user.uid, user.gid, user.groups):
+        acquired = project.vault_dir.is_dir() and lock.try_acquire()
+    if not acquired and old.exists():
+        raise VaultBusyError("the vault is open in an enclave", hint="end it first: `tazpod lock`")
+    try:
+        if not old.exists():
+            raise VaultError(f"there is no {current} vault in {project.vault_dir} to migrate")
+        if new.files():
+            names = ", ".join(p.name for p in new.files())
+            raise VaultError(
+                f"{names} already in {project.vault_dir}",
+                hint=f"left by an interrupted migration? The vault in use is the {current} one;"
+                " remove those files and migrate again",
+            )
+
+        def proven(passphrase: str) -> str:
+            verify_passphrase(old, user, passphrase)
+            return passphrase
+
+        passphrase = with_passphrase(source, proven, on_retry)
+        _Migration(user, passphrase, report).run(old, new)
+        with acting_as(user.uid, user.gid, user.groups):
+            update_vault_backend(project.config_path, target, size)
+        report(f"config.yaml now says vault.backend: {target} (size {size}M)")
+        for path in _destroy(old, user):
+            report(f"removed the old vault's {path.name}")
+    finally:
+        lock.release()
+
+
+def _destroy(vault: Vault, user: EnclaveUser) -> list[Path]:
+    if isinstance(vault, LuksVault):
+        return vault.destroy()
+    with acting_as(user.uid, user.gid, user.groups):
+        return vault.destroy()
+
+
+class _Migration:
+    def __init__(self, user: EnclaveUser, passphrase: str, report: Report) -> None:
+        self.user = user
+        self.passphrase = passphrase
+        self.report = report
+        self.mounted: list[str] = []
+        self.fds: list[int] = []
+        self.opened: list[OpenedVault] = []
+
+    def as_user(self) -> contextlib.AbstractContextManager[None]:
+        return acting_as(self.user.uid, self.user.gid, self.user.groups)
+
+    def run(self, old: Vault, new: Vault) -> None:
+        linux.unshare(linux.CLONE_NEWNS)
+        linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        base = Path("/run/tazpod")
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.base = Path(tempfile.mkdtemp(prefix="migrate-", dir=base))
+        try:
+            old_root = self._mount(self._open(old), "old")
+            with self.as_user():
+                before = manifest(old_root)
+            self.report(f"read the old vault: {len(before)} entries")
+            try:
+                self._write(new, old_root)
+                self.report("verifying the new vault, opened again from disk")
+                check = self._mount(self._open(new), "check")
+                with self.as_user():
+                    after = manifest(check)
+                if after != before:
+                    missing = sorted(set(before.items()) ^ set(after.items()))[:3]
+                    raise VaultError(
+                        "the new vault does not hold the same files as the old one"
+                        f" (first differences: {', '.join(name for name, _ in missing)})",
+                        hint="nothing was changed: the old vault is still the one in use",
+                    )
+            except BaseException:
+                self._close()
+                _destroy(new, self.user)
+                raise
+            self.report(f"the new vault holds the same {len(after)} entries")
+        finally:
+            self._close()
+            with contextlib.suppress(OSError):
+                for entry in self.base.iterdir():
+                    entry.rmdir()
+                self.base.rmdir()
+
+    def _open(self, vault: Vault) -> OpenedVault:
+        given = PassphraseSource(value=self.passphrase)
+        store: OpenedVault
+        if isinstance(vault, LuksVault):
+            store = vault.unlock(given, lambda _n: None, self.report)
+        else:
+            with self.as_user():
+                identity = vault.unwrap(self.passphrase)
+                store = RamOpened(vault, identity.to_public(), vault.decrypt(identity), 1024)
+        self.opened.append(store)
+        return store
+
+    def _mount(self, store: OpenedVault, name: str) -> Path:
+        """Mount under the root-only base; the user reaches the root through our descriptor."""
+        target = self.base / name
+        target.mkdir(mode=0o700)
+        store.mount(str(target), self.user.uid, self.user.gid)
+        self.mounted.append(str(target))
+        fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self.fds.append(fd)
+        root = Path(fd_path(fd))
+        with self.as_user():
+            store.fill(root)
+        return root
+
+    def _write(self, new: Vault, tree: Path) -> None:
+        if isinstance(new, RamVault):
+            self.report("writing the new ram vault (age)")
+            with self.as_user():
+                recipient = new.create(self.passphrase)
+                new.seal_tree(tree, recipient, None, exclude=NOT_CONTENT)
+            return
+        new.create(self.passphrase, self.report)
+        store = self._open(new)
+        root = self._mount(store, "new")
+        self.report("copying the files into the new luks vault")
+        with self.as_user():
+            stream = tarball.ArchiveStream(tree, None, exclude=NOT_CONTENT)
+            archive = stream.read()
+            stream.finish()
+            tarball.unpack(archive, root)
+            store.save(root)
+        self._close_last()  # verification opens it again, from disk
+
+    def _close_last(self) -> None:
+        os.close(self.fds.pop())
+        linux.umount(self.mounted.pop())
+        problems = self.opened.pop().release()
+        if problems:
+            raise VaultError(f"could not close the new vault: {'; '.join(problems)}")
+
+    def _close(self) -> None:
+        problems = []
+        for fd in self.fds:
+            os.close(fd)
+        self.fds.clear()
+        for target in reversed(self.mounted):
+            try:
+                linux.umount(target)
+            except OSError as err:
+                problems.append(f"{target}: {err.strerror}")
+        self.mounted.clear()
+        for store in reversed(self.opened):
+            problems += store.release()
+        self.opened.clear()
+        for problem in problems:
+            self.report(f"could not clean up {problem}")
+
+
+def manifest(root: Path) -> dict[str, str]:
+    """Every entry under ``root`` (not the file system's own): type, mode and content."""
+    found: dict[str, str] = {}
+    for entry in _walk(root, ""):
+        path = root / entry
+        info = path.lstat()
+        mode = f"{stat.S_IMODE(info.st_mode):o}"
+        if stat.S_ISLNK(info.st_mode):
+            found[entry] = f"link {os.readlink(path)}"
+        elif stat.S_ISDIR(info.st_mode):
+            found[entry] = f"dir {mode}"
+        elif stat.S_ISREG(info.st_mode):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            found[entry] = f"file {mode} {digest}"
+    return found
+
+
+def _walk(root: Path, prefix: str) -> Iterator[str]:
+    for name in sorted(os.listdir(root / prefix if prefix else root)):
+        if not prefix and name in NOT_CONTENT:
+            continue
+        entry = f"{prefix}/{name}" if prefix else name
+        yield entry
+        if (root / entry).is_dir() and not (root / entry).is_symlink():
+            yield from _walk(root, entry)

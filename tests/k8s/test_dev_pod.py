@@ -1,0 +1,184 @@
+"""The dev pod on a real cluster: lifecycle, sessions, the enclave inside, workspace sync."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+from tazpod.errors import ExitCode
+from tests.system.ptyutil import PtySession
+
+from .conftest import DevPod, new_project, service_account_kubeconfig, tazpod_bin
+
+
+def _phase(pod: DevPod, kind: str, name: str) -> str:
+    return str(pod.api(f"/api/v1/namespaces/default/{kind}/{name}")["status"]["phase"])  # type: ignore[index]
+
+
+def test_up_exec_enclave_isolation_down_up(devpod: DevPod) -> None:
+    (devpod.root / "notes.txt").write_text("from the laptop\n")
+    up = devpod.tazpod("up")
+    assert up.returncode == 0, up.stderr
+    assert "created and started" in up.stdout and "pushed" in up.stdout
+    assert _phase(devpod, "pods", devpod.name) == "Running"
+    assert _phase(devpod, "persistentvolumeclaims", f"{devpod.name}-workspace") == "Bound"
+    pod = devpod.api(f"/api/v1/namespaces/default/pods/{devpod.name}")
+    security = pod["spec"]["containers"][0]["securityContext"]  # type: ignore[index]
+    assert security["capabilities"] == {"add": ["SYS_ADMIN"], "drop": ["NET_RAW", "MKNOD"]}
+    assert security["allowPrivilegeEscalation"] is False and "privileged" not in security
+    assert pod["metadata"]["annotations"]["dev.tazpod.project"] == str(devpod.root)  # type: ignore[index]
+
+    assert devpod.tazpod("up").stdout.startswith(f"{devpod.name}: already running")
+    whoami = devpod.tazpod("exec", "--", "sh", "-c", "id -un; pwd; cat notes.txt; echo $HOME")
+    assert whoami.returncode == 0, whoami.stderr
+    assert whoami.stdout == "tazpod\n/workspace\nfrom the laptop\n/home/tazpod\n"
+    assert devpod.tazpod("exec", "--", "sh", "-c", "exit 7").returncode == 7
+
+    # The enclave in the pod, opened from here with a passphrase file (sent on stdin).
+    opened = devpod.tazpod(
+        "run",
+        "--passphrase-file",
+        str(devpod.passfile),
+        "--",
+        "sh",
+        "-c",
+        'echo k8s-secret > "$TAZPOD_VAULT/token"; cat "$TAZPOD_VAULT/token"',
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert opened.stdout == "k8s-secret\n"
+
+    holder = subprocess.Popen(
+        [
+            tazpod_bin(),
+            "run",
+            "--passphrase-file",
+            str(devpod.passfile),
+            "--",
+            "sh",
+            "-c",
+            'cd "$TAZPOD_VAULT" && echo ready && exec sleep 60',
+        ],
+        cwd=devpod.root,
+        env=devpod.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        probe = (
+            "ls -A /home/tazpod/secrets; p=$(pgrep -u tazpod -x sleep | head -1);"
+            " cat /proc/$p/root/home/tazpod/secrets/token 2>&1; ls /proc/$p/cwd 2>&1; true"
+        )
+        outside = devpod.tazpod("exec", "--", "sh", "-c", probe)
+        assert outside.returncode == 0, outside.stderr
+        assert "k8s-secret" not in outside.stdout
+        assert "token" not in outside.stdout.replace("/token", "")
+        assert outside.stdout.count("Permission denied") == 2, outside.stdout
+    finally:
+        holder.send_signal(signal.SIGTERM)
+        holder.wait(timeout=60)
+
+    down = devpod.tazpod("down")
+    assert down.returncode == 0 and "workspace and vault kept" in down.stdout
+    assert devpod.tazpod("status").returncode == 0
+    again = devpod.tazpod("up")
+    assert again.returncode == 0, again.stderr
+    assert "pushed" not in again.stdout  # the volume kept the workspace
+    kept = devpod.tazpod(
+        "run", "--passphrase-file", str(devpod.passfile), "--", "cat", "/home/tazpod/secrets/token"
+    )
+    assert kept.returncode == 0 and kept.stdout == "k8s-secret\n", kept.stderr
+
+
+def test_enter_with_a_terminal(devpod: DevPod) -> None:
+    assert devpod.tazpod("up").returncode == 0
+    session = PtySession([tazpod_bin(), "ssh"], devpod.env(), devpod.root)
+    session.expect(r"\$ $")
+    session.send("stty size; tty; exit 3\n")
+    assert session.wait() == 3
+    assert "/dev/pts/" in session.output
+    assert "24 80" in session.output  # the window size travelled (pty default 24x80)
+
+
+def test_workspace_push_pull_round_trip(devpod: DevPod) -> None:
+    assert devpod.tazpod("up").returncode == 0
+    (devpod.root / "src").mkdir()
+    (devpod.root / "src" / "app.py").write_text("print('v1')\n")
+    (devpod.root / "build").mkdir()
+    (devpod.root / "build" / "junk.o").write_text("ignored\n")
+    pushed = devpod.tazpod("workspace", "push")
+    assert pushed.returncode == 0, pushed.stderr
+    listing = devpod.tazpod("exec", "--", "sh", "-c", "ls -A; ls -A .tazpod; cat src/app.py")
+    assert "src" in listing.stdout and "build" not in listing.stdout
+    assert ".passphrase" not in listing.stdout
+    assert "print('v1')" in listing.stdout
+    edit = "echo \"print('v2')\" > src/app.py && echo new > src/new.txt && ls -l src"
+    assert devpod.tazpod("exec", "--", "sh", "-c", edit).returncode == 0
+    owner = devpod.tazpod("exec", "--", "stat", "-c", "%U", "src/app.py").stdout.strip()
+    assert owner == "tazpod"
+    pulled = devpod.tazpod("workspace", "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    assert (devpod.root / "src" / "app.py").read_text() == "print('v2')\n"
+    assert (devpod.root / "src" / "new.txt").read_text() == "new\n"
+    assert not (devpod.root / ".tazpod" / "vault" / "vault.age").exists()
+
+
+def test_missing_image_and_rbac_are_explained(cluster: object, image: str) -> None:
+    missing = new_project(
+        cluster,  # type: ignore[arg-type]
+        "image: tazpod-missing:0\n",
+    )
+    config = missing.root / ".tazpod" / "config.yaml"
+    config.write_text(
+        config.read_text().replace("image_pull_policy: IfNotPresent", "image_pull_policy: Never")
+    )
+    try:
+        done = missing.tazpod("up", timeout=120)
+        assert done.returncode == ExitCode.ENGINE, done.stderr
+        assert "cannot pull image tazpod-missing:0" in done.stderr
+        assert "push tazpod-missing:0 to a registry" in done.stderr
+
+        limited = service_account_kubeconfig(missing, "tazpod-limited", ["get", "list"])
+        env = missing.env() | {"KUBECONFIG": str(limited)}
+        denied = subprocess.run(
+            [tazpod_bin(), "down", "--purge"],
+            cwd=missing.root,
+            env=missing.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert denied.returncode == 0, denied.stderr
+        refused = subprocess.run(
+            [tazpod_bin(), "up"],
+            cwd=missing.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == ExitCode.ENGINE, refused.stderr
+        assert "Kubernetes refused to" in refused.stderr
+        assert 'cannot get resource "persistentvolumeclaims"' in refused.stderr
+        assert "pods/exec: create" in refused.stderr  # the hint lists what the account needs
+    finally:
+        missing.tazpod("down", "--purge", timeout=120)
+
+
+def test_list_status_and_purge(devpod: DevPod) -> None:
+    assert devpod.tazpod("up").returncode == 0
+    listed = devpod.tazpod("list")
+    assert devpod.name in listed.stdout and str(devpod.root) in listed.stdout
+    status = devpod.tazpod("status")
+    assert "running" in status.stdout and "kubernetes" in status.stdout
+    purged = devpod.tazpod("down", "--purge")
+    assert purged.returncode == 0 and "workspace volume" in purged.stdout
+    deadline = time.monotonic() + 60
+    claim = f"/api/v1/namespaces/default/persistentvolumeclaims/{devpod.name}-workspace"
+    while devpod.api(claim).get("kind") != "Status" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert devpod.api(claim).get("code") == 404
+    assert os.path.isdir(devpod.root)

@@ -1,0 +1,163 @@
+"""engine: kubernetes without a cluster: config, the Pod it asks for, sessions, diagnoses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from tazpod.config import KubernetesConfig, read_project_config
+from tazpod.container import spec_for
+from tazpod.engines.kubernetes import _diagnose, _state, as_user, pod_manifest
+from tazpod.errors import ConfigError
+from tazpod.project import Project, init_project
+
+KUBE = """engine: kubernetes
+kubernetes:
+  context: lab
+  namespace: dev-team
+  storage_class: fast-ssd
+  size: 20Gi
+  image_pull_policy: Always
+  resources:
+    requests: {cpu: 500m, memory: 1Gi}
+    limits: {memory: 4Gi}
+  node_selector: {kubernetes.io/arch: amd64}
+  tolerations:
+    - {key: dedicated, operator: Equal, value: dev, effect: NoSchedule}
+  service_account: tazpod-dev
+"""
+
+
+def _project(tmp_path: Path, extra: str) -> tuple[Project, Any]:
+    init_project(tmp_path, "base", force=False)
+    project = Project(tmp_path)
+    text = project.config_path.read_text().replace("engine: docker\n", "")
+    project.config_path.write_text(text + extra)
+    return project, read_project_config(project.config_path).config
+
+
+def test_kubernetes_section_is_read(tmp_path: Path) -> None:
+    _unused, config = _project(tmp_path, KUBE)
+    k8s = config.kubernetes
+    assert (config.engine, k8s.context, k8s.namespace, k8s.storage_class) == (
+        "kubernetes",
+        "lab",
+        "dev-team",
+        "fast-ssd",
+    )
+    assert k8s.size == "20Gi" and k8s.image_pull_policy == "Always"
+    assert k8s.resources == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"memory": "4Gi"},
+    }
+    assert k8s.node_selector == {"kubernetes.io/arch": "amd64"}
+    assert k8s.tolerations == (
+        {"key": "dedicated", "operator": "Equal", "value": "dev", "effect": "NoSchedule"},
+    )
+    assert k8s.service_account == "tazpod-dev"
+
+
+def test_kubernetes_defaults(tmp_path: Path) -> None:
+    _p, config = _project(tmp_path, "engine: kubernetes\n")
+    assert config.kubernetes == KubernetesConfig()
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ("kubernetes:\n  size: lots\n", "kubernetes.size: 'lots' is not a Kubernetes quantity"),
+        ("kubernetes:\n  namespace: Dev_Team\n", "kubernetes.namespace: 'Dev_Team' is not a valid"),
+        ("kubernetes:\n  image_pull_policy: Sometimes\n", "kubernetes.image_pull_policy"),
+        ("kubernetes:\n  resources: {requests: {gpu: 1}}\n", "gpu: is not a resource"),
+        ("kubernetes:\n  tolerations: [3]\n", "must be a mapping"),
+    ],
+)
+def test_kubernetes_bad_input_names_line_and_key(tmp_path: Path, extra: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _project(tmp_path, extra)
+    assert fragment in caught.value.message
+    assert "config.yaml:" in caught.value.message
+
+
+def test_pod_is_least_privilege_with_its_volume(tmp_path: Path) -> None:
+    project, config = _project(tmp_path, KUBE)
+    pod = pod_manifest(spec_for(project, config, environ={}), config.kubernetes)
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    assert container["securityContext"] == {
+        "runAsUser": 0,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"add": ["SYS_ADMIN"], "drop": ["NET_RAW", "MKNOD"]},
+    }
+    assert container["command"] == ["sleep", "infinity"] and spec["shareProcessNamespace"]
+    assert container["volumeMounts"] == [{"name": "workspace", "mountPath": "/workspace"}]
+    claim = spec["volumes"][0]["persistentVolumeClaim"]["claimName"]
+    assert claim == f"{config.container_name}-workspace"
+    assert container["imagePullPolicy"] == "Always"
+    assert container["resources"]["limits"] == {"memory": "4Gi"}
+    assert spec["nodeSelector"] == {"kubernetes.io/arch": "amd64"}
+    assert spec["tolerations"][0]["effect"] == "NoSchedule"
+    assert spec["serviceAccountName"] == "tazpod-dev"
+    assert spec["automountServiceAccountToken"] is False
+    assert pod["metadata"]["labels"]["dev.tazpod.managed"] == "true"
+    assert "dev.tazpod.project" not in pod["metadata"]["labels"]  # a path is no label value
+    assert pod["metadata"]["annotations"]["dev.tazpod.project"] == str(tmp_path)
+
+
+def test_privileged_only_on_opt_in_and_luks_needs_it(tmp_path: Path) -> None:
+    project, config = _project(tmp_path, KUBE)
+    text = project.config_path.read_text().replace("backend: ram", "backend: luks")
+    project.config_path.write_text(text)
+    config = read_project_config(project.config_path).config
+    with pytest.raises(ConfigError) as caught:
+        spec_for(project, config, environ={})
+    assert "needs privileged: true" in caught.value.message
+    project.config_path.write_text(text.replace("privileged: false", "privileged: true"))
+    config = read_project_config(project.config_path).config
+    pod = pod_manifest(spec_for(project, config, environ={}), config.kubernetes)
+    assert pod["spec"]["containers"][0]["securityContext"] == {"privileged": True}
+
+
+def test_sessions_drop_to_the_user_with_setpriv() -> None:
+    assert as_user(["id"], "0", None) == ["id"]
+    argv = as_user(["make", "test"], "tazpod", "/workspace")
+    assert argv[:5] == ["setpriv", "--reuid=tazpod", "--regid=tazpod", "--init-groups", "--"]
+    assert argv[-6:] == ["sh", "-c", 'cd "$0" && exec "$@"', "/workspace", "make", "test"]
+
+
+def _pod(phase: str = "Pending", waiting: str | None = None, scheduled: Any = None) -> Any:
+    statuses = []
+    if waiting is not None:
+        state = SimpleNamespace(waiting=SimpleNamespace(reason=waiting, message="detail"))
+        statuses.append(SimpleNamespace(state=state, image="img:1", ready=False))
+    conditions = [scheduled] if scheduled else []
+    return SimpleNamespace(
+        metadata=SimpleNamespace(name="p", deletion_timestamp=None),
+        status=SimpleNamespace(
+            phase=phase, container_statuses=statuses, conditions=conditions, message=None
+        ),
+    )
+
+
+def test_diagnoses() -> None:
+    problem, status = _diagnose(_pod(waiting="ImagePullBackOff"))
+    assert problem is not None and "cannot pull image img:1" in problem
+    unschedulable = SimpleNamespace(
+        type="PodScheduled", status="False", reason="Unschedulable", message="0/1 nodes: cpu"
+    )
+    problem, status = _diagnose(_pod(scheduled=unschedulable))
+    assert problem == "pod p cannot be scheduled: 0/1 nodes: cpu"
+    unbound = SimpleNamespace(
+        type="PodScheduled",
+        status="False",
+        reason="Unschedulable",
+        message="pod has unbound immediate PersistentVolumeClaims",
+    )
+    problem, status = _diagnose(_pod(scheduled=unbound))
+    assert problem is None and status.startswith("waiting for the workspace volume")
+    problem, status = _diagnose(_pod(waiting="ContainerCreating"))
+    assert problem is None and status == "container ContainerCreating"
+    assert _state(_pod()) == "pending"
