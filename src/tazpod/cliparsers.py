@@ -154,6 +154,9 @@ def _workspace(p: argparse.ArgumentParser) -> None:
     sub.add_parser("pull", help="copy the pod's /workspace into this project").set_defaults(
         action="pull"
     )
+    files = sub.add_parser("files", help="list what a copy from here carries")
+    files.set_defaults(action="files")
+    files.add_argument("-0", "--null", action="store_true", help="NUL-separated (for tar -T)")
 
 
 def _reinit(p: argparse.ArgumentParser) -> None:

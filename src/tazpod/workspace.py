@@ -1,7 +1,8 @@
 """The project's files to and from the dev pod's /workspace (engine: kubernetes).
 
-A tar stream over the API's exec stream, in both directions, respecting the
-project's .gitignore files (GNU tar's --exclude-vcs-ignores). The vault
+A tar stream over the API's exec stream, in both directions, of the files that
+`tazpod workspace files` lists on the sending side (.gitignore rules applied as
+git applies them, see tazpod.gitignore). The vault
 directory is never copied either way: the pod's encrypted vault lives in its
 workspace volume and is the one in use there (and no plaintext exists on disk
 anywhere). Copies add and overwrite; they never delete.
@@ -12,26 +13,39 @@ the archive's length (`head -c N`) before tar sees the end.
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import IO
 
 from tazpod.engines.kubernetes import KubernetesEngine, as_user
 from tazpod.engines.kubestream import run_capture
 from tazpod.errors import EngineError
+from tazpod.gitignore import project_files
 
 WORKSPACE = "/workspace"
-VAULT = "./.tazpod/vault"
-TAR_OPTIONS = ["--exclude-vcs-ignores", f"--exclude={VAULT}", "--exclude=./.tazpod/.cache"]
+NEVER_COPIED = (".tazpod/vault",)
+LIST_OPTIONS = ["--null", "--no-recursion", "-T", "-"]
 
 
-def _local_tar(args: list[str], what: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-    done = subprocess.run(["tar", *args], capture_output=True, check=False, **kwargs)  # type: ignore[call-overload]
+def file_list(root: Path) -> bytes:
+    """What push sends: NUL-separated paths, .gitignore applied, the vault left out."""
+    return b"".join(p.encode() + b"\0" for p in project_files(root, NEVER_COPIED))
+
+
+def _local_tar(
+    args: list[str], what: str, stdin: bytes | None = None, stdout: IO[bytes] | None = None
+) -> None:
+    done = subprocess.run(
+        ["tar", *args],
+        input=stdin,
+        stdout=stdout if stdout is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace").strip().splitlines()
         raise EngineError(f"{what} failed: {detail[-1] if detail else done.returncode}")
-    return done  # type: ignore[no-any-return]
 
 
 def _count(archive: bytes) -> int:
@@ -43,7 +57,10 @@ def push(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
     """Copy ``root`` into the pod's /workspace, as the pod's user; returns a summary."""
     with tempfile.TemporaryFile() as spool:
         _local_tar(
-            ["-C", str(root), *TAR_OPTIONS, "-cf", "-", "."], "packing the project", stdout=spool
+            ["-C", str(root), *LIST_OPTIONS, "-cf", "-"],
+            "packing the project",
+            stdin=file_list(root),
+            stdout=spool,
         )
         spool.seek(0)
         archive = spool.read()
@@ -57,13 +74,18 @@ def push(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
 
 def pull(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
     """Copy the pod's /workspace into ``root``; returns a summary."""
-    options = " ".join(shlex.quote(o) for o in TAR_OPTIONS)
-    script = f"tar -C {WORKSPACE} {options} -cf - ."
+    script = (
+        f'cd {WORKSPACE} && list="$(mktemp)" && tazpod workspace files --null >"$list"'
+        ' && tar --null --no-recursion -T "$list" -cf -; code=$?; rm -f "$list"; exit $code'
+    )
     code, archive, err = run_capture(engine, pod, as_user(["sh", "-c", script], user, None))
     if code != 0:
         raise EngineError(f"packing the pod's workspace failed: {err.decode(errors='replace')}")
     # GNU tar refuses absolute names and '..', and defers symlinks that could redirect writes.
-    _local_tar(["-C", str(root), "--no-same-owner", "-xf", "-"], "unpacking here", input=archive)
+    never = [f"--exclude={path}" for path in NEVER_COPIED]  # whatever the pod sent
+    _local_tar(
+        ["-C", str(root), "--no-same-owner", *never, "-xf", "-"], "unpacking here", stdin=archive
+    )
     return f"{_count(archive)} files ({len(archive) // 1024} KiB)"
 
 

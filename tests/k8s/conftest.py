@@ -189,7 +189,8 @@ def service_account_kubeconfig(admin: DevPod, account: str, verbs: list[str]) ->
             break
         assert time.monotonic() < deadline, "no token for the service account"
         time.sleep(0.3)
-    secret = core.read_namespaced_secret(secrets[0].name, "default")
+    secret = core.read_namespaced_secret(str(secrets[0].name), "default")
+    assert secret.data is not None
     token = base64.b64decode(secret.data["token"]).decode()
     pki = admin.kubeconfig.parent / "pki"
     path = admin.root / f"{account}.kubeconfig"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import signal
+import struct
 import subprocess
+import termios
 import time
 
 from tazpod.errors import ExitCode
@@ -93,14 +97,23 @@ def test_up_exec_enclave_isolation_down_up(devpod: DevPod) -> None:
     assert kept.returncode == 0 and kept.stdout == "k8s-secret\n", kept.stderr
 
 
+def _resize(session: PtySession, rows: int, columns: int) -> None:
+    fcntl.ioctl(session.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
 def test_enter_with_a_terminal(devpod: DevPod) -> None:
     assert devpod.tazpod("up").returncode == 0
     session = PtySession([tazpod_bin(), "ssh"], devpod.env(), devpod.root)
+    _resize(session, 33, 101)
     session.expect(r"\$ $")
-    session.send("stty size; tty; exit 3\n")
+    session.send("stty size; tty\n")
+    session.expect("33 101")  # the window size travelled
+    _resize(session, 40, 120)  # ... and follows changes (SIGWINCH -> resize channel)
+    time.sleep(1)
+    session.send("stty size; exit 3\n")
+    session.expect("40 120")
     assert session.wait() == 3
     assert "/dev/pts/" in session.output
-    assert "24 80" in session.output  # the window size travelled (pty default 24x80)
 
 
 def test_workspace_push_pull_round_trip(devpod: DevPod) -> None:
@@ -127,14 +140,10 @@ def test_workspace_push_pull_round_trip(devpod: DevPod) -> None:
 
 
 def test_missing_image_and_rbac_are_explained(cluster: object, image: str) -> None:
-    missing = new_project(
-        cluster,  # type: ignore[arg-type]
-        "image: tazpod-missing:0\n",
-    )
+    missing = new_project(cluster)  # type: ignore[arg-type]
     config = missing.root / ".tazpod" / "config.yaml"
-    config.write_text(
-        config.read_text().replace("image_pull_policy: IfNotPresent", "image_pull_policy: Never")
-    )
+    text = re.sub(r"(?m)^image: .*$", "image: tazpod-missing:0", config.read_text())
+    config.write_text(text.replace("image_pull_policy: IfNotPresent", "image_pull_policy: Never"))
     try:
         done = missing.tazpod("up", timeout=120)
         assert done.returncode == ExitCode.ENGINE, done.stderr

@@ -67,8 +67,32 @@ def passfile(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def template_image(user: User, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One vault.img made by tazpod (formatting is the slow part under TCG), copied per test."""
+    made = _new_project(user, tmp_path_factory.mktemp("template") / "passphrase")
+    done = made.run("true")
+    assert done.returncode == 0, done.stderr
+    template = tmp_path_factory.mktemp("image") / "vault.img"
+    shutil.copyfile(made.image, template)
+    _remove(made)
+    return template
+
+
 @pytest.fixture
-def project(user: User, passfile: Path) -> Iterator[LuksProject]:
+def existing(project: LuksProject, template_image: Path) -> LuksProject:
+    """A project whose luks vault already exists (a copy of the session's template)."""
+    project.vault_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copyfile(template_image, project.image)
+    project.image.chmod(0o600)
+    for path in (project.vault_dir, project.image):
+        os.chown(path, project.user.uid, project.user.gid)
+    return project
+
+
+def _new_project(user: User, passfile: Path) -> LuksProject:
+    passfile.write_text(PASSPHRASE + "\n")
+    passfile.chmod(0o600)
     binary = Path(shutil.which("tazpod") or "tazpod")
     root = Path(tempfile.mkdtemp(prefix="tazpod-luks-", dir="/var/tmp"))
     root.chmod(0o755)
@@ -81,9 +105,19 @@ def project(user: User, passfile: Path) -> Iterator[LuksProject]:
         "  bridges:\n    - ~/.infisical\n    - ~/infisical-keyring\n    - ~/.gemini\n",
         "  bridges: []\n",
     )
-    yield proj
-    _kill_user_processes(user)
+    return proj
+
+
+def _remove(proj: LuksProject) -> None:
+    _kill_user_processes(proj.user)
     for name in mappings():
         if name.startswith("tazpod-"):
             subprocess.run(["cryptsetup", "close", name], capture_output=True, check=False)
-    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(proj.root, ignore_errors=True)
+
+
+@pytest.fixture
+def project(user: User, passfile: Path) -> Iterator[LuksProject]:
+    proj = _new_project(user, passfile)
+    yield proj
+    _remove(proj)

@@ -53,16 +53,15 @@ def test_create_write_close_reopen(project: LuksProject) -> None:
     assert mappings() == [] and attached_loops() == []
 
 
-def test_wrong_passphrase_changes_nothing(project: LuksProject, tmp_path: Path) -> None:
-    assert project.run("true").returncode == 0
-    before = _sha256(project.image)
+def test_wrong_passphrase_changes_nothing(existing: LuksProject, tmp_path: Path) -> None:
+    before = _sha256(existing.image)
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase\n")
-    done = project.tazpod("run", "--passphrase-file", str(wrong), "--", "true")
+    done = existing.tazpod("run", "--passphrase-file", str(wrong), "--", "true")
     assert done.returncode == ExitCode.WRONG_PASSPHRASE, done.stderr
     assert "wrong passphrase" in done.stderr
     assert PASSPHRASE not in done.stderr + done.stdout
-    assert _sha256(project.image) == before
+    assert _sha256(existing.image) == before
     assert mappings() == [] and attached_loops() == []
 
 
@@ -98,13 +97,12 @@ def test_tazpod_made_vault_opens_unchanged(project: LuksProject) -> None:
     assert project.run("cat", f"{project.secrets}/x").stdout == "more\n"
 
 
-def test_kill_9_while_writing_keeps_committed_data(project: LuksProject) -> None:
-    assert project.run("true").returncode == 0
+def test_kill_9_while_writing_keeps_committed_data(existing: LuksProject) -> None:
     writer = (
         'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); echo "record $i" >> "$TAZPOD_VAULT/log";'
         ' sync "$TAZPOD_VAULT/log"; echo "$i"; done'
     )
-    session = project.start("sh", "-c", writer)
+    session = existing.start("sh", "-c", writer)
     assert session.stdout is not None
     committed = 0
     while committed < 40:
@@ -114,11 +112,11 @@ def test_kill_9_while_writing_keeps_committed_data(project: LuksProject) -> None
     session.send_signal(signal.SIGKILL)  # the supervisor: no save, no unmount, no close
     session.wait()
     deadline = time.monotonic() + 20
-    while _mounts_of_vault(project) and time.monotonic() < deadline:
+    while _mounts_of_vault(existing) and time.monotonic() < deadline:
         time.sleep(0.1)  # the enclave's process follows its supervisor (PDEATHSIG)
     assert mappings() != []  # the crash left the mapping behind ...
 
-    done = project.run("cat", f"{project.secrets}/log")
+    done = existing.run("cat", f"{existing.secrets}/log")
     assert done.returncode == 0, done.stderr
     assert "left open by an earlier session" in done.stderr  # ... and the next open cleans it
     records = done.stdout.splitlines()
@@ -126,31 +124,30 @@ def test_kill_9_while_writing_keeps_committed_data(project: LuksProject) -> None
     assert mappings() == [] and attached_loops() == []
 
 
-def test_leftover_process_of_a_killed_session_is_named(project: LuksProject) -> None:
-    assert project.run("true").returncode == 0
-    session = project.start(
+def test_leftover_process_of_a_killed_session_is_named(existing: LuksProject) -> None:
+    session = existing.start(
         "sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo up; wait"
     )
     assert session.stdout is not None and session.stdout.readline() == "up\n"
     session.send_signal(signal.SIGKILL)
     session.wait()
     time.sleep(0.5)
-    busy = project.run("true")
+    busy = existing.run("true")
     assert busy.returncode == ExitCode.VAULT_BUSY, busy.stderr
     assert "still mounted by process(es)" in busy.stderr and "kill" in busy.stderr
     pids = [int(p) for p in busy.stderr.split("process(es) ")[1].split(" left")[0].split(", ")]
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)
-    done = project.run("true")
+    done = existing.run("true")
     assert done.returncode == 0, done.stderr
     assert mappings() == [] and attached_loops() == []
 
 
-def test_second_open_joins_never_mounts_twice(project: LuksProject) -> None:
-    first = project.start("sh", "-c", 'echo shared > "$TAZPOD_VAULT/s"; echo ready; sleep 30')
+def test_second_open_joins_never_mounts_twice(existing: LuksProject) -> None:
+    first = existing.start("sh", "-c", 'echo shared > "$TAZPOD_VAULT/s"; echo ready; sleep 30')
     assert first.stdout is not None and first.stdout.readline() == "ready\n"
-    second = project.run("sh", "-c", f'cat "{project.secrets}/s"')
+    second = existing.run("sh", "-c", f'cat "{existing.secrets}/s"')
     assert second.returncode == 0, second.stderr
     assert "joined the open enclave" in second.stderr
     assert second.stdout == "shared\n"
@@ -161,33 +158,33 @@ def test_second_open_joins_never_mounts_twice(project: LuksProject) -> None:
     assert mappings() == [] and attached_loops() == []
 
 
-def test_passphrase_change_swaps_keyslots(project: LuksProject, tmp_path: Path) -> None:
-    assert project.run("sh", "-c", 'echo kept > "$TAZPOD_VAULT/k"').returncode == 0
+def test_passphrase_change_swaps_keyslots(existing: LuksProject, tmp_path: Path) -> None:
+    assert existing.run("sh", "-c", 'echo kept > "$TAZPOD_VAULT/k"').returncode == 0
     new = tmp_path / "new"
     new.write_text("a brand new passphrase\n")
-    changed = project.tazpod(
+    changed = existing.tazpod(
         "vault",
         "passwd",
         "--passphrase-file",
-        str(project.passfile),
+        str(existing.passfile),
         "--new-passphrase-file",
         str(new),
     )
     assert changed.returncode == 0, changed.stderr
     assert "new passphrase verified" in changed.stderr
-    status = project.tazpod("vault", "status")
+    status = existing.tazpod("vault", "status")
     assert "backend:     luks" in status.stdout
     assert "keyslots:    1 in use" in status.stdout, status.stdout
-    old = project.run("true")
+    old = existing.run("true")
     assert old.returncode == ExitCode.WRONG_PASSPHRASE
-    opened = project.tazpod(
-        "run", "--passphrase-file", str(new), "--", "cat", f"{project.secrets}/k"
+    opened = existing.tazpod(
+        "run", "--passphrase-file", str(new), "--", "cat", f"{existing.secrets}/k"
     )
     assert opened.returncode == 0 and opened.stdout == "kept\n", opened.stderr
 
 
-def test_status_inside_shows_space(project: LuksProject) -> None:
-    done = project.run("tazpod", "vault", "status")
+def test_status_inside_shows_space(existing: LuksProject) -> None:
+    done = existing.run("tazpod", "vault", "status")
     assert done.returncode == 0, done.stderr
     assert "backend:     luks" in done.stdout
     assert "MiB free" in done.stdout

@@ -76,11 +76,11 @@ def _luks(
     if not vault.exists():
         raise VaultError(f"no vault in {vault_dir}", hint="`tazpod unlock` creates one")
 
-    def proven(passphrase: str) -> str:
-        vault.verify(passphrase)
-        return passphrase
+    def proven(passphrase: str) -> tuple[str, int]:
+        return passphrase, vault.verify(passphrase)
 
-    old = with_passphrase(old_source, proven, on_retry)
-    vault.change_passphrase(old, new_passphrase(new_source, what="vault (new passphrase)"), ui.info)
+    old, slot = with_passphrase(old_source, proven, on_retry)
+    new = new_passphrase(new_source, what="vault (new passphrase)")
+    vault.change_passphrase(old, new, ui.info, old_slot=slot)
     ui.info("passphrase changed (new LUKS keyslot verified, old keyslot removed)")
     return 0

@@ -1,4 +1,8 @@
-"""`tazpod workspace push|pull`: the project to and from the dev pod (engine: kubernetes)."""
+"""`tazpod workspace push|pull|files`: the project to and from the dev pod (kubernetes).
+
+`files` lists what a copy carries from here (.gitignore applied, the vault left out);
+push and pull use that list on the sending side.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,18 @@ from tazpod.ui import UI
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.container import require_running
 
-    require_host()
     context = load_context(ui, with_secrets=False)
+    if args.action == "files":
+        import sys
+
+        from tazpod.gitignore import project_files
+        from tazpod.workspace import NEVER_COPIED
+
+        end = "\0" if args.null else "\n"
+        for path in project_files(context.project.root, NEVER_COPIED):
+            sys.stdout.write(path + end)
+        return 0
+    require_host()
     if context.config.engine != "kubernetes":
         raise UsageError(
             f"engine {context.config.engine} mounts this directory into the container directly",

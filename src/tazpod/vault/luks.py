@@ -209,14 +209,17 @@ class LuksVault:
             os.close(fd)
 
     # -- passphrases and facts ---------------------------------------------------------------
-    def change_passphrase(self, old: str, new: str, report: Report) -> None:
+    def change_passphrase(
+        self, old: str, new: str, report: Report, old_slot: int | None = None
+    ) -> None:
         """Add the new key, prove it, then remove the old one: never without a valid key."""
         if old == new:
             raise VaultError("the new passphrase is the old one; nothing was changed")
         fd = self.open_image()
         try:
             device, fds = fd_path(fd), (fd,)
-            old_slot = cryptsetup.unlocked_slot(device, old, pass_fds=fds)
+            if old_slot is None:
+                old_slot = cryptsetup.unlocked_slot(device, old, pass_fds=fds)
             report("adding the new passphrase (a new LUKS keyslot)")
             cryptsetup.add_key(device, old, new, self.kdf, fds)
             new_slot = cryptsetup.unlocked_slot(device, new, pass_fds=fds)
