@@ -23,12 +23,13 @@ from tests.system.conftest import (
     _ensure_user,
     _kill_user_processes,
     as_user,
+    passfile,
 )
 
-__all__ = ["PASSPHRASE", "LuksProject", "User"]
+__all__ = ["PASSPHRASE", "LuksProject", "User", "passfile"]
 SIZE = "64M"
 # Cheap keyslots: TCG is slow, and the tests open vaults many times.
-KDF = "  kdf_time_ms: 200\n  kdf_memory_mib: 32\n"
+KDF = "  kdf_time_ms: 100\n  kdf_memory_mib: 32\n"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -57,14 +58,6 @@ def attached_loops() -> list[str]:
 @pytest.fixture(scope="session")
 def user() -> User:
     return _ensure_user(USERS[0])
-
-
-@pytest.fixture
-def passfile(tmp_path: Path) -> Path:
-    path = tmp_path / "passphrase"
-    path.write_text(PASSPHRASE + "\n")
-    path.chmod(0o600)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -159,7 +159,10 @@ def test_second_open_joins_never_mounts_twice(existing: LuksProject) -> None:
 
 
 def test_passphrase_change_swaps_keyslots(existing: LuksProject, tmp_path: Path) -> None:
-    assert existing.run("sh", "-c", 'echo kept > "$TAZPOD_VAULT/k"').returncode == 0
+    inside = existing.run("sh", "-c", 'echo kept > "$TAZPOD_VAULT/k"; tazpod vault status')
+    assert inside.returncode == 0, inside.stderr
+    assert "backend:     luks" in inside.stdout and "MiB free" in inside.stdout
+    assert "keyslots:    1 in use (0)" in inside.stdout
     new = tmp_path / "new"
     new.write_text("a brand new passphrase\n")
     changed = existing.tazpod(
@@ -181,14 +184,6 @@ def test_passphrase_change_swaps_keyslots(existing: LuksProject, tmp_path: Path)
         "run", "--passphrase-file", str(new), "--", "cat", f"{existing.secrets}/k"
     )
     assert opened.returncode == 0 and opened.stdout == "kept\n", opened.stderr
-
-
-def test_status_inside_shows_space(existing: LuksProject) -> None:
-    done = existing.run("tazpod", "vault", "status")
-    assert done.returncode == 0, done.stderr
-    assert "backend:     luks" in done.stdout
-    assert "MiB free" in done.stdout
-    assert "keyslots:    1 in use (0)" in done.stdout
 
 
 def test_migrate_ram_to_luks_and_back(project: LuksProject) -> None:
@@ -224,3 +219,25 @@ def test_migrate_ram_to_luks_and_back(project: LuksProject) -> None:
     assert not project.image.exists() and (project.vault_dir / "vault.age").exists()
     assert project.run("sh", "-c", listing).stdout == before
     assert project.run("stat", "-c", "%a", f"{project.secrets}/g").stdout == "640\n"
+
+
+def test_unrepairable_file_system_stops_the_open_cleanly(existing: LuksProject) -> None:
+    typed = PASSPHRASE.encode()
+    subprocess.run(
+        ["cryptsetup", "open", "--key-file=-", str(existing.image), "tazpod-corrupt"],
+        input=typed,
+        check=True,
+    )
+    try:  # clear the root directory's inode: `e2fsck -p` must not guess at that
+        subprocess.run(
+            ["debugfs", "-w", "-R", "clri <2>", "/dev/mapper/tazpod-corrupt"],
+            capture_output=True,
+            check=True,
+        )
+    finally:
+        subprocess.run(["cryptsetup", "close", "tazpod-corrupt"], check=True)
+    done = existing.run("true")
+    assert done.returncode == ExitCode.VAULT, done.stderr
+    assert "errors that `e2fsck -p` cannot repair" in done.stderr
+    assert "e2fsck -f /dev/mapper/tazpod-repair" in done.stderr  # how to repair by hand
+    assert mappings() == [] and attached_loops() == [] and _mounts_of_vault(existing) == []

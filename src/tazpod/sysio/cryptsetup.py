@@ -202,8 +202,8 @@ FSCK_REBOOT = 2
 FSCK_UNCORRECTED = 4
 
 
-def check_filesystem(device: str) -> Result:
-    return run("e2fsck", ["-p", device])
+def check_filesystem(device: str, force: bool = False) -> Result:
+    return run("e2fsck", ["-p", *(["-f"] if force else []), device])
 
 
 def make_filesystem(device: str, owner: tuple[int, int]) -> None:

@@ -23,6 +23,7 @@ decrypted block device while the vault is open (see docs/security.md).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import stat
@@ -287,8 +288,9 @@ class LuksMapping:
     def device(self) -> str:
         return f"/dev/mapper/{self.name}"
 
-    def check(self, report: Report) -> None:
-        result = cryptsetup.check_filesystem(self.device)
+    def check(self, report: Report, force: bool = False) -> None:
+        """`e2fsck -p` (with force: even when the file system says it is clean)."""
+        result = cryptsetup.check_filesystem(self.device, force)
         if result.returncode & ~(cryptsetup.FSCK_CORRECTED | cryptsetup.FSCK_REBOOT):
             detail = (result.stdout + result.stderr).strip().splitlines()
             raise VaultError(
@@ -306,7 +308,7 @@ class LuksMapping:
         _STAGING.mkdir(mode=0o700, parents=True, exist_ok=True)
         staging = tempfile.mkdtemp(prefix="luks-", dir=_STAGING)
         try:
-            linux.mount(self.device, staging, "ext4", linux.MS_NOSUID | linux.MS_NODEV)
+            self._mount_checked(staging)
             try:
                 info = os.stat(staging)
                 if (info.st_uid, info.st_gid) != (uid, gid):
@@ -319,6 +321,17 @@ class LuksMapping:
         finally:
             with contextlib.suppress(OSError):
                 os.rmdir(staging)
+
+    def _mount_checked(self, staging: str) -> None:
+        """Mount; if the kernel finds damage that looked clean, check thoroughly once."""
+        try:
+            linux.mount(self.device, staging, "ext4", linux.MS_NOSUID | linux.MS_NODEV)
+            return
+        except OSError as err:
+            if err.errno != errno.EUCLEAN:
+                raise
+        self.check(lambda _message: None, force=True)  # raises when it cannot repair
+        linux.mount(self.device, staging, "ext4", linux.MS_NOSUID | linux.MS_NODEV)
 
     def fill(self, root: Path) -> str:
         free = os.statvfs(root)
