@@ -104,6 +104,7 @@ def test_migrate_refusals_change_nothing(project: Project) -> None:
     assert taken.returncode == ExitCode.VAULT, taken.stderr
     assert "vault.img already in" in taken.stderr and "interrupted migration" in taken.stderr
     leftover.unlink()
+    assert (project.vault_dir / "vault.age").read_bytes() == sealed
 
     busy = project.start("sleep", "30")
     try:
@@ -116,5 +117,5 @@ def test_migrate_refusals_change_nothing(project: Project) -> None:
     finally:
         busy.terminate()
         busy.wait(timeout=30)
-    assert (project.vault_dir / "vault.age").read_bytes() == sealed
+    assert not leftover.exists()  # the open vault was left alone (it saved itself on SIGTERM)
     assert "backend: ram" in (project.root / ".tazpod" / "config.yaml").read_text()

@@ -59,7 +59,12 @@ def test_completion_parser_knows_every_command() -> None:
     from tazpod.commandtable import COMMANDS
 
     parser = full_parser()
-    needs_action = {"secrets": ["list"], "vault": ["status"], "image": ["bootstrap"]}
+    needs_action = {
+        "secrets": ["list"],
+        "vault": ["status"],
+        "image": ["bootstrap"],
+        "workspace": ["files"],
+    }
     for name, (module, _help, _aliases) in COMMANDS.items():
         parsed = parser.parse_args([name, *needs_action.get(name, [])])
         assert parsed.command in (module, f"vault_{needs_action.get(name, [''])[0]}")
