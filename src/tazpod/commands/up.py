@@ -25,15 +25,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     ui.say(f"{result.info.name}: {messages[result.action]} ({result.info.image})")
     if context.config.engine == "kubernetes":
         from tazpod import workspace
+        from tazpod.engines.kubernetes import KubernetesEngine
 
-        if not workspace.seeded(engine, result.info.name):  # type: ignore[arg-type]
+        assert isinstance(engine, KubernetesEngine)
+        if not workspace.seeded(engine, result.info.name):
             ui.info("the pod's workspace volume is new: copying this project into it")
-            summary = workspace.push(
-                engine,  # type: ignore[arg-type]
-                result.info.name,
-                context.project.root,
-                context.config.user,
-            )
+            root, user = context.project.root, context.config.user
+            summary = workspace.push(engine, result.info.name, root, user)
             ui.say(f"pushed {summary}; later: `tazpod workspace push|pull`")
     ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
     return 0

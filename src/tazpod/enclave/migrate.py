@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tazpod import paths
 from tazpod.config import DEFAULT_SIZE_MIB, ProjectConfig, update_vault_backend
-from tazpod.enclave.service import closed_vault, verify_passphrase
+from tazpod.enclave.service import closed_vault
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
 from tazpod.errors import UsageError, VaultBusyError, VaultError
 from tazpod.passphrase import PassphraseSource, with_passphrase
@@ -76,13 +76,7 @@ def migrate(
                 hint=f"left by an interrupted migration? The vault in use is the {current} one;"
                 " remove those files and migrate again",
             )
-
-        def proven(passphrase: str) -> str:
-            verify_passphrase(old, user, passphrase)
-            return passphrase
-
-        passphrase = with_passphrase(source, proven, on_retry)
-        _Migration(user, passphrase, report).run(old, new)
+        _Migration(user, report).run(old, new, source, on_retry)
         with acting_as(user.uid, user.gid, user.groups):
             update_vault_backend(project.config_path, target, size)
         report(f"config.yaml now says vault.backend: {target} (size {size}M)")
@@ -100,9 +94,9 @@ def _destroy(vault: Vault, user: EnclaveUser) -> list[Path]:
 
 
 class _Migration:
-    def __init__(self, user: EnclaveUser, passphrase: str, report: Report) -> None:
+    def __init__(self, user: EnclaveUser, report: Report) -> None:
         self.user = user
-        self.passphrase = passphrase
+        self.passphrase = ""  # the one that opened the old vault, for the new one
         self.report = report
         self.mounted: list[str] = []
         self.fds: list[int] = []
@@ -111,21 +105,29 @@ class _Migration:
     def as_user(self) -> contextlib.AbstractContextManager[None]:
         return acting_as(self.user.uid, self.user.gid, self.user.groups)
 
-    def run(self, old: Vault, new: Vault) -> None:
+    def run(
+        self, old: Vault, new: Vault, source: PassphraseSource, on_retry: Callable[[int], None]
+    ) -> None:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
         base = Path("/run/tazpod")
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.base = Path(tempfile.mkdtemp(prefix="migrate-", dir=base))
         try:
-            old_root = self._mount(self._open(old), "old")
+
+            def attempt(passphrase: str) -> OpenedVault:  # opening is the passphrase's proof
+                store = self._open(old, passphrase)
+                self.passphrase = passphrase
+                return store
+
+            old_root = self._mount(with_passphrase(source, attempt, on_retry), "old")
             with self.as_user():
                 before = manifest(old_root)
             self.report(f"read the old vault: {len(before)} entries")
             try:
                 self._write(new, old_root)
                 self.report("verifying the new vault, opened again from disk")
-                check = self._mount(self._open(new), "check")
+                check = self._mount(self._open(new, self.passphrase), "check")
                 with self.as_user():
                     after = manifest(check)
                 if after != before:
@@ -147,14 +149,13 @@ class _Migration:
                     entry.rmdir()
                 self.base.rmdir()
 
-    def _open(self, vault: Vault) -> OpenedVault:
-        given = PassphraseSource(value=self.passphrase)
+    def _open(self, vault: Vault, passphrase: str) -> OpenedVault:
         store: OpenedVault
         if isinstance(vault, LuksVault):
-            store = vault.unlock(given, lambda _n: None, self.report)
+            store = vault.unlock(PassphraseSource(value=passphrase), lambda _n: None, self.report)
         else:
             with self.as_user():
-                identity = vault.unwrap(self.passphrase)
+                identity = vault.unwrap(passphrase)
                 store = RamOpened(vault, identity.to_public(), vault.decrypt(identity), 1024)
         self.opened.append(store)
         return store
@@ -180,7 +181,7 @@ class _Migration:
                 new.seal_tree(tree, recipient, None, exclude=NOT_CONTENT)
             return
         new.create(self.passphrase, self.report)
-        store = self._open(new)
+        store = self._open(new, self.passphrase)
         root = self._mount(store, "new")
         self.report("copying the files into the new luks vault")
         with self.as_user():

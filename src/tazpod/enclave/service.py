@@ -124,7 +124,7 @@ def closed_vault(
     return RamVault(project.vault_dir, owner=None)
 
 
-def verify_passphrase(vault: RamVault | LuksVault, user: EnclaveUser, passphrase: str) -> None:
+def _verify_passphrase(vault: RamVault | LuksVault, user: EnclaveUser, passphrase: str) -> None:
     """Prove the passphrase without opening anything (joining needs it too)."""
     if isinstance(vault, LuksVault):
         vault.verify(passphrase)  # cryptsetup runs as root on the image the user opened
@@ -229,7 +229,7 @@ def _join(ctx: _Opening) -> int:
     except FileNotFoundError as err:
         raise _EnclaveGone from err
     try:
-        with_passphrase(source, lambda p: verify_passphrase(vault, user, p), on_retry)
+        with_passphrase(source, lambda p: _verify_passphrase(vault, user, p), on_retry)
         linux.setns(namespace, linux.CLONE_NEWNS)
     finally:
         os.close(namespace)

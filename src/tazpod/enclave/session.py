@@ -119,13 +119,13 @@ class Enclave:
             os.close(target)
 
     # -- save and close -----------------------------------------------------------------
-    def save(self) -> int:
-        """Make the tree durable (ram: seal into vault.age); returns the bytes written."""
+    def save(self) -> str:
+        """Make the tree durable (ram: seal into vault.age); returns what was saved."""
         # The tree is read, and the vault's files are written, with the user's rights.
         with self.as_user():
-            size = self.store.save(self.root)
+            saved = self.store.save(self.root)
         self.last_save = time.time()
-        return size
+        return saved
 
     def usage(self) -> tuple[int, int]:
         stats = os.fstatvfs(self.root_fd)
@@ -173,10 +173,10 @@ def _explained(what: str) -> Iterator[None]:
         ) from err
 
 
-def seal_or_rescue(enclave: Enclave) -> tuple[int, Path | None]:
+def seal_or_rescue(enclave: Enclave) -> tuple[str, Path | None]:
     """Save; if the vault directory cannot be written, seal to a rescue file instead.
 
-    Returns the size saved and the rescue file, if one was needed.
+    Returns what was saved and the rescue file, if one was needed.
     """
     try:
         return enclave.save(), None
@@ -184,6 +184,6 @@ def seal_or_rescue(enclave: Enclave) -> tuple[int, Path | None]:
         places = [enclave.user.home, Path("/var/tmp")]  # noqa: S108 (sealed data only)
         try:
             with enclave.as_user():
-                return 0, enclave.store.rescue(enclave.root, places)
+                return "", enclave.store.rescue(enclave.root, places)
         except (OSError, TazpodError) as err:
             raise VaultError(f"could not save the vault: {first}; {err}") from first

@@ -45,12 +45,6 @@ def install_signal_wakeup() -> tuple[int, dict[int, Any]]:
     return wake_r, previous
 
 
-def saved(enclave: Enclave, size: int) -> str:
-    if enclave.store.kind == "ram":
-        return f"{size} bytes sealed"
-    return f"flushed to disk, {size // 1024} KiB in use"
-
-
 def peer_uid(conn: socket.socket) -> tuple[int, int]:
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, _gid = struct.unpack("3i", creds)
@@ -165,8 +159,8 @@ class Supervisor:
                 "size": total,
             }
         if op == "save":
-            size, rescue = seal_or_rescue(self.enclave)
-            message = f"saved ({saved(self.enclave, size)})"
+            saved, rescue = seal_or_rescue(self.enclave)
+            message = f"saved ({saved})"
             if rescue is not None:
                 return {"ok": False, "message": f"vault directory not writable; sealed to {rescue}"}
             return {"ok": True, "message": message}
@@ -197,13 +191,13 @@ class Supervisor:
         for conn in list(self.sessions):
             conn.close()
         self.sessions.clear()
-        size, rescue = seal_or_rescue(self.enclave)
+        saved, rescue = seal_or_rescue(self.enclave)
         if rescue is not None:
             self.enclave.report(
                 f"could not write the vault directory; the vault was sealed to {rescue}"
             )
         else:
-            self.enclave.report(f"vault saved ({saved(self.enclave, size)})")
+            self.enclave.report(f"vault saved ({saved})")
         if self.stop_signal is not None:
             return 128 + self.stop_signal
         if self.lock_requested or self.main_status is None:

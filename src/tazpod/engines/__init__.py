@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tazpod.config import KubernetesConfig
 from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.config import KubernetesConfig
 
 
 class QuickDocker:
@@ -56,6 +59,7 @@ def get_engine(name: str, kubernetes: KubernetesConfig | None = None) -> Engine:
 
         return PodmanEngine()
     if name == "kubernetes":
+        from tazpod.config import KubernetesConfig
         from tazpod.engines.kubernetes import KubernetesEngine
 
         return KubernetesEngine(kubernetes or KubernetesConfig())

@@ -81,14 +81,14 @@ class KubernetesEngine:
         try:
             return function(*args, **kwargs)
         except self.k8s.client.ApiException as err:
-            raise self._explain(what, err) from err
+            raise self.explain(what, err) from err
         except (OSError, self.k8s.config.ConfigException) as err:
             raise EngineError(
                 f"cannot reach the Kubernetes API to {what}: {err}",
                 hint="check the cluster and kubernetes.context in .tazpod/config.yaml",
             ) from err
 
-    def _explain(self, what: str, err: Any) -> EngineError:
+    def explain(self, what: str, err: Any) -> EngineError:
         try:
             message = json.loads(err.body or "{}").get("message") or err.reason
         except ValueError:
@@ -142,7 +142,7 @@ class KubernetesEngine:
         except self.k8s.client.ApiException as err:
             if err.status == 404:
                 return None
-            raise self._explain(f"read pod {name}", err) from err
+            raise self.explain(f"read pod {name}", err) from err
         except OSError as err:
             raise EngineError(f"cannot reach the Kubernetes API: {err}") from err
         return self._info(pod)
@@ -173,7 +173,7 @@ class KubernetesEngine:
             return
         except self.k8s.client.ApiException as err:
             if err.status != 404:
-                raise self._explain(f"read persistentvolumeclaim {claim}", err) from err
+                raise self.explain(f"read persistentvolumeclaim {claim}", err) from err
         body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
@@ -237,7 +237,7 @@ class KubernetesEngine:
             self.core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=5)
         except self.k8s.client.ApiException as err:
             if err.status != 404:
-                raise self._explain(f"delete pod {name}", err) from err
+                raise self.explain(f"delete pod {name}", err) from err
         deadline = time.monotonic() + 120
         while self.find(name) is not None:
             if time.monotonic() > deadline:
@@ -249,7 +249,7 @@ class KubernetesEngine:
                 self.core.delete_namespaced_persistent_volume_claim(claim, self.namespace)
             except self.k8s.client.ApiException as err:
                 if err.status != 404:
-                    raise self._explain(f"delete persistentvolumeclaim {claim}", err) from err
+                    raise self.explain(f"delete persistentvolumeclaim {claim}", err) from err
 
     def exec_argv(
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None

@@ -48,7 +48,7 @@ def open_stream(
             _preload_content=False,
         )
     except engine.k8s.client.ApiException as err:
-        raise engine._explain(f"exec in pod {name}", err) from err
+        raise engine.explain(f"exec in pod {name}", err) from err
     except Exception as err:  # the websocket layer raises its own exception types
         status = getattr(err, "status", None)
         if status == 403:

@@ -1,9 +1,7 @@
-"""What every backend provides: a closed vault on disk, and an opened one in an enclave.
+"""What every backend provides once opened: the plaintext, mounted in the enclave.
 
-The enclave (tazpod.enclave.session) works only through these two shapes:
-
-    ClosedVault   the files in .tazpod/vault: exists, passphrase check, stale-temp cleanup
-    OpenedVault   the plaintext, reachable once mounted in the enclave's namespace
+The enclave (tazpod.enclave.session) works only through OpenedVault; opening a
+closed vault is backend-specific (tazpod.enclave.service picks the backend).
 
 Backends: ``ram`` (tazpod.vault.ram, age files unpacked into a tmpfs) and
 ``luks`` (tazpod.vault.luks, TazPod's vault.img through dm-crypt).
@@ -18,17 +16,6 @@ from typing import Protocol
 Report = Callable[[str], None]
 
 
-class ClosedVault(Protocol):
-    @property
-    def directory(self) -> Path: ...
-
-    def exists(self) -> bool: ...
-
-    def files(self) -> list[Path]:
-        """The files that hold this vault (what migrate and reinit remove)."""
-        ...
-
-
 class OpenedVault(Protocol):
     kind: str  # the backend's name
 
@@ -40,8 +27,8 @@ class OpenedVault(Protocol):
         """As the user, once mounted: populate the tree; returns what to tell the user."""
         ...
 
-    def save(self, root: Path) -> int:
-        """As the user: make the tree durable; returns the bytes written or in use."""
+    def save(self, root: Path) -> str:
+        """As the user: make the tree durable; returns what was saved, for the user."""
         ...
 
     def rescue(self, root: Path, places: list[Path]) -> Path:

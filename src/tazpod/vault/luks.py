@@ -340,14 +340,15 @@ class LuksMapping:
             " MiB free"
         )
 
-    def save(self, root: Path) -> int:
+    def save(self, root: Path) -> str:
         fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         try:
             linux.syncfs(fd)
             stats = os.fstatvfs(fd)
         finally:
             os.close(fd)
-        return (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+        used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
+        return f"flushed to disk, {used // 1024} KiB in use"
 
     def rescue(self, root: Path, places: list[Path]) -> Path:
         raise VaultError(

@@ -220,8 +220,8 @@ class RamOpened:
             )
         return f"{tarball.unpack(archive, root)} entries"
 
-    def save(self, root: Path) -> int:
-        return self.vault.seal_tree(root, self.recipient, None)
+    def save(self, root: Path) -> str:
+        return f"{self.vault.seal_tree(root, self.recipient, None)} bytes sealed"
 
     def rescue(self, root: Path, places: list[Path]) -> Path:
         """Seal to a rescue file in the first writable place (the vault dir was not)."""
