@@ -117,6 +117,10 @@ def _up(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replace", action="store_true", help="recreate the container")
 
 
+def _build(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="also rebuild the verticals below this one")
+
+
 def _exec(p: argparse.ArgumentParser) -> None:
     p.set_defaults(mode="exec")
     _remainder(p)
@@ -170,6 +174,7 @@ def _nothing(_p: argparse.ArgumentParser) -> None:
 CONFIGURE: dict[str, Configure] = {
     "init": _init,
     "up": _up,
+    "build": _build,
     "ssh": _ssh,
     "exec": _exec,
     "list": _list,

@@ -27,5 +27,5 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "reinit": ("reinit", "destroy the vault and its contents, after asking", ()),
 }
 # Commands that take no arguments at all (no options, no operands).
-WITHOUT_ARGUMENTS = frozenset({"status", "build", "lock", "env"})
+WITHOUT_ARGUMENTS = frozenset({"status", "lock", "env"})
 ALIASES = {alias: name for name, (_m, _h, aliases) in COMMANDS.items() for alias in aliases}

@@ -23,9 +23,10 @@ SECRETS_FILE = "secrets.yml"
 VERTICALS: dict[str, str] = {
     "base": "editor, shell tools, git, python, age and cryptsetup",
     "infisical": "base + the Infisical CLI",
-    "k8s": "infisical + kubectl, helm, talosctl, sops",
-    "gemini": "k8s + the Gemini CLI",
+    "k8s": "infisical + kubectl, helm, k9s, stern, talosctl",
+    "gemini": "k8s + the Gemini CLI (on Node.js 22)",
 }
+VERTICAL_PARENT: dict[str, str] = {"infisical": "base", "k8s": "infisical", "gemini": "k8s"}
 DEFAULT_VERTICAL = "k8s"
 BACKENDS = ("ram", "luks")
 ENGINES = ("docker", "podman", "kubernetes")
@@ -43,6 +44,14 @@ _SIZE_UNIT_MIB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 def vertical_image(vertical: str) -> str:
     """The image name tazpod builds for a vertical (locally, from images/)."""
     return f"tazpod-{vertical}:{__version__}"
+
+
+def vertical_chain(vertical: str) -> list[str]:
+    """The verticals an image of ``vertical`` is built on, base first, itself last."""
+    chain = [vertical]
+    while chain[0] in VERTICAL_PARENT:
+        chain.insert(0, VERTICAL_PARENT[chain[0]])
+    return chain
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,8 @@ and device-mapper block devices, and MKNOD to create their nodes.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.metadata
 import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -132,114 +125,6 @@ def spec_for(
     )
 
 
-@contextlib.contextmanager
-def build_context(
-    project: Project, config: ProjectConfig, progress: Progress
-) -> Iterator[tuple[Path, Path]]:
-    """(context dir, Dockerfile) with this tazpod's own source in tazpod-src/."""
-    build = config.build
-    if build is not None and build.dockerfile is not None:
-        context = (project.root / build.context).resolve()
-        dockerfile = (project.root / build.dockerfile).resolve()
-        if not dockerfile.is_file():
-            raise ConfigError(f"{project.config_path}: build.dockerfile {dockerfile} not found")
-        yield context, dockerfile
-        return
-    vertical = config.vertical or "base"
-    source = IMAGES / vertical / "Dockerfile"
-    if not source.is_file():
-        raise EngineError(
-            f"the {vertical} vertical's image is not buildable by this version of tazpod",
-            hint="use vertical: base, or a build.dockerfile of your own",
-        )
-    with tempfile.TemporaryDirectory(prefix="tazpod-build-") as tmp:
-        context = Path(tmp)
-        shutil.copy(source, context / "Dockerfile")
-        write_wheels(context / "tazpod-src", progress)
-        yield context, context / "Dockerfile"
-
-
-def _write_source(target: Path) -> None:
-    """A minimal installable project of the running tazpod (editable or wheel install)."""
-    package = Path(__file__).parent
-    shutil.copytree(
-        package,
-        target / "src" / "tazpod",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "images"),
-    )
-    lines = [
-        "[build-system]",
-        'requires = ["setuptools>=68"]',
-        'build-backend = "setuptools.build_meta"',
-        "[project]",
-        'name = "tazpod"',
-        f'version = "{__version__}"',
-        'requires-python = ">=3.11"',
-        "dependencies = [" + ", ".join(f'"{d}"' for d in _dependencies()) + "]",
-        "[project.scripts]",
-        'tazpod = "tazpod.cli:main"',
-        "[tool.setuptools.packages.find]",
-        'where = ["src"]',
-    ]
-    (target / "pyproject.toml").write_text("\n".join(lines) + "\n")
-
-
-def _dependencies() -> list[str]:
-    try:
-        requires = importlib.metadata.requires("tazpod") or []
-    except importlib.metadata.PackageNotFoundError:
-        requires = []
-    return [r for r in requires if "extra ==" not in r]
-
-
-def _pip(args: list[str], progress: Progress) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
-        raise EngineError(f"preparing tazpod for the image failed (pip {args[0]}):\n{tail}")
-
-
-def write_wheels(target: Path, progress: Progress) -> None:
-    """This tazpod as a wheel, plus its dependencies' wheels for the image's Python.
-
-    The image installs from these alone (`pip install --no-index`): the same version as
-    the host's, and no package index (or its certificates) needed inside the build.
-    """
-    with tempfile.TemporaryDirectory(prefix="tazpod-src-") as tmp:
-        _write_source(Path(tmp))
-        progress("packing this tazpod as a wheel for the image")
-        _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(target), tmp], progress)
-    machine = platform.machine()
-    platforms = [f"--platform=manylinux{v}_{machine}" for v in ("2014", "_2_17", "_2_28")]
-    for version in PYTHONS:
-        progress(f"fetching tazpod's dependencies for Python {version}")
-        _pip(
-            [
-                "download",
-                "--quiet",
-                "--only-binary=:all:",
-                f"--python-version={version}",
-                *platforms,
-                "--dest",
-                str(target),
-                *_dependencies(),
-            ],
-            progress,
-        )
-
-
-def build_image(
-    engine: Engine, project: Project, config: ProjectConfig, progress: Progress
-) -> None:
-    args = dict(config.build.args) if config.build else {}
-    args.setdefault("TAZPOD_VERSION", __version__)
-    with build_context(project, config, progress) as (context, dockerfile):
-        progress(f"building {config.image} from {dockerfile.name}")
-        engine.build(context, dockerfile, config.image, args, progress)
-
-
 @dataclass(frozen=True)
 class UpResult:
     info: ContainerInfo
@@ -284,6 +169,8 @@ def up(
         if config.vertical is None and config.build is None:
             engine.pull(config.image, progress)  # a ready-made image (e.g. TazPod's)
         else:
+            from tazpod.imagebuild import build_image
+
             build_image(engine, project, config, progress)
     info = engine.create(spec_for(project, config, warn=progress))
     engine.start(info.name, progress)

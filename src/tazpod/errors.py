@@ -69,3 +69,7 @@ class SecretsError(TazpodError):
 
 class EngineError(TazpodError):
     exit_code = ExitCode.ENGINE
+
+
+class ArtifactError(EngineError):
+    """A vertical's tool could not be fetched, or is not the file it must be."""

@@ -10,10 +10,10 @@ from tazpod.ui import UI
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from tazpod.container import build_image
+    from tazpod.imagebuild import build_image
 
     require_host()
     context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
-    build_image(engine_for(context), context.project, context.config, ui.info)
+    build_image(engine_for(context), context.project, context.config, ui.info, rebuild_all=args.all)
     ui.say(f"built {context.config.image}")
     return 0
