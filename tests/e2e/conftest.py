@@ -65,9 +65,15 @@ class Pod:
     engine: str
 
     def tazpod(
-        self, *args: str, timeout: float = 300, check: bool = False, input: str | None = None
+        self,
+        *args: str,
+        timeout: float = 300,
+        check: bool = False,
+        input: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TAZPOD_", "SUDO_"))}
+        env.update(extra_env or {})
         return subprocess.run(
             [_tazpod(), *args],
             cwd=self.root,

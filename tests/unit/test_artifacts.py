@@ -81,7 +81,7 @@ def test_mirror_layout_and_bad_mirror() -> None:
 
 def test_first_build_pins_later_builds_use_the_cache(mirror: Mirror, tmp_path: Path) -> None:
     printed = publish_releases(mirror, K8S)
-    tools, seen = tmp_path / "tools", []
+    tools, seen = tmp_path / "tools", list[str]()
     stage([K8S], tmp_path, tools, seen.append)
     for name in ("kubectl", "helm", "k9s", "stern", "talosctl"):
         binary = tools / "bin" / name
