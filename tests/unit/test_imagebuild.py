@@ -1,0 +1,96 @@
+"""Which images `tazpod build` builds, from what, with which arguments (engine faked)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tazpod import __version__, artifacts, imagebuild
+from tazpod.config import read_project_config
+from tazpod.imagebuild import build_image
+from tazpod.project import Project, init_project
+
+
+class RecordingEngine:
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+        self.builds: list[tuple[str, dict[str, str], list[str]]] = []
+
+    def image_exists(self, image: str) -> bool:
+        return image in self.present
+
+    def build(
+        self, context: Path, dockerfile: Path, tag: str, args: dict[str, str], progress: object
+    ) -> None:
+        listing = sorted(str(p.relative_to(context)) for p in context.rglob("*") if p.is_file())
+        self.builds.append((tag, dict(args), listing))
+        self.present.add(tag)
+
+
+@pytest.fixture
+def staged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Wheels and tools are faked here (tests/unit/test_artifacts.py tests the real ones)."""
+    calls: list[str] = []
+
+    def wheels(target: Path, _progress: object) -> None:
+        target.mkdir()
+        (target / "tazpod.whl").write_bytes(b"")
+
+    def tools(files: list[Path], project_dir: Path, tools: Path, _p: object) -> None:
+        calls.append(files[0].parent.name)
+        (tools / "bin").mkdir(parents=True)
+        (tools / "bin" / files[0].parent.name).write_bytes(b"")
+
+    monkeypatch.setattr(imagebuild, "write_wheels", wheels)
+    monkeypatch.setattr(artifacts, "stage", tools)
+    return calls
+
+
+def _project(tmp_path: Path, vertical: str, extra: str = "") -> tuple[Project, object]:
+    init_project(tmp_path, vertical, force=False)
+    project = Project(tmp_path)
+    project.config_path.write_text(project.config_path.read_text() + extra)
+    return project, read_project_config(project.config_path).config
+
+
+def test_a_vertical_builds_the_missing_ones_below_it(tmp_path: Path, staged: list[str]) -> None:
+    args = "build:\n  args:\n    BASE_IMAGE: tazpod-bootstrap:bookworm\n"
+    project, config = _project(tmp_path, "k8s", args)
+    engine = RecordingEngine({f"tazpod-base:{__version__}"})
+    build_image(engine, project, config, lambda _m: None)  # type: ignore[arg-type]
+    tags = [tag for tag, _args, _files in engine.builds]
+    assert tags == [f"tazpod-infisical:{__version__}", f"tazpod-k8s:{__version__}"]
+    infisical_args, k8s_args = engine.builds[0][1], engine.builds[1][1]
+    assert infisical_args == {
+        "TAZPOD_VERSION": __version__,
+        "TAZPOD_BASE": f"tazpod-base:{__version__}",
+    }
+    assert k8s_args["TAZPOD_BASE"] == f"tazpod-infisical:{__version__}"
+    assert "BASE_IMAGE" not in k8s_args  # the project's args are the base's
+    assert engine.builds[1][2] == ["Dockerfile", "tools/bin/k8s"]
+    assert staged == ["infisical", "k8s"]
+
+
+def test_build_all_rebuilds_the_stack_with_the_projects_args(
+    tmp_path: Path, staged: list[str]
+) -> None:
+    project, config = _project(tmp_path, "infisical", "build:\n  args:\n    WITH_LAZYVIM: '0'\n")
+    engine = RecordingEngine({f"tazpod-base:{__version__}", f"tazpod-infisical:{__version__}"})
+    build_image(engine, project, config, lambda _m: None, rebuild_all=True)  # type: ignore[arg-type]
+    (base_tag, base_args, base_files), (tag, _args, _files) = engine.builds
+    assert base_tag == f"tazpod-base:{__version__}" and tag == f"tazpod-infisical:{__version__}"
+    assert base_args == {"WITH_LAZYVIM": "0", "TAZPOD_VERSION": __version__}
+    assert base_files == ["Dockerfile", "tazpod-src/tazpod.whl"]
+
+
+def test_a_custom_dockerfile_is_built_alone(tmp_path: Path, staged: list[str]) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    extra = "build:\n  dockerfile: Dockerfile\n  args:\n    A: b\n"
+    project, config = _project(tmp_path, "k8s", extra)
+    engine = RecordingEngine(set())
+    build_image(engine, project, config, lambda _m: None)  # type: ignore[arg-type]
+    assert [(tag, args) for tag, args, _f in engine.builds] == [
+        (f"tazpod-k8s:{__version__}", {"A": "b", "TAZPOD_VERSION": __version__})
+    ]
+    assert staged == []
