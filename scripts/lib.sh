@@ -54,3 +54,26 @@ ensure_venv() {
   rm -f "$pip_log"
   rm -rf build
 }
+
+# Ubuntu's archive keyring (Debian 12 does not package it), for bootstrapping Ubuntu 24.04
+# images from Ubuntu's mirror: its .deb, pinned by sha256, unpacked into the test cache.
+UBUNTU_MIRROR=${TAZPOD_UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
+UBUNTU_KEYRING_DEB=pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb
+UBUNTU_KEYRING_SHA256=36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8
+ensure_ubuntu_keyring() {
+  local cache=/var/cache/tazpod-test/ubuntu-keyring deb
+  export TAZPOD_TEST_UBUNTU_KEYRING=$cache/ubuntu-archive-keyring.gpg
+  export TAZPOD_TEST_UBUNTU_MIRROR=$UBUNTU_MIRROR
+  [[ -s $TAZPOD_TEST_UBUNTU_KEYRING ]] && return 0
+  log "fetching Ubuntu's archive keyring (pinned sha256)"
+  mkdir -p "$cache"
+  deb=$cache/keyring.deb
+  curl -fsS --retry 3 -o "$deb" "$UBUNTU_MIRROR/$UBUNTU_KEYRING_DEB" \
+    || die "cannot download $UBUNTU_MIRROR/$UBUNTU_KEYRING_DEB (set TAZPOD_UBUNTU_MIRROR)"
+  echo "$UBUNTU_KEYRING_SHA256  $deb" | sha256sum --check --quiet \
+    || die "$deb does not have the pinned sha256; refusing it"
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/keyrings/ubuntu-archive-keyring.gpg \
+    >"$TAZPOD_TEST_UBUNTU_KEYRING.tmp"
+  mv "$TAZPOD_TEST_UBUNTU_KEYRING.tmp" "$TAZPOD_TEST_UBUNTU_KEYRING"
+  rm -f "$deb"
+}

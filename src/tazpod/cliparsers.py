@@ -140,6 +140,7 @@ def _image(p: argparse.ArgumentParser) -> None:
     boot.add_argument("--suite", default="bookworm", help="distribution suite (default bookworm)")
     boot.add_argument("--mirror", default="http://deb.debian.org/debian", help="package mirror")
     boot.add_argument("--keyring", help="keyring for the suite (e.g. Ubuntu's)")
+    boot.add_argument("--components", help="archive areas (default main; main,universe for Ubuntu)")
     boot.add_argument("--tag", help="image tag (default tazpod-bootstrap:SUITE)")
     boot.add_argument("--engine", default="docker", choices=ENGINE_CHOICES[:2])
 

@@ -94,3 +94,20 @@ def test_a_custom_dockerfile_is_built_alone(tmp_path: Path, staged: list[str]) -
         (f"tazpod-k8s:{__version__}", {"A": "b", "TAZPOD_VERSION": __version__})
     ]
     assert staged == []
+
+
+def test_bootstrap_components_follow_the_distribution() -> None:
+    import argparse
+
+    from tazpod.commands.image import components
+
+    def args(mirror: str, keyring: str | None = None, given: str | None = None) -> str:
+        namespace = argparse.Namespace(mirror=mirror, keyring=keyring, components=given)
+        return components(namespace)
+
+    assert args("http://deb.debian.org/debian") == "main"
+    assert args("http://archive.ubuntu.com/ubuntu") == "main,universe"
+    assert args("http://mirror.lan/u", "/usr/share/keyrings/ubuntu-archive-keyring.gpg") == (
+        "main,universe"
+    )
+    assert args("http://deb.debian.org/debian", given="main,contrib") == "main,contrib"

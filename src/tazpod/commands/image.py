@@ -15,6 +15,14 @@ from tazpod.ui import UI
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 
+def components(args: argparse.Namespace) -> str:
+    """The archive areas: Ubuntu's editor and tools (neovim, ripgrep, age) are in universe."""
+    if args.components:
+        return str(args.components)
+    ubuntu = "ubuntu" in f"{args.mirror} {args.keyring or ''}".lower()
+    return "main,universe" if ubuntu else "main"
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines import get_engine
 
@@ -30,7 +38,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         command = [
             "mmdebstrap",
             "--variant=minbase",
-            "--include=ca-certificates",
+            "--include=apt,ca-certificates",  # Ubuntu suites leave apt out of minbase
+            f"--components={components(args)}",
             *(["--keyring", args.keyring] if args.keyring else []),
             args.suite,
             str(rootfs),
