@@ -152,8 +152,11 @@ class Lock:
             "comment": "tazpod: sha256 of each vertical tool; commit this file",
             "artifacts": dict(sorted(self.pins.items())),
         }
-        # Committed with the project, not secret: readable like the project's other files.
-        write_atomic(self.path, (json.dumps(body, indent=2) + "\n").encode(), mode=0o644)
+        # Committed with the project, not secret: readable like the project's other files,
+        # and owned like its directory (also when the build ran under sudo).
+        info = self.path.parent.stat()
+        data = (json.dumps(body, indent=2) + "\n").encode()
+        write_atomic(self.path, data, mode=0o644, owner=(info.st_uid, info.st_gid))
         self.changed = False
 
 
