@@ -19,6 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +30,7 @@ from tazpod.sysio.files import make_private_dir, write_atomic
 LOCK_FILE = "artifacts.lock"
 NPM_REGISTRY = "https://registry.npmjs.org"
 ARCHES = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}  # (go, node) names
-_KEYS = {"version", "url", "sha256", "npm", "member", "tree", "target"}
+_KEYS = {"version", "url", "sha256", "npm", "member", "tree", "target", "arch", "unless"}
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -56,30 +57,56 @@ def machine_arch() -> tuple[str, str]:
     return ARCHES[machine]
 
 
-def load_artifacts(path: Path) -> list[Artifact]:
-    """Read one vertical's artifacts.toml; errors name the file and the key."""
+def _check_entry(where: str, entry: object) -> dict[str, object]:
+    if not isinstance(entry, dict):
+        raise ArtifactError(f"{where} must be a table")
+    for key, value in entry.items():
+        if key not in _KEYS:
+            raise ArtifactError(f"{where}: unknown key {key}")
+        table = key == "arch" and isinstance(value, dict)
+        if not (
+            isinstance(value, str) or (table and all(isinstance(v, str) for v in value.values()))
+        ):
+            raise ArtifactError(
+                f"{where}: {key} must be a string" + (" table" if key == "arch" else "")
+            )
+    if "version" not in entry or "target" not in entry:
+        raise ArtifactError(f"{where} needs version and target")
+    if ("npm" in entry) == ("url" in entry) or ("url" in entry) != ("sha256" in entry):
+        raise ArtifactError(f"{where} needs either npm, or url with sha256")
+    if "member" in entry and "tree" in entry:
+        raise ArtifactError(f"{where}: member and tree exclude each other")
+    unless = entry.get("unless")
+    if unless is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", str(unless)):
+        raise ArtifactError(f"{where}: unless must read NAME=value (a build argument)")
+    return entry
+
+
+def load_artifacts(path: Path, build_args: Mapping[str, str] | None = None) -> list[Artifact]:
+    """Read one vertical's artifacts.toml; errors name the file and the key.
+
+    An entry with ``unless = "NAME=value"`` is left out when the build sets NAME=value.
+    ``{arch}`` is the Go name (amd64, arm64) unless the entry's ``arch`` table renames it.
+    """
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise ArtifactError(f"{path}: {err}") from err
-    arch, node_arch = machine_arch()
+    go_arch, node_arch = machine_arch()
     found = []
-    for name, entry in data.items():
+    for name, raw in data.items():
         where = f"{path}: [{name}]"
-        if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
-            raise ArtifactError(f"{where} must be a table of strings")
-        unknown = set(entry) - _KEYS
-        if unknown:
-            raise ArtifactError(f"{where}: unknown key {sorted(unknown)[0]}")
-        if "version" not in entry or "target" not in entry:
-            raise ArtifactError(f"{where} needs version and target")
-        if ("npm" in entry) == ("url" in entry) or ("url" in entry) != ("sha256" in entry):
-            raise ArtifactError(f"{where} needs either npm, or url with sha256")
-        if "member" in entry and "tree" in entry:
-            raise ArtifactError(f"{where}: member and tree exclude each other")
+        entry = _check_entry(where, raw)
+        unless = str(entry.get("unless", ""))
+        if unless and (build_args or {}).get(unless.split("=", 1)[0]) == unless.split("=", 1)[1]:
+            continue
+        names = entry.get("arch", {})
+        arch = names.get(go_arch, go_arch) if isinstance(names, dict) else go_arch
+        version = str(entry["version"])
         values = {
-            k: v.format(version=entry["version"], arch=arch, nodearch=node_arch)
+            k: v.format(version=version, arch=arch, nodearch=node_arch)
             for k, v in entry.items()
+            if isinstance(v, str)
         }
         if values["target"].startswith("/") or ".." in values["target"].split("/"):
             raise ArtifactError(f"{where}: target must be a relative path inside tools/")
@@ -300,12 +327,19 @@ def _take_tree(archive: tarfile.TarFile, artifact: Artifact, target: Path) -> No
         raise ArtifactError(f"{artifact.name}: the archive has nothing under {prefix}")
 
 
-def stage(files: list[Path], project_dir: Path, tools: Path, progress: Progress) -> None:
+def stage(
+    files: list[Path],
+    project_dir: Path,
+    tools: Path,
+    progress: Progress,
+    build_args: Mapping[str, str] | None = None,
+) -> None:
     """Fetch every tool of the listed artifacts.toml files into ``tools``; save the lock."""
     lock = Lock(project_dir / LOCK_FILE)
+    tools.mkdir(parents=True, exist_ok=True)  # the Dockerfile copies it, even when empty
     try:
         for listing in files:
-            for artifact in load_artifacts(listing):
+            for artifact in load_artifacts(listing, build_args):
                 unpack(artifact, obtain(artifact, lock, progress), tools)
     finally:
         lock.save()  # pins of the tools that did verify stay, even if a later one failed

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from tazpod import __version__
@@ -29,7 +29,9 @@ PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
 
 
 @contextlib.contextmanager
-def vertical_context(vertical: str, project: Project, progress: Progress) -> Iterator[Path]:
+def vertical_context(
+    vertical: str, project: Project, progress: Progress, build_args: Mapping[str, str]
+) -> Iterator[Path]:
     """A temporary build context for one vertical: its Dockerfile and what it copies."""
     source = IMAGES / vertical
     if not (source / "Dockerfile").is_file():
@@ -46,7 +48,7 @@ def vertical_context(vertical: str, project: Project, progress: Progress) -> Ite
         if listing.is_file():
             from tazpod.artifacts import stage
 
-            stage([listing], project.config_dir, context / "tools", progress)
+            stage([listing], project.config_dir, context / "tools", progress, build_args)
         yield context
 
 
@@ -154,7 +156,7 @@ def build_image(
                 if below is None
                 else {"TAZPOD_VERSION": __version__, "TAZPOD_BASE": below}
             )
-            with vertical_context(step, project, progress) as context:
+            with vertical_context(step, project, progress, args) as context:
                 progress(f"building {image} (the {step} vertical)")
                 engine.build(context, context / "Dockerfile", image, args, progress)
         below = image

@@ -97,11 +97,11 @@ def publish_releases(mirror: Mirror, listing: Path) -> dict[str, str]:
         if artifact.url is None or artifact.sha256_url is None:
             continue
         script = tool_script(artifact.name, artifact.version)
-        body = (
-            tar_gz({artifact.member: script}, {artifact.member: 0o755})
-            if artifact.member
-            else script
+        # A tree (a whole install prefix, like Neovim's) gets the stand-in as bin/<name>.
+        inside = artifact.member or (
+            f"{artifact.tree}/bin/{artifact.name}" if artifact.tree else ""
         )
+        body = tar_gz({inside: script}, {inside: 0o755}) if inside else script
         mirror.put(artifact.url, body)
         digest = hashlib.sha256(body).hexdigest()
         filename = artifact.url.rsplit("/", 1)[1]

@@ -34,10 +34,10 @@ def test_every_vertical_has_a_dockerfile_and_valid_tools() -> None:
     for vertical in VERTICALS:
         dockerfile = (IMAGES / vertical / "Dockerfile").read_text()
         assert f'dev.tazpod.vertical="{vertical}"' in dockerfile
-        if vertical == "base":
-            continue
-        assert "FROM ${TAZPOD_BASE}" in dockerfile
-        assert "curl" not in dockerfile and "wget" not in dockerfile  # nothing downloads
+        assert "COPY tools/ /usr/local/" in dockerfile
+        if vertical != "base":  # (the base installs curl, and clones LazyVim's starter)
+            assert "FROM ${TAZPOD_BASE}" in dockerfile
+            assert "curl" not in dockerfile and "wget" not in dockerfile  # nothing downloads
         for artifact in load_artifacts(IMAGES / vertical / "artifacts.toml"):
             assert artifact.target not in targets
             targets.add(artifact.target)
@@ -53,7 +53,8 @@ def test_every_vertical_has_a_dockerfile_and_valid_tools() -> None:
         ('[a]\nversion = "1"\ntarget = "bin/a"\nurl = "https://x/a"\n', "needs either npm"),
         ('[a]\nversion = "1"\ntarget = "bin/a"\nnpm = "a"\ncolour = "red"\n', "unknown key"),
         ('[a]\nversion = "1"\ntarget = "../a"\nnpm = "a"\n', "relative path"),
-        ('[a]\nversion = 1\ntarget = "bin/a"\nnpm = "a"\n', "table of strings"),
+        ('[a]\nversion = 1\ntarget = "bin/a"\nnpm = "a"\n', "version must be a string"),
+        ('[a]\nversion = "1"\ntarget = "bin/a"\nnpm = "a"\nunless = "0"\n', "NAME=value"),
     ],
 )
 def test_a_bad_manifest_names_file_and_entry(tmp_path: Path, text: str, error: str) -> None:
@@ -205,3 +206,26 @@ def test_a_new_version_replaces_the_old_pin(mirror: Mirror, tmp_path: Path) -> N
         stage([listing], tmp_path, tmp_path / version, lambda _m: None)
     pins = json.loads((tmp_path / LOCK_FILE).read_text())["artifacts"]
     assert [key.split(" ")[0] for key in pins] == ["tool@1.1.0"]
+
+
+def test_neovim_only_for_lazyvim_and_named_as_neovim_names_arches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = IMAGES / "base" / "artifacts.toml"
+    for machine, arch in (("x86_64", "x86_64"), ("aarch64", "arm64")):
+        monkeypatch.setattr("platform.machine", lambda machine=machine: machine)
+        (neovim,) = load_artifacts(base)
+        assert neovim.url is not None and neovim.url.endswith(f"/nvim-linux-{arch}.tar.gz")
+        assert neovim.tree == f"nvim-linux-{arch}" and neovim.target == "."
+    assert load_artifacts(base, {"WITH_LAZYVIM": "0"}) == []
+    assert len(load_artifacts(base, {"WITH_LAZYVIM": "1"})) == 1
+
+
+def test_a_tree_lands_under_usr_local(mirror: Mirror, tmp_path: Path) -> None:
+    base = IMAGES / "base" / "artifacts.toml"
+    printed = publish_releases(mirror, base)
+    stage([base], tmp_path, tmp_path / "tools", lambda _m: None, {"WITH_LAZYVIM": "1"})
+    nvim = tmp_path / "tools" / "bin" / "neovim"
+    assert printed["neovim"] in nvim.read_text() and nvim.stat().st_mode & 0o111
+    stage([base], tmp_path, tmp_path / "none", lambda _m: None, {"WITH_LAZYVIM": "0"})
+    assert list((tmp_path / "none").iterdir()) == []  # copied by the Dockerfile, empty

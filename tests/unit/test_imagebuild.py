@@ -37,8 +37,10 @@ def staged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         target.mkdir()
         (target / "tazpod.whl").write_bytes(b"")
 
-    def tools(files: list[Path], project_dir: Path, tools: Path, _p: object) -> None:
-        calls.append(files[0].parent.name)
+    def tools(
+        files: list[Path], project_dir: Path, tools: Path, _p: object, args: dict[str, str]
+    ) -> None:
+        calls.append(f"{files[0].parent.name} {args.get('WITH_LAZYVIM', '')}".strip())
         (tools / "bin").mkdir(parents=True)
         (tools / "bin" / files[0].parent.name).write_bytes(b"")
 
@@ -81,7 +83,8 @@ def test_build_all_rebuilds_the_stack_with_the_projects_args(
     (base_tag, base_args, base_files), (tag, _args, _files) = engine.builds
     assert base_tag == f"tazpod-base:{__version__}" and tag == f"tazpod-infisical:{__version__}"
     assert base_args == {"WITH_LAZYVIM": "0", "TAZPOD_VERSION": __version__}
-    assert base_files == ["Dockerfile", "tazpod-src/tazpod.whl"]
+    assert base_files == ["Dockerfile", "tazpod-src/tazpod.whl", "tools/bin/base"]
+    assert staged == ["base 0", "infisical"]  # the base's tools see the project's args
 
 
 def test_a_custom_dockerfile_is_built_alone(tmp_path: Path, staged: list[str]) -> None:
