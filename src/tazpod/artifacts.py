@@ -63,13 +63,11 @@ def _check_entry(where: str, entry: object) -> dict[str, object]:
     for key, value in entry.items():
         if key not in _KEYS:
             raise ArtifactError(f"{where}: unknown key {key}")
-        table = key == "arch" and isinstance(value, dict)
-        if not (
-            isinstance(value, str) or (table and all(isinstance(v, str) for v in value.values()))
-        ):
-            raise ArtifactError(
-                f"{where}: {key} must be a string" + (" table" if key == "arch" else "")
-            )
+        if key == "arch":  # {go name = the vendor's name}
+            if not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
+                raise ArtifactError(f"{where}: arch must be a table of strings")
+        elif not isinstance(value, str):
+            raise ArtifactError(f"{where}: {key} must be a string")
     if "version" not in entry or "target" not in entry:
         raise ArtifactError(f"{where} needs version and target")
     if ("npm" in entry) == ("url" in entry) or ("url" in entry) != ("sha256" in entry):

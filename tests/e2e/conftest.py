@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,17 +126,24 @@ def vertical_built(
     )
 
 
-@pytest.fixture
-def pod(engine: str, vertical_built: None, base_image: str) -> Iterator[Pod]:
-    root = Path(tempfile.mkdtemp(prefix="tazpod-e2e-", dir="/var/tmp"))
+def new_project(prefix: str, vertical: str, engine: str, configure: Callable[[Path], None]) -> Pod:
+    """A fresh project in /var/tmp, initialized, configured, owned by the image's user."""
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     root.chmod(0o755)
-    subprocess.run([_tazpod(), "init", "base"], cwd=root, check=True, capture_output=True)
-    _configure(root, engine, base_image)
+    subprocess.run([_tazpod(), "init", vertical], cwd=root, check=True, capture_output=True)
+    configure(root)
     passfile = root / ".passphrase"
     passfile.write_text(PASSPHRASE + "\n")
     passfile.chmod(0o600)
     subprocess.run(["chown", "-R", "1000:1000", str(root)], check=True)  # the image's user
-    result = Pod(root, passfile, engine)
+    return Pod(root, passfile, engine)
+
+
+@pytest.fixture
+def pod(engine: str, vertical_built: None, base_image: str) -> Iterator[Pod]:
+    result = new_project(
+        "tazpod-e2e-", "base", engine, lambda root: _configure(root, engine, base_image)
+    )
     yield result
     result.cli("rm", "-f", result.name)
-    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(result.root, ignore_errors=True)

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 
 from tazpod import __version__
 
-from .conftest import PASSPHRASE, Pod, _tazpod
+from .conftest import Pod, _tazpod, new_project
 from .test_container_lifecycle import (
     test_init_up_unlock_isolate_down_up_again as test_lifecycle_on_ubuntu_24_04,
 )
@@ -66,15 +65,7 @@ def noble_built(docker_ready: None, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture
 def pod(noble_built: str) -> Iterator[Pod]:
-    root = Path(tempfile.mkdtemp(prefix="tazpod-noble-", dir="/var/tmp"))
-    root.chmod(0o755)
-    subprocess.run([_tazpod(), "init", "base"], cwd=root, check=True, capture_output=True)
-    _config(root)
-    passfile = root / ".passphrase"
-    passfile.write_text(PASSPHRASE + "\n")
-    passfile.chmod(0o600)
-    subprocess.run(["chown", "-R", "1000:1000", str(root)], check=True)
-    result = Pod(root, passfile, "docker")
+    result = new_project("tazpod-noble-", "base", "docker", _config)
     yield result
     result.cli("rm", "-f", result.name)
-    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(result.root, ignore_errors=True)

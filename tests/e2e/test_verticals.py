@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +20,7 @@ from tazpod import __version__
 from tazpod.artifacts import LOCK_FILE
 from tazpod.fetch import MIRROR_ENV
 from tazpod.imagebuild import IMAGES
-from tests.e2e.conftest import Pod, _configure, _tazpod
+from tests.e2e.conftest import Pod, _configure, new_project
 from tests.support.mirror import Mirror, publish_releases, serve
 
 pytestmark = pytest.mark.parametrize("engine", ["docker"], indirect=True)
@@ -40,11 +37,10 @@ class Setup:
 
 @pytest.fixture
 def gemini_project(engine: str, vertical_built: None, base_image: str) -> Iterator[Setup]:
-    root = Path(tempfile.mkdtemp(prefix="tazpod-verticals-", dir="/var/tmp"))
-    root.chmod(0o755)
-    subprocess.run([_tazpod(), "init", "gemini"], cwd=root, check=True, capture_output=True)
-    _configure(root, engine, base_image)
-    pod = Pod(root, root / ".passphrase", engine)
+    pod = new_project(
+        "tazpod-verticals-", "gemini", engine, lambda root: _configure(root, engine, base_image)
+    )
+    root = pod.root
     # Built fresh each time: the point is to watch infisical and k8s being built too.
     for vertical in ABOVE_BASE:
         pod.cli("rmi", "-f", f"tazpod-{vertical}:{__version__}")

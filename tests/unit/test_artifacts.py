@@ -55,6 +55,7 @@ def test_every_vertical_has_a_dockerfile_and_valid_tools() -> None:
         ('[a]\nversion = "1"\ntarget = "../a"\nnpm = "a"\n', "relative path"),
         ('[a]\nversion = 1\ntarget = "bin/a"\nnpm = "a"\n', "version must be a string"),
         ('[a]\nversion = "1"\ntarget = "bin/a"\nnpm = "a"\nunless = "0"\n', "NAME=value"),
+        ('[a]\nversion = "1"\ntarget = "bin/a"\nnpm = "a"\narch = "x"\n', "arch must be a table"),
     ],
 )
 def test_a_bad_manifest_names_file_and_entry(tmp_path: Path, text: str, error: str) -> None:
