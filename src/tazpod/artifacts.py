@@ -23,8 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from tazpod.engines.base import Progress
 from tazpod.errors import ArtifactError
-from tazpod.fetch import Progress, fetch_file, fetch_text, file_sha256, mirrored
+from tazpod.fetch import fetch_file, fetch_text, file_sha256, mirrored
+from tazpod.paths import user_cache_dir
 from tazpod.sysio.files import make_private_dir, write_atomic
 
 LOCK_FILE = "artifacts.lock"
@@ -185,13 +187,6 @@ class Lock:
         self.changed = False
 
 
-def cache_dir() -> Path:
-    import os
-
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "tazpod" / "artifacts"
-
-
 def _npm_source(artifact: Artifact) -> tuple[str, str]:
     """(tarball URL, sha512 integrity) from the npm registry's entry for this version."""
     meta_url = f"{NPM_REGISTRY}/{artifact.npm}/{artifact.version}"
@@ -241,10 +236,8 @@ def _download(artifact: Artifact, cache: Path, progress: Progress) -> tuple[str,
         part.unlink(missing_ok=True)
 
 
-def obtain(artifact: Artifact, lock: Lock, progress: Progress) -> Path:
+def obtain(artifact: Artifact, lock: Lock, cache: Path, progress: Progress) -> Path:
     """The verified file for ``artifact``: from the cache when pinned, else downloaded."""
-    cache = cache_dir()
-    make_private_dir(cache)
     pinned = lock.pinned(artifact)
     if pinned is not None:
         cached = cache / pinned
@@ -326,18 +319,19 @@ def _take_tree(archive: tarfile.TarFile, artifact: Artifact, target: Path) -> No
 
 
 def stage(
-    files: list[Path],
+    listing: Path,
     project_dir: Path,
     tools: Path,
     progress: Progress,
     build_args: Mapping[str, str] | None = None,
 ) -> None:
-    """Fetch every tool of the listed artifacts.toml files into ``tools``; save the lock."""
+    """Fetch every tool of one artifacts.toml into ``tools``; save the lock."""
     lock = Lock(project_dir / LOCK_FILE)
+    cache = user_cache_dir() / "artifacts"
+    make_private_dir(cache)
     tools.mkdir(parents=True, exist_ok=True)  # the Dockerfile copies it, even when empty
     try:
-        for listing in files:
-            for artifact in load_artifacts(listing, build_args):
-                unpack(artifact, obtain(artifact, lock, progress), tools)
+        for artifact in load_artifacts(listing, build_args):
+            unpack(artifact, obtain(artifact, lock, cache, progress), tools)
     finally:
         lock.save()  # pins of the tools that did verify stay, even if a later one failed

@@ -411,11 +411,11 @@ def _from_json(data: dict[str, Any]) -> ProjectConfig:
 
 def _cache_path(path: Path) -> Path:
     import hashlib
-    import os
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tazpod"
+    from tazpod.paths import user_cache_dir
+
     digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
-    return base / f"config-{digest}.json"
+    return user_cache_dir() / f"config-{digest}.json"
 
 
 def load_project_config(path: Path) -> Loaded:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from tazpod.engines.base import Progress
 from tazpod.errors import ArtifactError
 
 MIRROR_ENV = "TAZPOD_ARTIFACT_MIRROR"
@@ -29,7 +30,6 @@ MAX_BYTES = 1 << 30  # no tool of a vertical comes near; a runaway server stops 
 ATTEMPTS = 3
 PROGRESS_EVERY = 2.0  # seconds between progress lines
 
-Progress = Callable[[str], None]
 T = TypeVar("T")
 
 
@@ -93,17 +93,15 @@ def fetch_text(url: str, timeout: float = 30.0) -> str:
 
 
 @dataclass(frozen=True)
-class Downloaded:
-    path: Path
+class Digests:
     sha256: str
     sha512: bytes  # raw digest: the npm registry's integrity is sha512
-    size: int
 
 
-def fetch_file(url: str, target: Path, label: str, progress: Progress) -> Downloaded:
+def fetch_file(url: str, target: Path, label: str, progress: Progress) -> Digests:
     """Stream ``url`` into ``target`` (created 0600), hashing as it goes."""
 
-    def attempt() -> Downloaded:
+    def attempt() -> Digests:
         sha256, sha512, size = hashlib.sha256(), hashlib.sha512(), 0
         with _open(url, 60.0) as answer, target.open("wb") as out:
             os.fchmod(out.fileno(), 0o600)
@@ -122,7 +120,7 @@ def fetch_file(url: str, target: Path, label: str, progress: Progress) -> Downlo
                     progress(f"  {label}: {_mib(size)}" + (f" of {_mib(total)}" if total else ""))
         if total and size != total:
             raise OSError(f"the connection closed after {size} of {total} bytes")
-        return Downloaded(target, sha256.hexdigest(), sha512.digest(), size)
+        return Digests(sha256.hexdigest(), sha512.digest())
 
     return _retrying(url, attempt)
 

@@ -48,7 +48,7 @@ def vertical_context(
         if listing.is_file():
             from tazpod.artifacts import stage
 
-            stage([listing], project.config_dir, context / "tools", progress, build_args)
+            stage(listing, project.config_dir, context / "tools", progress, build_args)
         yield context
 
 

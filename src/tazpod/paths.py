@@ -9,6 +9,11 @@ from pathlib import Path
 RUNTIME_DIR = Path(os.environ.get("TAZPOD_RUNTIME_DIR", "/run/tazpod"))
 
 
+def user_cache_dir() -> Path:
+    """tazpod's per-user cache: parsed configs, the verticals' verified tools."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tazpod"
+
+
 def in_container() -> bool:
     """True inside a tazpod dev container: its images and `tazpod up` set TAZPOD_CONTAINER=1.
 

@@ -84,7 +84,7 @@ def test_mirror_layout_and_bad_mirror() -> None:
 def test_first_build_pins_later_builds_use_the_cache(mirror: Mirror, tmp_path: Path) -> None:
     printed = publish_releases(mirror, K8S)
     tools, seen = tmp_path / "tools", list[str]()
-    stage([K8S], tmp_path, tools, seen.append)
+    stage(K8S, tmp_path, tools, seen.append)
     for name in ("kubectl", "helm", "k9s", "stern", "talosctl"):
         binary = tools / "bin" / name
         assert binary.stat().st_mode & 0o777 == 0o755
@@ -99,7 +99,7 @@ def test_first_build_pins_later_builds_use_the_cache(mirror: Mirror, tmp_path: P
     mirror.files.clear()  # the network is gone: pinned and cached tools still build
     requests = len(mirror.requests)
     seen.clear()
-    stage([K8S], tmp_path, tmp_path / "again", seen.append)
+    stage(K8S, tmp_path, tmp_path / "again", seen.append)
     assert len(mirror.requests) == requests
     assert (tmp_path / "again" / "bin" / "kubectl").read_bytes() == (
         tools / "bin" / "kubectl"
@@ -109,7 +109,7 @@ def test_first_build_pins_later_builds_use_the_cache(mirror: Mirror, tmp_path: P
 
 def test_a_download_unlike_its_pin_is_refused(mirror: Mirror, tmp_path: Path) -> None:
     publish_releases(mirror, K8S)
-    stage([K8S], tmp_path, tmp_path / "tools", lambda _m: None)
+    stage(K8S, tmp_path, tmp_path / "tools", lambda _m: None)
     lock_before = (tmp_path / LOCK_FILE).read_bytes()
     for cached in (tmp_path / "cache" / "tazpod" / "artifacts").iterdir():
         cached.unlink()
@@ -120,7 +120,7 @@ def test_a_download_unlike_its_pin_is_refused(mirror: Mirror, tmp_path: Path) ->
     mirror.put(kubectl.url, body)
     mirror.put(kubectl.sha256_url, hashlib.sha256(body).hexdigest().encode())
     with pytest.raises(ArtifactError) as caught:
-        stage([K8S], tmp_path, tmp_path / "tools2", lambda _m: None)
+        stage(K8S, tmp_path, tmp_path / "tools2", lambda _m: None)
     assert str(tmp_path / LOCK_FILE) in caught.value.message
     assert kubectl.key in caught.value.message
     assert caught.value.hint is not None and "delete that entry" in caught.value.hint
@@ -133,7 +133,7 @@ def test_a_download_unlike_the_vendor_checksum_is_refused(mirror: Mirror, tmp_pa
     assert helm.url is not None
     mirror.put(helm.url, tar_gz({"linux-amd64/helm": b"tampered"}))
     with pytest.raises(ArtifactError, match="does not match the vendor's"):
-        stage([K8S], tmp_path, tmp_path / "tools", lambda _m: None)
+        stage(K8S, tmp_path, tmp_path / "tools", lambda _m: None)
     pins = json.loads((tmp_path / LOCK_FILE).read_text())["artifacts"]
     assert not any(key.startswith("helm@") for key in pins)  # kubectl (before it) is pinned
     cache = tmp_path / "cache" / "tazpod" / "artifacts"
@@ -157,7 +157,7 @@ def _npm_listing(tmp_path: Path, mirror: Mirror, members: dict[str, bytes]) -> P
 def test_npm_package_unpacked_after_its_integrity(mirror: Mirror, tmp_path: Path) -> None:
     members = {"package/package.json": b"{}", "package/bin/tool.js": b"#!/usr/bin/env node\n"}
     listing = _npm_listing(tmp_path, mirror, members)
-    stage([listing], tmp_path, tmp_path / "tools", lambda _m: None)
+    stage(listing, tmp_path, tmp_path / "tools", lambda _m: None)
     tool = tmp_path / "tools" / "lib" / "demo" / "bin" / "tool.js"
     assert tool.read_bytes() == b"#!/usr/bin/env node\n" and tool.stat().st_mode & 0o111
     assert (tmp_path / "tools" / "lib" / "demo" / "package.json").stat().st_mode & 0o777 == 0o644
@@ -167,19 +167,19 @@ def test_npm_package_unpacked_after_its_integrity(mirror: Mirror, tmp_path: Path
     for cached in (tmp_path / "cache" / "tazpod" / "artifacts").iterdir():
         cached.unlink()
     with pytest.raises(ArtifactError, match="does not match the npm registry's integrity"):
-        stage([listing], tmp_path, tmp_path / "tools2", lambda _m: None)
+        stage(listing, tmp_path, tmp_path / "tools2", lambda _m: None)
 
 
 def test_unsafe_archive_paths_are_refused(mirror: Mirror, tmp_path: Path) -> None:
     listing = _npm_listing(tmp_path, mirror, {"package/../../escape": b"x"})
     with pytest.raises(ArtifactError, match="unsafe path"):
-        stage([listing], tmp_path, tmp_path / "tools", lambda _m: None)
+        stage(listing, tmp_path, tmp_path / "tools", lambda _m: None)
     assert not (tmp_path / "escape").exists()
 
 
 def test_missing_download_explains_the_mirror(mirror: Mirror, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError) as caught:
-        stage([K8S], tmp_path, tmp_path / "tools", lambda _m: None)
+        stage(K8S, tmp_path, tmp_path / "tools", lambda _m: None)
     assert "HTTP 404" in caught.value.message and mirror.url in caught.value.message
     assert caught.value.hint is not None and MIRROR_ENV in caught.value.hint
 
@@ -204,7 +204,7 @@ def test_a_new_version_replaces_the_old_pin(mirror: Mirror, tmp_path: Path) -> N
             'sha256 = "https://example.org/tool-{version}.sha256"\n'
         )
         publish_releases(mirror, listing)
-        stage([listing], tmp_path, tmp_path / version, lambda _m: None)
+        stage(listing, tmp_path, tmp_path / version, lambda _m: None)
     pins = json.loads((tmp_path / LOCK_FILE).read_text())["artifacts"]
     assert [key.split(" ")[0] for key in pins] == ["tool@1.1.0"]
 
@@ -225,8 +225,8 @@ def test_neovim_only_for_lazyvim_and_named_as_neovim_names_arches(
 def test_a_tree_lands_under_usr_local(mirror: Mirror, tmp_path: Path) -> None:
     base = IMAGES / "base" / "artifacts.toml"
     printed = publish_releases(mirror, base)
-    stage([base], tmp_path, tmp_path / "tools", lambda _m: None, {"WITH_LAZYVIM": "1"})
+    stage(base, tmp_path, tmp_path / "tools", lambda _m: None, {"WITH_LAZYVIM": "1"})
     nvim = tmp_path / "tools" / "bin" / "neovim"
     assert printed["neovim"] in nvim.read_text() and nvim.stat().st_mode & 0o111
-    stage([base], tmp_path, tmp_path / "none", lambda _m: None, {"WITH_LAZYVIM": "0"})
+    stage(base, tmp_path, tmp_path / "none", lambda _m: None, {"WITH_LAZYVIM": "0"})
     assert list((tmp_path / "none").iterdir()) == []  # copied by the Dockerfile, empty

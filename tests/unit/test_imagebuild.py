@@ -38,11 +38,11 @@ def staged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (target / "tazpod.whl").write_bytes(b"")
 
     def tools(
-        files: list[Path], project_dir: Path, tools: Path, _p: object, args: dict[str, str]
+        listing: Path, project_dir: Path, tools: Path, _p: object, args: dict[str, str]
     ) -> None:
-        calls.append(f"{files[0].parent.name} {args.get('WITH_LAZYVIM', '')}".strip())
+        calls.append(f"{listing.parent.name} {args.get('WITH_LAZYVIM', '')}".strip())
         (tools / "bin").mkdir(parents=True)
-        (tools / "bin" / files[0].parent.name).write_bytes(b"")
+        (tools / "bin" / listing.parent.name).write_bytes(b"")
 
     monkeypatch.setattr(imagebuild, "write_wheels", wheels)
     monkeypatch.setattr(artifacts, "stage", tools)
