@@ -200,11 +200,11 @@ def save_rows(base: Path, runs: int) -> tuple[list[Row], list[str]]:
 def sync_rows(base: Path, runs: int) -> list[Row]:
     from tests.support.infisical_server import ApiState, InfisicalServer
 
-    from tazpod import secretstore
-    from tazpod.secret import Secret
-    from tazpod.secretsfile import read_secrets_config
+    from tazpod.secrets import store as secretstore
+    from tazpod.secrets.mappings import read_secrets_config
+    from tazpod.secrets.pull import pull
+    from tazpod.secrets.value import Secret
     from tazpod.sources.http import JsonClient
-    from tazpod.sync import pull
 
     state = ApiState(identities={"id": "secret"})
     state.add_secrets("p", "dev", {f"S{i:03}": secrets.token_hex(16) for i in range(200)})

@@ -1,3 +1,3 @@
-from tazpod.cli import main
+from tazpod.cli.main import main
 
 raise SystemExit(main())

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pytest
 
 from tazpod import __version__
-from tazpod.artifacts import LOCK_FILE
-from tazpod.fetch import MIRROR_ENV
-from tazpod.imagebuild import IMAGES
+from tazpod.images.artifacts import LOCK_FILE
+from tazpod.images.download import MIRROR_ENV
+from tazpod.images.stack import IMAGES
 from tests.e2e.conftest import Pod, _configure, new_project
 from tests.support.mirror import Mirror, publish_releases, serve
 

@@ -90,7 +90,7 @@ def publish_releases(mirror: Mirror, listing: Path) -> dict[str, str]:
     """
     import hashlib
 
-    from tazpod.artifacts import load_artifacts
+    from tazpod.images.artifacts import load_artifacts
 
     printed = {}
     for artifact in load_artifacts(listing):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.cli import main
+from tazpod.cli.main import main
 
 
 @pytest.fixture

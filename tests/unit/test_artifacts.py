@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.artifacts import LOCK_FILE, Lock, load_artifacts, stage, vendor_sha256
-from tazpod.config import VERTICALS, vertical_chain
 from tazpod.errors import ArtifactError
-from tazpod.fetch import MIRROR_ENV, mirrored
-from tazpod.imagebuild import IMAGES
+from tazpod.images.artifacts import LOCK_FILE, Lock, load_artifacts, stage, vendor_sha256
+from tazpod.images.download import MIRROR_ENV, mirrored
+from tazpod.images.stack import IMAGES
+from tazpod.project.config import VERTICALS, vertical_chain
 from tests.support.mirror import Mirror, publish_releases, serve, tar_gz
 
 K8S = IMAGES / "k8s" / "artifacts.toml"

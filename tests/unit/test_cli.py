@@ -33,7 +33,7 @@ def test_unknown_command(cli: Cli) -> None:
 
 
 def test_help_lists_every_command(cli: Cli) -> None:
-    from tazpod.commandtable import COMMANDS
+    from tazpod.cli.table import COMMANDS
 
     code, out, _ = cli("--help")
     assert code == 0 and out.startswith("usage: tazpod")
@@ -55,8 +55,8 @@ def test_aliases_reach_their_command(in_tmp: Path, cli: Cli) -> None:
 
 
 def test_completion_parser_knows_every_command() -> None:
-    from tazpod.cliparsers import full_parser
-    from tazpod.commandtable import COMMANDS
+    from tazpod.cli.parsers import full_parser
+    from tazpod.cli.table import COMMANDS
 
     parser = full_parser()
     needs_action = {
@@ -108,7 +108,7 @@ def test_bad_config_is_a_clear_error_not_a_traceback(in_tmp: Path, cli: Cli) -> 
 def test_internal_error_hides_details_without_debug(
     in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tazpod.commands.status as status
+    import tazpod.cli.commands.status as status
 
     def boom(*_: object) -> int:
         raise RuntimeError("secret-value-must-not-leak")
@@ -125,7 +125,7 @@ def test_internal_error_hides_details_without_debug(
 def test_fast_paths_do_not_import_heavy_modules(argv: list[str]) -> None:
     probe = (
         "import sys, json\n"
-        "from tazpod.cli import main\n"
+        "from tazpod.cli.main import main\n"
         "try:\n"
         f"    main({argv!r})\n"
         "except SystemExit:\n"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.config import (
+from tazpod.errors import ConfigError
+from tazpod.project.config import (
     DEFAULT_BRIDGES,
     parse_size_mib,
     read_project_config,
     update_vault_backend,
 )
-from tazpod.errors import ConfigError
 
 TAZPOD_013 = """\
 # TazPod Configuration
@@ -151,8 +151,8 @@ def test_size_rejects_boolean() -> None:
 def test_config_cache_round_trips_and_follows_edits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tazpod.config as config_module
-    from tazpod.config import load_project_config
+    import tazpod.project.config as config_module
+    from tazpod.project.config import load_project_config
 
     text = TAZPOD_013 + "\nulimits: [nofile=1:2]\ncolour: blue\nvault:\n  bridges: [~/.aws]\n"
     path = write(tmp_path, text)

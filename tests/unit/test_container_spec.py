@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tazpod import __version__, container
-from tazpod.config import read_project_config
-from tazpod.container import luks_devices, spec_for
+from tazpod import __version__
+from tazpod.engines import devcontainer as container
+from tazpod.engines.devcontainer import luks_devices, spec_for
 from tazpod.errors import ConfigError
-from tazpod.project import Project, init_project
+from tazpod.project.config import read_project_config
+from tazpod.project.locate import Project, init_project
 
 
 def project(tmp_path: Path, extra: str = "") -> tuple[Project, object]:
@@ -27,7 +28,7 @@ def test_least_privilege_by_default(tmp_path: Path) -> None:
     assert spec.cap_add == ("SYS_ADMIN",) and set(spec.cap_drop) == {"NET_RAW", "MKNOD"}
     assert "no-new-privileges:true" in spec.security_opt and not spec.privileged
     assert spec.command == ("sleep", "infinity") and spec.network == "host"
-    assert spec.labels["dev.tazpod.project"] == str(tmp_path)
+    assert spec.labels["dev.tazpod.project.locate"] == str(tmp_path)
     assert spec.labels["dev.tazpod.version"] == __version__
     assert spec.environment == {"TAZPOD_CONTAINER": "1"}
     targets = {m.target: m.source for m in spec.mounts}
@@ -63,7 +64,7 @@ def test_x11_only_when_configured_and_available(
     assert "DISPLAY" not in spec.environment and "no X display" in warnings[0]
     sockets = tmp_path / "x11-sockets"
     sockets.mkdir()
-    monkeypatch.setattr("tazpod.container.X11_SOCKETS", sockets)
+    monkeypatch.setattr("tazpod.engines.devcontainer.X11_SOCKETS", sockets)
     auth = tmp_path / "xauth"
     auth.write_text("cookie")
     spec = spec_for(proj, config, environ={"DISPLAY": ":0", "XAUTHORITY": str(auth)})
@@ -94,14 +95,14 @@ def test_bad_ulimit_is_a_config_error(tmp_path: Path) -> None:
 def test_quick_docker_path_only_for_unix_sockets(
     monkeypatch: pytest.MonkeyPatch, docker_host: str, expected: str | None
 ) -> None:
-    from tazpod.engines.dockerlite import socket_path
+    from tazpod.engines.docker_socket import socket_path
 
     monkeypatch.setenv("DOCKER_HOST", docker_host)
     assert socket_path() == expected
 
 
 def test_quick_docker_reports_an_unreachable_engine(tmp_path: Path) -> None:
-    from tazpod.engines.dockerlite import inspect
+    from tazpod.engines.docker_socket import inspect
     from tazpod.errors import EngineError
 
     with pytest.raises(EngineError, match="cannot reach the Docker engine"):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tazpod import dotenv
 from tazpod.errors import ConfigError
-from tazpod.secret import Secret
-from tazpod.shellenv import plan, render
+from tazpod.secrets import dotenv
+from tazpod.secrets.shell import plan, render
+from tazpod.secrets.value import Secret
 
 HOSTILE = {
     "SINGLE": "it's a 'quoted' value",

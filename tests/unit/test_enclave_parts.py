@@ -12,10 +12,10 @@ from tazpod.enclave import bridges
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import ConfigError, UsageError
-from tazpod.passphrase import PassphraseSource, new_passphrase, read_noninteractive
-from tazpod.secretsfile import SecretMapping
+from tazpod.secrets.mappings import SecretMapping
 from tazpod.sysio import procs
 from tazpod.sysio.mounts import is_mount_point, mount_table, mounts_under
+from tazpod.vault.prompts import PassphraseSource, new_passphrase, read_noninteractive
 
 USER = EnclaveUser("dev", 1000, 1000, (1000, 27), Path("/home/dev"), "/bin/bash")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.gitignore import project_files
+from tazpod.project.gitignore import project_files
 
 
 def _tree(root: Path, files: dict[str, str]) -> None:

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tazpod import __version__, artifacts, imagebuild
-from tazpod.config import read_project_config
-from tazpod.imagebuild import build_image
-from tazpod.project import Project, init_project
+from tazpod import __version__
+from tazpod.images import artifacts
+from tazpod.images import stack as imagebuild
+from tazpod.images.stack import build_image
+from tazpod.project.config import read_project_config
+from tazpod.project.locate import Project, init_project
 
 
 class RecordingEngine:
@@ -102,7 +104,7 @@ def test_a_custom_dockerfile_is_built_alone(tmp_path: Path, staged: list[str]) -
 def test_bootstrap_components_follow_the_distribution() -> None:
     import argparse
 
-    from tazpod.commands.image import components
+    from tazpod.cli.commands.image import components
 
     def args(mirror: str, keyring: str | None = None, given: str | None = None) -> str:
         namespace = argparse.Namespace(mirror=mirror, keyring=keyring, components=given)

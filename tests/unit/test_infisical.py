@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tazpod import secretstore
 from tazpod.errors import ExitCode, SecretsError
-from tazpod.secret import Secret
-from tazpod.secretsfile import read_secrets_config
+from tazpod.secrets import store as secretstore
+from tazpod.secrets.mappings import read_secrets_config
+from tazpod.secrets.pull import pull
+from tazpod.secrets.value import Secret
 from tazpod.sources.http import JsonClient, RetryPolicy, TransportError
-from tazpod.sync import pull
 from tests.support.infisical_server import ApiState, InfisicalServer
 
 Cli = Callable[..., tuple[int, str, str]]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.config import read_project_config
 from tazpod.errors import ExitCode
-from tazpod.names import safe_dir_part
-from tazpod.secretsfile import read_secrets_config
+from tazpod.project.config import read_project_config
+from tazpod.project.names import safe_dir_part
+from tazpod.secrets.mappings import read_secrets_config
 
 Cli = Callable[..., tuple[int, str, str]]
 

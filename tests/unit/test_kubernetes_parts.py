@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from tazpod.config import KubernetesConfig, read_project_config
-from tazpod.container import spec_for
-from tazpod.engines.kubernetes import _diagnose, _state, as_user, pod_manifest
+from tazpod.engines.devcontainer import spec_for
+from tazpod.engines.kubernetes.engine import _diagnose, _state, as_user, pod_manifest
 from tazpod.errors import ConfigError
-from tazpod.project import Project, init_project
+from tazpod.project.config import KubernetesConfig, read_project_config
+from tazpod.project.locate import Project, init_project
 
 KUBE = """engine: kubernetes
 kubernetes:
@@ -103,8 +103,8 @@ def test_pod_is_least_privilege_with_its_volume(tmp_path: Path) -> None:
     assert spec["serviceAccountName"] == "tazpod-dev"
     assert spec["automountServiceAccountToken"] is False
     assert pod["metadata"]["labels"]["dev.tazpod.managed"] == "true"
-    assert "dev.tazpod.project" not in pod["metadata"]["labels"]  # a path is no label value
-    assert pod["metadata"]["annotations"]["dev.tazpod.project"] == str(tmp_path)
+    assert "dev.tazpod.project.locate" not in pod["metadata"]["labels"]  # a path is no label value
+    assert pod["metadata"]["annotations"]["dev.tazpod.project.locate"] == str(tmp_path)
 
 
 def test_privileged_only_on_opt_in_and_luks_needs_it(tmp_path: Path) -> None:

@@ -4,7 +4,12 @@ import re
 
 import pytest
 
-from tazpod.names import check_container_name, is_portable, new_container_name, safe_dir_part
+from tazpod.project.names import (
+    check_container_name,
+    is_portable,
+    new_container_name,
+    safe_dir_part,
+)
 
 
 @pytest.mark.parametrize(

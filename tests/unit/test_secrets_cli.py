@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tazpod import secretstore
 from tazpod.errors import ExitCode
-from tazpod.secret import Secret
+from tazpod.secrets import store as secretstore
+from tazpod.secrets.value import Secret
 from tests.support.infisical_server import ApiState, InfisicalServer
 
 from .test_infisical import CLIENT_ID, CLIENT_SECRET, PROJECT, Enclave, api, enclave
@@ -178,7 +178,7 @@ def test_env_caches_secrets_yml_and_notices_changes(enclave: Enclave) -> None:
     (enclave.vault / "kubeconfig").write_text("k")
     probe = (
         "import sys, io, contextlib\n"
-        "from tazpod.cli import main\n"
+        "from tazpod.cli.main import main\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out):\n"
         "    main(['env'])\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tazpod.errors import ConfigError
-from tazpod.secretsfile import read_secrets_config
+from tazpod.secrets.mappings import read_secrets_config
 
 TAZPOD_SECRETS = """\
 # Configurazione TazPod (Infisical)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tazpod.errors import ConfigError
-from tazpod.paths import expand_home
+from tazpod.project.paths import expand_home
 
 TAZPOD_NAMES = {
     "~/.infisical": ".infisical-vault",

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tazpod.enclave.user import EnclaveUser
-from tazpod.secret import Secret
-from tazpod.secretsfile import SecretMapping
-from tazpod.shellenv import usable_name
+from tazpod.secrets.mappings import SecretMapping
+from tazpod.secrets.shell import usable_name
+from tazpod.secrets.value import Secret
 
 PASSTHROUGH = (
     "TERM",

@@ -21,19 +21,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from tazpod import paths
-from tazpod.config import DEFAULT_SIZE_MIB, ProjectConfig, update_vault_backend
 from tazpod.enclave.service import closed_vault
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
 from tazpod.errors import UsageError, VaultBusyError, VaultError
-from tazpod.passphrase import PassphraseSource, with_passphrase
-from tazpod.project import Project
+from tazpod.project import paths
+from tazpod.project.config import DEFAULT_SIZE_MIB, ProjectConfig, update_vault_backend
+from tazpod.project.locate import Project
 from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as, fd_path
 from tazpod.vault import tarball
 from tazpod.vault.base import OpenedVault
 from tazpod.vault.lock import VaultLock
 from tazpod.vault.luks import LuksVault
+from tazpod.vault.prompts import PassphraseSource, with_passphrase
 from tazpod.vault.ram import RamOpened, RamVault
 
 Report = Callable[[str], None]

@@ -17,8 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod import paths, secretstore
-from tazpod.config import ProjectConfig
 from tazpod.enclave import control
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.session import Enclave
@@ -26,9 +24,11 @@ from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
 from tazpod.errors import VaultBusyError, VaultError
-from tazpod.passphrase import PassphraseSource, new_passphrase, with_passphrase
-from tazpod.project import Project
-from tazpod.secretsfile import SecretsConfig
+from tazpod.project import paths
+from tazpod.project.config import ProjectConfig
+from tazpod.project.locate import Project
+from tazpod.secrets import store as secretstore
+from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio import linux, procs
 from tazpod.sysio.creds import acting_as
 from tazpod.sysio.cryptsetup import Kdf
@@ -37,6 +37,7 @@ from tazpod.vault import tarball
 from tazpod.vault.base import OpenedVault
 from tazpod.vault.lock import VaultLock
 from tazpod.vault.luks import LuksMapping, LuksVault
+from tazpod.vault.prompts import PassphraseSource, new_passphrase, with_passphrase
 from tazpod.vault.ram import RamOpened, RamVault
 
 Report = Callable[[str], None]

@@ -12,7 +12,7 @@ from tazpod.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from tazpod.config import KubernetesConfig
+    from tazpod.project.config import KubernetesConfig
 
 
 class QuickDocker:
@@ -24,14 +24,14 @@ class QuickDocker:
         self.path = path
 
     def find(self, container: str) -> ContainerInfo | None:
-        from tazpod.engines.dockerlite import inspect
+        from tazpod.engines.docker_socket import inspect
 
         return inspect(self.path, container)
 
     def exec_argv(
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
-        from tazpod.engines.dockerlite import exec_argv
+        from tazpod.engines.docker_socket import exec_argv
 
         return exec_argv(name, argv, user, tty, workdir)
 
@@ -41,7 +41,7 @@ def get_session_engine(
 ) -> QuickDocker | Engine:
     """What exec, ssh and forwarding need: a container lookup and an exec command line."""
     if name == "docker":
-        from tazpod.engines.dockerlite import socket_path
+        from tazpod.engines.docker_socket import socket_path
 
         path = socket_path()
         if path is not None:
@@ -59,8 +59,8 @@ def get_engine(name: str, kubernetes: KubernetesConfig | None = None) -> Engine:
 
         return PodmanEngine()
     if name == "kubernetes":
-        from tazpod.config import KubernetesConfig
-        from tazpod.engines.kubernetes import KubernetesEngine
+        from tazpod.engines.kubernetes.engine import KubernetesEngine
+        from tazpod.project.config import KubernetesConfig
 
         return KubernetesEngine(kubernetes or KubernetesConfig())
     raise ConfigError(

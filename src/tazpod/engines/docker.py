@@ -188,6 +188,6 @@ class DockerEngine:
     def exec_argv(
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
-        from tazpod.engines.dockerlite import exec_argv
+        from tazpod.engines.docker_socket import exec_argv
 
         return exec_argv(name, argv, user, tty, workdir)

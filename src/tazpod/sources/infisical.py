@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tazpod.errors import SecretsError
-from tazpod.secret import Secret
-from tazpod.secretstore import MachineIdentity
+from tazpod.secrets.store import MachineIdentity
+from tazpod.secrets.value import Secret
 from tazpod.sources.http import ApiError, JsonClient, RetryPolicy, TransportError
 
 HIDDEN = "<hidden-by-infisical>"

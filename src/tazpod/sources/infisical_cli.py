@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from tazpod.errors import SecretsError
-from tazpod.secret import Secret
+from tazpod.secrets.value import Secret
 from tazpod.sources.infisical import Listing, site_root
 
 CONFIG = Path(".infisical") / "infisical-config.json"

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tazpod.errors import VaultBusyError, VaultError
-from tazpod.passphrase import PassphraseSource, with_passphrase
 from tazpod.sysio import cryptsetup, linux, loop
 from tazpod.sysio.creds import acting_as, fd_path
 from tazpod.sysio.files import fsync_dir
 from tazpod.vault.base import Report
+from tazpod.vault.prompts import PassphraseSource, with_passphrase
 from tazpod.vault.state import LUKS_FILE
 
 Ids = tuple[int, int, tuple[int, ...]]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tazpod.config import ProjectConfig
-from tazpod.project import Project
+from tazpod.project.config import ProjectConfig
+from tazpod.project.locate import Project
 
 VAULT_FILE = "vault.age"
 IDENTITY_FILE = "identity.age"

@@ -1,0 +1,1 @@
+"""The command line: parse, print, exit codes; one module per command."""

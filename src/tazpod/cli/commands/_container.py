@@ -1,0 +1,117 @@
+"""Shared by the container commands: the engine, and forwarding into the container."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tazpod.cli.commands._context import Context
+from tazpod.cli.ui import UI
+from tazpod.engines.base import ContainerInfo, Engine
+from tazpod.errors import EngineError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.engines import QuickDocker
+
+    SessionEngine = QuickDocker | Engine
+
+
+def engine_for(context: Context) -> Engine:
+    from tazpod.engines import get_engine
+
+    return get_engine(context.config.engine, context.config.kubernetes)
+
+
+def session_engine_for(context: Context) -> SessionEngine:
+    from tazpod.engines import get_session_engine
+
+    return get_session_engine(context.config.engine, context.config.kubernetes)
+
+
+def run_session(
+    engine: SessionEngine,
+    name: str,
+    argv: list[str],
+    user: str,
+    tty: bool,
+    stdin_data: bytes | None = None,
+) -> int:
+    """A command in the container; exit code and terminal pass through.
+
+    Docker and Podman: their CLI replaces tazpod (or runs as a child when tazpod feeds
+    stdin). Kubernetes: the API's exec stream, relayed by tazpod.
+    """
+    session = getattr(engine, "session", None)
+    if session is not None:
+        return int(session(name, argv, user, tty, "/workspace", stdin_data))
+    command = engine.exec_argv(name, argv, user, tty, "/workspace")
+    if stdin_data is None:
+        os.execvp(command[0], command)  # noqa: S606 (the session's exit code passes through)
+    return subprocess.run(command, input=stdin_data, check=False).returncode
+
+
+def running_container(context: Context) -> tuple[SessionEngine, ContainerInfo] | None:
+    """The project's running container, seen from the host; None on a host without one."""
+    if os.environ.get("TAZPOD_CONTAINER") == "1" or os.environ.get("TAZPOD_GHOST_MODE"):
+        return None
+    try:
+        engine = session_engine_for(context)
+        info = engine.find(context.config.container_name)
+    except (EngineError, ImportError):
+        return None
+    if info is None or info.state != "running" or not info.managed:
+        return None
+    return engine, info
+
+
+def _passphrase(args: argparse.Namespace) -> str | None:
+    from tazpod.vault.prompts import PassphraseSource, read_noninteractive
+
+    source = PassphraseSource(
+        file=getattr(args, "passphrase_file", None), fd=getattr(args, "passphrase_fd", None)
+    )
+    return None if source.interactive else read_noninteractive(source)
+
+
+def forward(
+    args: argparse.Namespace,
+    ui: UI,
+    target: tuple[SessionEngine, ContainerInfo],
+    inner: list[str],
+    project_root: Path,
+) -> int:
+    """Run `tazpod INNER` in the container as root: it builds the enclave and drops to the user.
+
+    A passphrase given by file or fd on the host travels on the exec's stdin, never in argv.
+    """
+    engine, info = target
+    passphrase = _passphrase(args)
+    command = [_in_container(project_root, arg) for arg in inner]
+    if passphrase is not None:
+        split = command.index("--") if "--" in command else len(command)
+        command = [*command[:split], "--passphrase-fd", "0", *command[split:]]
+    interactive = passphrase is None and sys.stdin.isatty()
+    ui.info(f"entering container {info.name}")
+    data = None if passphrase is None else (passphrase + "\n").encode()
+    return run_session(engine, info.name, ["tazpod", *command], "0", interactive, data)
+
+
+def _in_container(root: Path, arg: str) -> str:
+    """Host paths inside the project become their /workspace paths in the container."""
+    if arg.startswith("/"):
+        path = Path(arg)
+        if path == root or root in path.parents:
+            return str(Path("/workspace") / path.relative_to(root))
+    return arg
+
+
+def require_host() -> None:
+    if os.environ.get("TAZPOD_CONTAINER") == "1":
+        raise UsageError(
+            "this command manages the container from the host; you are inside it",
+            hint="run it on the host",
+        )

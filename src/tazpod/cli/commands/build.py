@@ -1,0 +1,19 @@
+"""`tazpod build`: (re)build the project's image, with progress."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.cli.commands._container import engine_for, require_host
+from tazpod.cli.commands._context import load_context
+from tazpod.cli.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.images.stack import build_image
+
+    require_host()
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    build_image(engine_for(context), context.project, context.config, ui.info, rebuild_all=args.all)
+    ui.say(f"built {context.config.image}")
+    return 0

@@ -1,0 +1,62 @@
+"""`tazpod image bootstrap`: a base image from a package mirror, no registry needed."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tazpod.cli.commands._container import require_host
+from tazpod.cli.ui import UI
+from tazpod.errors import EngineError, PrivilegeError
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+
+def components(args: argparse.Namespace) -> str:
+    """The archive areas: Ubuntu's editor and tools (neovim, ripgrep, age) are in universe."""
+    if args.components:
+        return str(args.components)
+    ubuntu = "ubuntu" in f"{args.mirror} {args.keyring or ''}".lower()
+    return "main,universe" if ubuntu else "main"
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.engines import get_engine
+
+    require_host()
+    if shutil.which("mmdebstrap") is None:
+        raise PrivilegeError(
+            "mmdebstrap is not installed", hint="apt-get install mmdebstrap (Debian/Ubuntu)"
+        )
+    engine = get_engine(args.engine)
+    tag = args.tag or f"tazpod-bootstrap:{args.suite}"
+    with tempfile.TemporaryDirectory(prefix="tazpod-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        command = [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--include=apt,ca-certificates",  # Ubuntu suites leave apt out of minbase
+            f"--components={components(args)}",
+            *(["--keyring", args.keyring] if args.keyring else []),
+            args.suite,
+            str(rootfs),
+            args.mirror,
+        ]
+        ui.info(f"bootstrapping {args.suite} from {args.mirror} (this takes a minute)")
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+            raise EngineError(
+                f"mmdebstrap failed ({done.returncode}):\n{tail}",
+                hint="check the suite name and the mirror URL",
+            )
+        size = rootfs.stat().st_size // (1024 * 1024)
+        ui.info(f"importing the {size} MiB root filesystem as {tag}")
+        engine.import_image(rootfs, tag)
+    ui.say(
+        f"built {tag}; use it with build: {{args: {{BASE_IMAGE: {tag}}}}} in .tazpod/config.yaml"
+    )
+    return 0

@@ -1,0 +1,23 @@
+"""`tazpod init [VERTICAL] [--force]`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tazpod.cli.ui import UI
+from tazpod.project.locate import init_project
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    result = init_project(Path.cwd(), args.vertical, args.force)
+    ui.say(f"initialized tazpod project ({result.vertical}) in {result.root}")
+    for label in result.created:
+        ui.say(f"  created   {label}")
+    for label in result.replaced:
+        ui.say(f"  rewrote   {label}")
+    for label in result.kept:
+        ui.say(f"  kept      {label} (already present)")
+    ui.say(f"container name: {result.container_name}")
+    ui.say("next: edit secrets.yml, then `tazpod unlock` (or `tazpod up` for the container)")
+    return 0

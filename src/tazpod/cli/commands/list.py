@@ -1,0 +1,32 @@
+"""`tazpod list`: every tazpod container on this engine, across projects."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.cli.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from pathlib import Path
+
+    from tazpod.engines import get_engine
+    from tazpod.project.config import load_project_config
+    from tazpod.project.locate import find_project
+
+    project = find_project(Path.cwd())
+    config = load_project_config(project.config_path).config if project else None
+    name = args.engine or (config.engine if config else "docker")
+    engine = get_engine(name, config.kubernetes if config else None)
+    rows = [
+        (c.name, c.state, c.image, c.version or "?", c.project or "?")
+        for c in engine.list_managed()
+    ]
+    if not rows:
+        ui.say("no tazpod containers")
+        return 0
+    header = ("NAME", "STATE", "IMAGE", "TAZPOD", "PROJECT")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:
+        ui.say("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return 0

@@ -1,0 +1,94 @@
+"""`tazpod login`: authenticate to Infisical; the session is kept only in the vault.
+
+Default: a machine identity (Universal Auth client id + secret), stored in the
+vault; its access tokens are renewed as they expire. `--cli`: the Infisical
+CLI's own user login, whose state lives in the bridged ~/.infisical and
+~/infisical-keyring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tazpod.cli.commands._context import (
+    inside_enclave,
+    load_context,
+    require_secrets,
+    rerun_in_enclave,
+)
+from tazpod.cli.ui import UI
+from tazpod.errors import SecretsError, UsageError
+
+
+def _client_secret(args: argparse.Namespace) -> str:
+    if args.client_secret_file:
+        try:
+            text = Path(args.client_secret_file).read_text().split("\n", 1)[0].strip()
+        except OSError as err:
+            raise UsageError(f"cannot read {args.client_secret_file}: {err.strerror}") from err
+    elif not sys.stdin.isatty():
+        text = sys.stdin.readline().strip()
+    else:
+        text = getpass.getpass("Infisical client secret (not shown): ").strip()
+    if not text:
+        raise UsageError("the client secret is empty")
+    return text
+
+
+def _cli_login(url: str, ui: UI) -> int:
+    from tazpod.sources import infisical_cli
+    from tazpod.sources.infisical import site_root
+
+    if infisical_cli.cli_path() is None:
+        raise SecretsError(
+            "the Infisical CLI is not installed in this environment",
+            hint="use a machine identity instead: tazpod login --client-id ID",
+        )
+    command = ["infisical", "login", f"--domain={site_root(url)}/api"]
+    done = subprocess.run(command, check=False, env={**os.environ, "HOME": str(Path.home())})
+    if done.returncode == 0:
+        user = infisical_cli.session_user(Path.home())
+        ui.info(
+            f"Infisical CLI logged in{f' as {user}' if user else ''}; its session is in the vault"
+        )
+    return done.returncode
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    if not inside_enclave():
+        inner = ["login"]
+        if args.cli:
+            inner.append("--cli")
+        if args.client_id:
+            inner += ["--client-id", args.client_id]
+        if args.client_secret_file:
+            inner += ["--client-secret-file", str(Path(args.client_secret_file).absolute())]
+        return rerun_in_enclave(args, ui, inner)
+    from tazpod.secrets import store as secretstore
+    from tazpod.secrets.value import Secret
+    from tazpod.sources.infisical import InfisicalApi
+
+    secrets = require_secrets(load_context(ui))
+    if args.cli:
+        return _cli_login(secrets.url, ui)
+    root = secretstore.vault_root()
+    client_id = args.client_id or input("Infisical client id: ").strip()
+    if not client_id:
+        raise UsageError("the client id is empty")
+    api = InfisicalApi(secrets.url)
+    identity = api.login(
+        secretstore.MachineIdentity(api.site, client_id, Secret(_client_secret(args)))
+    )
+    secretstore.save_identity(root, identity)
+    minutes = int((identity.expires_at - time.time()) // 60)
+    ui.info(
+        f"logged in to {api.site} as machine identity {client_id} (token valid {minutes} min);"
+        " the credentials are kept in the vault only"
+    )
+    return 0

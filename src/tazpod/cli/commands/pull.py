@@ -1,0 +1,67 @@
+"""`tazpod pull` (alias `sync`): Infisical's secrets into the vault, in one go.
+
+Outside an enclave it opens (or joins) one, as TazPod's pull did, syncs
+inside it, and saves. `--exec -- CMD` then runs CMD with the fresh variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tazpod.cli.commands._context import (
+    inside_enclave,
+    load_context,
+    require_secrets,
+    rerun_in_enclave,
+)
+from tazpod.cli.ui import UI
+
+
+def _names(label: str, names: list[str]) -> str:
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return f"{label} {len(names)}: {shown}"
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    command = list(args.argv or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if not inside_enclave():
+        inner = ["pull", *(["--exec", "--", *command] if args.exec else [])]
+        return rerun_in_enclave(args, ui, inner)
+    from tazpod.secrets import store as secretstore
+    from tazpod.secrets.pull import pull
+
+    context = load_context(ui)
+    secrets = require_secrets(context)
+    root = secretstore.vault_root()
+    result = pull(root, secrets, context.project.secrets_path, Path.home())
+    total = len(secretstore.read_values(root, secretstore.INFISICAL_ENV))
+    ui.info(f"synced {total} secrets from {result.source} ({result.requests} HTTP requests)")
+    for label, names in (
+        ("added", result.added),
+        ("changed", result.changed),
+        ("removed", result.removed),
+    ):
+        if names:
+            ui.info(_names(label, names))
+    if result.hidden:
+        ui.warn(_names("values hidden from this identity, not synced", result.hidden))
+    if result.files:
+        ui.info(f"wrote {', '.join(result.files)} in {root}")
+    if args.exec:
+        if not command:
+            from tazpod.errors import UsageError
+
+            raise UsageError("--exec needs a command after --")
+        from tazpod.cli.commands.env import environment_plan
+        from tazpod.secrets.shell import as_environment
+
+        env = dict(os.environ)
+        mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
+        env.update(as_environment(environment_plan(mappings, str(root), ui)))
+        os.execvpe(command[0], command, env)  # noqa: S606
+    ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
+    return 0

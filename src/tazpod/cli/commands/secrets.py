@@ -1,0 +1,99 @@
+"""`tazpod secrets list|set|unset|import`: secrets kept in the vault without Infisical."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import sys
+from pathlib import Path
+
+from tazpod.cli.commands._context import inside_enclave, load_context, rerun_in_enclave
+from tazpod.cli.ui import UI
+from tazpod.errors import UsageError
+from tazpod.secrets.value import Secret
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"{name!r} is not a secret name (letters, digits, _, . and -, not starting with a"
+            " digit)"
+        )
+    return name
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    if not inside_enclave():
+        inner = ["secrets", args.action]
+        if args.action in ("set", "unset"):
+            inner.append(args.name)
+        if args.action == "import":
+            inner.append(str(Path(args.file).absolute()))
+        return rerun_in_enclave(args, ui, inner)
+    from tazpod.secrets import store as secretstore
+
+    root = secretstore.vault_root()
+    if args.action == "list":
+        return _list(root, ui)
+    local = secretstore.read_values(root, secretstore.LOCAL_ENV)
+    if args.action == "set":
+        local[_check_name(args.name)] = _read_value(args.name)
+        secretstore.write_values(root, secretstore.LOCAL_ENV, local)
+        ui.info(f"stored {args.name} in the vault")
+    elif args.action == "unset":
+        if local.pop(args.name, None) is None:
+            raise UsageError(f"{args.name} is not a local secret", hint="see `tazpod secrets list`")
+        secretstore.write_values(root, secretstore.LOCAL_ENV, local)
+        ui.info(f"removed {args.name} from the vault")
+    else:
+        from tazpod.secrets import dotenv
+
+        if not Path(args.file).is_file():
+            raise UsageError(f"{args.file}: no such file")
+        imported = dotenv.read_file(Path(args.file))
+        updated = sorted(n for n in imported if n in local)
+        local.update(imported)
+        secretstore.write_values(root, secretstore.LOCAL_ENV, local)
+        ui.info(
+            f"imported {len(imported)} secrets from {args.file}"
+            + (f" ({len(updated)} replaced: {', '.join(updated)})" if updated else "")
+        )
+    return 0
+
+
+def _read_value(name: str) -> Secret:
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"value of {name} (not shown): ")
+    else:
+        value = sys.stdin.read().removesuffix("\n")
+    if "\0" in value:
+        raise UsageError("a secret cannot contain a NUL byte")
+    return Secret(value)
+
+
+def _list(root: Path, ui: UI) -> int:
+    from tazpod.secrets import store as secretstore
+
+    context = load_context(ui)
+    infisical = secretstore.read_values(root, secretstore.INFISICAL_ENV)
+    local = secretstore.read_values(root, secretstore.LOCAL_ENV)
+    rows: list[tuple[str, str]] = []
+    for name in sorted(set(infisical) | set(local)):
+        if name in local:
+            source = "local (overrides infisical)" if name in infisical else "local"
+        else:
+            source = "infisical"
+        rows.append((name, source))
+    for mapping in context.secrets.mappings if context.secrets else ():
+        present = "" if (root / mapping.file).is_file() else ", not pulled yet"
+        env = f" as ${mapping.env}" if mapping.env else ""
+        rows.append((mapping.name, f"file {mapping.file}{env}{present}"))
+    if not rows:
+        ui.info("the vault holds no secrets yet (tazpod pull, tazpod secrets set NAME)")
+    width = max((len(name) for name, _ in rows), default=0)
+    for name, source in rows:
+        ui.say(f"{name.ljust(width)}  {source}")
+    return 0

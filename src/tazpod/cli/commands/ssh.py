@@ -1,0 +1,27 @@
+"""`tazpod ssh|enter` and `tazpod exec -- CMD`: sessions in the container as its user."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tazpod.cli.commands._container import require_host, run_session, session_engine_for
+from tazpod.cli.commands._context import load_context
+from tazpod.cli.ui import UI
+from tazpod.errors import UsageError
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.engines.devcontainer import require_running
+
+    require_host()
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    engine = session_engine_for(context)
+    info = require_running(engine, context.project, context.config)
+    command = list(getattr(args, "argv", None) or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if args.mode == "exec" and not command:
+        raise UsageError("no command to run", hint="tazpod exec -- CMD ARGS...")
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    return run_session(engine, info.name, command or ["bash", "-l"], context.config.user, tty)

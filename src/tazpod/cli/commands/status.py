@@ -1,0 +1,76 @@
+"""`tazpod status`: what tazpod can know about this directory without side effects."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tazpod.cli.ui import UI
+from tazpod.errors import ConfigError
+from tazpod.project.config import ProjectConfig, load_project_config
+from tazpod.project.locate import find_project
+from tazpod.secrets.mappings import read_secrets_config
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    project = find_project(Path.cwd())
+    if project is None:
+        raise ConfigError(
+            f"no tazpod project in {Path.cwd()} or any parent directory",
+            hint="run `tazpod init` to create one",
+        )
+    loaded = load_project_config(project.config_path)
+    for warning in loaded.warnings:
+        ui.warn(warning)
+    config: ProjectConfig = loaded.config
+    ui.say(f"project:     {project.root}")
+    ui.say(f"config:      {project.config_path}")
+    ui.say(f"vertical:    {config.vertical or '(custom image)'}")
+    ui.say(f"image:       {config.image}")
+    if config.build is not None:
+        dockerfile = config.build.dockerfile or f"the {config.vertical} vertical's"
+        ui.say(f"build:       {dockerfile} (context {config.build.context})")
+    ui.say(f"name:        {config.container_name} on {config.engine}, network {config.network}")
+    ui.say(f"user:        {config.user}")
+    ui.say(f"ghost mode:  {'on' if config.features.ghost_mode else 'off'}")
+    vault = config.vault
+    ui.say(f"vault:       {vault.backend}, {vault.size_mib} MiB")
+    ui.say(f"bridges:     {', '.join(vault.bridges) or '(none)'}")
+    from tazpod.vault.state import describe_vault
+
+    for line in describe_vault(project, config):
+        ui.say(f"             {line}" if not line.startswith("vault ") else line)
+    from tazpod.vault.lock import is_locked
+
+    ui.say(
+        f"vault state: {'open (an enclave holds it)' if is_locked(project.vault_dir) else 'closed'}"
+    )
+    ui.say(f"container:   {_container_state(config)}")
+    if project.secrets_path.is_file():
+        secrets, warnings = read_secrets_config(project.secrets_path)
+        for warning in warnings:
+            ui.warn(warning)
+        ui.say(f"secrets:     {len(secrets.mappings)} mapped, source {secrets.url}")
+        ui.say(
+            f"             project {secrets.project_id or '(not set)'}, environment "
+            f"{secrets.environment}, path {secrets.secret_path}"
+        )
+    else:
+        ui.say("secrets:     no secrets.yml")
+    return 0
+
+
+def _container_state(config: ProjectConfig) -> str:
+    if os.environ.get("TAZPOD_CONTAINER") == "1":
+        return "you are inside it"
+    from tazpod.engines import get_engine
+    from tazpod.errors import TazpodError
+
+    try:
+        info = get_engine(config.engine, config.kubernetes).find(config.container_name)
+    except TazpodError as err:
+        return f"unknown ({err.message})"
+    if info is None:
+        return "not created (tazpod up)"
+    return f"{info.state} ({info.image}, tazpod {info.version or '?'})"

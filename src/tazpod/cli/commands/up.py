@@ -1,0 +1,37 @@
+"""`tazpod up`: build the image if needed and start the project's container (idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.cli.commands._container import engine_for, require_host
+from tazpod.cli.commands._context import load_context
+from tazpod.cli.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.engines.devcontainer import up
+
+    require_host()
+    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    engine = engine_for(context)
+    result = up(engine, context.project, context.config, ui.info, replace=args.replace)
+    messages = {
+        "created": "created and started",
+        "recreated": "recreated from its stopped predecessor",
+        "running": "already running",
+        "replaced": "recreated",
+    }
+    ui.say(f"{result.info.name}: {messages[result.action]} ({result.info.image})")
+    if context.config.engine == "kubernetes":
+        from tazpod.engines.kubernetes import workspace
+        from tazpod.engines.kubernetes.engine import KubernetesEngine
+
+        assert isinstance(engine, KubernetesEngine)
+        if not workspace.seeded(engine, result.info.name):
+            ui.info("the pod's workspace volume is new: copying this project into it")
+            root, user = context.project.root, context.config.user
+            summary = workspace.push(engine, result.info.name, root, user)
+            ui.say(f"pushed {summary}; later: `tazpod workspace push|pull`")
+    ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
+    return 0

@@ -1,0 +1,36 @@
+"""`tazpod vault migrate --to ram|luks`: move the vault to the other backend, losing nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+from tazpod.cli.commands._context import load_context, passphrase_source
+from tazpod.cli.ui import UI
+
+
+def run(args: argparse.Namespace, ui: UI) -> int:
+    context = load_context(ui, with_secrets=False)
+    from tazpod.cli.commands._container import forward, running_container
+
+    target = running_container(context)
+    if target is not None:
+        inner = ["vault", "migrate", "--to", args.to]
+        if args.size is not None:
+            inner += ["--size", f"{args.size}M"]
+        return forward(args, ui, target, inner, context.project.root)
+    from tazpod.enclave.migrate import migrate
+
+    def on_retry(remaining: int) -> None:
+        ui.error(f"wrong passphrase ({remaining} attempt{'s' if remaining != 1 else ''} left)")
+
+    migrate(
+        context.project,
+        context.config,
+        args.to,
+        args.size,
+        passphrase_source(args),
+        ui.info,
+        on_retry,
+    )
+    ui.info(f"the vault now uses the {args.to} backend")
+    return 0

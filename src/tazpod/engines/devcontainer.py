@@ -1,0 +1,196 @@
+"""The project's dev container: its description, image, and lifecycle (up, down, build).
+
+Least privilege: Docker's default capabilities minus NET_RAW and MKNOD, plus
+CAP_SYS_ADMIN, which the enclave needs for its mount namespace; no new
+privileges (no setuid escalation); `privileged` only on explicit opt-in.
+The luks backend adds exactly what dm-crypt on a loop device needs: the
+loop-control and device-mapper control nodes, device-cgroup rules for loop
+and device-mapper block devices, and MKNOD to create their nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tazpod import __version__
+from tazpod.engines.base import (
+    LABEL_MANAGED,
+    LABEL_PROJECT,
+    LABEL_VERSION,
+    ContainerInfo,
+    ContainerSpec,
+    Engine,
+    Mount,
+    Progress,
+)
+from tazpod.errors import ConfigError, EngineError
+from tazpod.project.config import ProjectConfig
+from tazpod.project.locate import Project
+
+PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
+WORKSPACE = "/workspace"
+X11_SOCKETS = Path("/tmp/.X11-unix")  # noqa: S108 (X11's fixed socket directory)
+
+
+def _x11(
+    home: str, environ: Mapping[str, str], warn: Progress
+) -> tuple[list[Mount], dict[str, str]]:
+    display = environ.get("DISPLAY")
+    socket_dir = X11_SOCKETS
+    if not display or not socket_dir.is_dir():
+        warn("x11: true, but this host has no X display (DISPLAY, /tmp/.X11-unix); skipped")
+        return [], {}
+    mounts = [Mount(socket_dir, str(socket_dir), read_only=True)]
+    env = {"DISPLAY": display}
+    authority = environ.get("XAUTHORITY")
+    if authority and Path(authority).is_file():
+        mounts.append(Mount(Path(authority), f"{home}/.Xauthority", read_only=True))
+        env["XAUTHORITY"] = f"{home}/.Xauthority"
+    return mounts, env
+
+
+def luks_devices(
+    proc_devices: Path = Path("/proc/devices"), control: Path = Path("/dev/mapper/control")
+) -> tuple[list[str], list[str]]:
+    """(devices, device-cgroup rules) for the luks backend, from the host kernel's majors."""
+    majors: dict[str, int] = {}
+    for line in proc_devices.read_text().splitlines():
+        number, _, name = line.strip().partition(" ")
+        if number.isdigit():
+            majors.setdefault(name, int(number))
+    if "device-mapper" not in majors or not control.exists():
+        raise ConfigError(
+            "vault.backend is luks, but this host's kernel has no device-mapper (dm-crypt)",
+            hint="load it on the host (`modprobe dm_crypt`), or use vault.backend: ram",
+        )
+    devices = ["/dev/loop-control", "/dev/mapper/control"]
+    rules = [f"b {majors.get('loop', 7)}:* rmw", f"b {majors['device-mapper']}:* rmw"]
+    return devices, rules
+
+
+def spec_for(
+    project: Project,
+    config: ProjectConfig,
+    environ: Mapping[str, str] | None = None,
+    warn: Progress = lambda _message: None,
+) -> ContainerSpec:
+    home = f"/home/{config.user}"
+    gemini = project.root / ".gemini"
+    mounts = [Mount(project.root, WORKSPACE)]
+    if gemini.is_dir():
+        mounts.append(Mount(gemini, f"{home}/.gemini"))
+    environment = {"TAZPOD_CONTAINER": "1"}
+    if config.x11:
+        x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
+        mounts += x_mounts
+        environment.update(x_env)
+    devices: list[str] = []
+    rules: list[str] = []
+    dropped = ["NET_RAW", "MKNOD"]
+    if config.vault.backend == "luks" and not config.privileged:
+        if config.engine == "kubernetes":
+            raise ConfigError(
+                "vault.backend luks on Kubernetes needs privileged: true (a pod cannot be"
+                " granted single loop and device-mapper devices)",
+                hint="use vault.backend: ram, or opt in with privileged: true",
+            )
+        devices, rules = luks_devices()
+        dropped.remove("MKNOD")  # loop and dm nodes are made in the container's own /dev
+    security = ["no-new-privileges:true"]
+    if Path("/sys/kernel/security/apparmor").exists():
+        security.append("apparmor=unconfined")  # docker-default forbids mount(2)
+    return ContainerSpec(
+        name=config.container_name,
+        image=config.image,
+        labels={
+            LABEL_MANAGED: "true",
+            LABEL_PROJECT: str(project.root),
+            LABEL_VERSION: __version__,
+        },
+        mounts=mounts,
+        environment=environment,
+        network=config.network,
+        cap_add=() if config.privileged else ("SYS_ADMIN",),
+        cap_drop=() if config.privileged else tuple(dropped),
+        devices=devices,
+        device_cgroup_rules=rules,
+        security_opt=() if config.privileged else tuple(security),
+        privileged=config.privileged,
+        ulimits=config.ulimits,
+    )
+
+
+@dataclass(frozen=True)
+class UpResult:
+    info: ContainerInfo
+    action: str  # created, running, recreated, replaced
+
+
+def check_owned(info: ContainerInfo, project: Project) -> None:
+    if not info.managed:
+        raise EngineError(
+            f"a container named {info.name} exists and was not made by tazpod",
+            hint="rename or remove it, or change container_name in .tazpod/config.yaml",
+        )
+    if info.project != str(project.root):
+        raise EngineError(
+            f"container {info.name} belongs to another tazpod project ({info.project})",
+            hint="give this project its own container_name (`tazpod init --force` makes one)",
+        )
+
+
+def up(
+    engine: Engine,
+    project: Project,
+    config: ProjectConfig,
+    progress: Progress,
+    replace: bool = False,
+) -> UpResult:
+    existing = engine.find(config.container_name)
+    if existing is not None:
+        check_owned(existing, project)
+        stale = existing.version != __version__
+        if stale and not replace:
+            raise EngineError(
+                f"container {existing.name} runs tazpod {existing.version}, this is {__version__}",
+                hint="`tazpod up --replace` recreates it (the workspace and vault are kept)",
+            )
+        if not replace and existing.state == "running":
+            return UpResult(existing, "running")
+        # A stopped container holds nothing (workspace and vault are on the host):
+        # recreate it, so that configuration changes take effect.
+        engine.remove(existing.name)
+    if not engine.image_exists(config.image):
+        if config.vertical is None and config.build is None:
+            engine.pull(config.image, progress)  # a ready-made image (e.g. TazPod's)
+        else:
+            from tazpod.images.stack import build_image
+
+            build_image(engine, project, config, progress)
+    info = engine.create(spec_for(project, config, warn=progress))
+    engine.start(info.name, progress)
+    action = "created" if existing is None else ("replaced" if replace else "recreated")
+    return UpResult(engine.find(info.name) or info, action)
+
+
+class _Finder(Protocol):
+    def find(self, name: str) -> ContainerInfo | None: ...
+
+
+def require_running(engine: _Finder, project: Project, config: ProjectConfig) -> ContainerInfo:
+    info = engine.find(config.container_name)
+    if info is None:
+        raise EngineError(
+            f"the project's container {config.container_name} does not exist",
+            hint="start it with `tazpod up`",
+        )
+    check_owned(info, project)
+    if info.state != "running":
+        raise EngineError(
+            f"the project's container {info.name} is {info.state}", hint="run `tazpod up`"
+        )
+    return info

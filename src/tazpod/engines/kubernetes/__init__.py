@@ -1,0 +1,1 @@
+"""The Kubernetes engine: the pod, its exec stream, workspace copies."""

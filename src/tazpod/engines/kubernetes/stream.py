@@ -1,0 +1,167 @@
+"""Sessions in the dev pod over the Kubernetes API's exec stream (a websocket).
+
+Interactive sessions put the local terminal in raw mode, relay keystrokes and
+output, follow window-size changes (SIGWINCH -> the resize channel) and end
+with the remote exit code (from the error channel). The stream protocol that
+Kubernetes 1.20+ speaks (v4) cannot close stdin, so data sent to a command is
+framed by the caller (see tazpod.engines.kubernetes.workspace) rather than ended by EOF.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from tazpod.errors import EngineError
+
+STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
+CHUNK = 64 * 1024
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.engines.kubernetes.engine import KubernetesEngine
+
+
+def open_stream(
+    engine: KubernetesEngine, name: str, argv: Sequence[str], tty: bool, stdin: bool
+) -> Any:
+    from kubernetes.stream import stream
+
+    try:
+        return stream(
+            engine.core.connect_get_namespaced_pod_exec,
+            name,
+            engine.namespace,
+            container="dev",
+            command=list(argv),
+            stdin=stdin,
+            stdout=True,
+            stderr=not tty,
+            tty=tty,
+            binary=True,
+            _preload_content=False,
+        )
+    except engine.k8s.client.ApiException as err:
+        raise engine.explain(f"exec in pod {name}", err) from err
+    except Exception as err:  # the websocket layer raises its own exception types
+        status = getattr(err, "status", None)
+        if status == 403:
+            raise EngineError(
+                f"Kubernetes refused to exec in pod {name} (pods/exec, create)",
+                hint=f"the account needs pods/exec create in namespace {engine.namespace}",
+            ) from err
+        raise EngineError(f"cannot exec in pod {name}: {err}") from err
+
+
+def _exit_code(ws: Any) -> int:
+    raw = ws.read_channel(ERROR)
+    if not raw:
+        return 0 if not ws.is_open() else 1
+    status = json.loads(raw)
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            return int(cause.get("message", 1))
+    sys.stderr.write(f"tazpod: {status.get('message', 'the command failed')}\n")
+    return 126
+
+
+def _pump(ws: Any, timeout: float) -> bool:
+    """Move whatever arrived to our stdout/stderr; False once the stream has ended."""
+    ws.update(timeout=timeout)
+    for channel, target in ((STDOUT, sys.stdout), (STDERR, sys.stderr)):
+        data = ws.read_channel(channel)
+        if data:
+            target.buffer.write(data)
+            target.buffer.flush()
+    return bool(ws.is_open())
+
+
+def _send_size(ws: Any) -> None:
+    with contextlib.suppress(OSError):
+        columns, lines = os.get_terminal_size(sys.stdout.fileno())
+        ws.write_channel(RESIZE, json.dumps({"Width": columns, "Height": lines}))
+
+
+@contextlib.contextmanager
+def _raw_terminal(fd: int) -> Iterator[None]:
+    import termios
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _interactive(ws: Any) -> int:
+    resized = [True]
+    previous = signal.signal(signal.SIGWINCH, lambda _s, _f: resized.__setitem__(0, True))
+    fd = sys.stdin.fileno()
+    try:
+        with _raw_terminal(fd):
+            while ws.is_open():
+                if resized[0]:
+                    resized[0] = False
+                    _send_size(ws)
+                try:
+                    ready, _, _ = select.select([fd, ws.sock.sock], [], [], 0.5)
+                except InterruptedError:
+                    continue
+                if fd in ready:
+                    data = os.read(fd, CHUNK)
+                    if not data:
+                        break
+                    ws.write_stdin(data)
+                _pump(ws, 0)
+    finally:
+        signal.signal(signal.SIGWINCH, previous)
+    return _exit_code(ws)
+
+
+def run_session(
+    engine: KubernetesEngine,
+    name: str,
+    argv: Sequence[str],
+    tty: bool,
+    stdin_data: bytes | None = None,
+) -> int:
+    """Run argv in the pod; the exit code passes through."""
+    ws = open_stream(engine, name, argv, tty, stdin=tty or stdin_data is not None)
+    try:
+        if tty:
+            return _interactive(ws)
+        if stdin_data:
+            ws.write_stdin(stdin_data)
+        while _pump(ws, 1.0):
+            pass
+        return _exit_code(ws)
+    finally:
+        ws.close()
+
+
+def run_capture(
+    engine: KubernetesEngine, name: str, argv: Sequence[str], stdin_data: bytes = b""
+) -> tuple[int, bytes, bytes]:
+    """Run argv in the pod with stdin_data sent in chunks; returns (code, stdout, stderr)."""
+    ws = open_stream(engine, name, argv, tty=False, stdin=bool(stdin_data))
+    out, err = bytearray(), bytearray()
+    try:
+        for start in range(0, len(stdin_data), CHUNK):
+            ws.write_stdin(stdin_data[start : start + CHUNK])
+        while ws.is_open():
+            ws.update(timeout=1.0)
+            out += ws.read_channel(STDOUT)
+            err += ws.read_channel(STDERR)
+        return _exit_code(ws), bytes(out), bytes(err)
+    finally:
+        ws.close()

@@ -1,0 +1,102 @@
+"""The project's files to and from the dev pod's /workspace (engine: kubernetes).
+
+A tar stream over the API's exec stream, in both directions, of the files that
+`tazpod workspace files` lists on the sending side (.gitignore rules applied as
+git applies them, see tazpod.project.gitignore). The vault
+directory is never copied either way: the pod's encrypted vault lives in its
+workspace volume and is the one in use there (and no plaintext exists on disk
+anywhere). Copies add and overwrite; they never delete.
+
+Kubernetes' exec stream cannot signal end-of-input, so the pod reads exactly
+the archive's length (`head -c N`) before tar sees the end.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from tazpod.engines.kubernetes.engine import KubernetesEngine, as_user
+from tazpod.engines.kubernetes.stream import run_capture
+from tazpod.errors import EngineError
+from tazpod.project.gitignore import project_files
+
+WORKSPACE = "/workspace"
+NEVER_COPIED = (".tazpod/vault",)
+LIST_OPTIONS = ["--null", "--no-recursion", "-T", "-"]
+
+
+def file_list(root: Path) -> bytes:
+    """What push sends: NUL-separated paths, .gitignore applied, the vault left out."""
+    return b"".join(p.encode() + b"\0" for p in project_files(root, NEVER_COPIED))
+
+
+def _local_tar(
+    args: list[str], what: str, stdin: bytes | None = None, stdout: IO[bytes] | None = None
+) -> None:
+    done = subprocess.run(
+        ["tar", *args],
+        input=stdin,
+        stdout=stdout if stdout is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()
+        raise EngineError(f"{what} failed: {detail[-1] if detail else done.returncode}")
+
+
+def _count(archive: bytes) -> int:
+    listing = subprocess.run(["tar", "-tf", "-"], input=archive, capture_output=True, check=False)
+    return len([n for n in listing.stdout.splitlines() if n and not n.endswith(b"/")])
+
+
+def push(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
+    """Copy ``root`` into the pod's /workspace, as the pod's user; returns a summary."""
+    with tempfile.TemporaryFile() as spool:
+        _local_tar(
+            ["-C", str(root), *LIST_OPTIONS, "-cf", "-"],
+            "packing the project",
+            stdin=file_list(root),
+            stdout=spool,
+        )
+        spool.seek(0)
+        archive = spool.read()
+    _claim(engine, pod, user)
+    script = f"head -c {len(archive)} | tar -C {WORKSPACE} --no-same-owner --no-overwrite-dir -xf -"
+    code, _out, err = run_capture(engine, pod, as_user(["sh", "-c", script], user, None), archive)
+    if code != 0:
+        raise EngineError(f"unpacking in the pod failed: {err.decode(errors='replace').strip()}")
+    return f"{_count(archive)} files ({len(archive) // 1024} KiB)"
+
+
+def pull(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
+    """Copy the pod's /workspace into ``root``; returns a summary."""
+    script = (
+        f'cd {WORKSPACE} && list="$(mktemp)" && tazpod workspace files --null >"$list"'
+        ' && tar --null --no-recursion -T "$list" -cf -; code=$?; rm -f "$list"; exit $code'
+    )
+    code, archive, err = run_capture(engine, pod, as_user(["sh", "-c", script], user, None))
+    if code != 0:
+        raise EngineError(f"packing the pod's workspace failed: {err.decode(errors='replace')}")
+    # GNU tar refuses absolute names and '..', and defers symlinks that could redirect writes.
+    never = [f"--exclude={path}" for path in NEVER_COPIED]  # whatever the pod sent
+    _local_tar(
+        ["-C", str(root), "--no-same-owner", *never, "-xf", "-"], "unpacking here", stdin=archive
+    )
+    return f"{_count(archive)} files ({len(archive) // 1024} KiB)"
+
+
+def _claim(engine: KubernetesEngine, pod: str, user: str) -> None:
+    """A new volume's root belongs to root: hand /workspace (itself only) to the user."""
+    code, _out, err = run_capture(engine, pod, ["chown", f"{user}:", WORKSPACE])
+    if code != 0:
+        raise EngineError(f"cannot give {WORKSPACE} to {user}: {err.decode(errors='replace')}")
+
+
+def seeded(engine: KubernetesEngine, pod: str) -> bool:
+    """True when the pod's workspace already holds a tazpod project."""
+    code, _out, _err = run_capture(engine, pod, ["test", "-f", f"{WORKSPACE}/.tazpod/config.yaml"])
+    return code == 0

@@ -1,0 +1,1 @@
+"""The images: the vertical stack and its verified tools."""

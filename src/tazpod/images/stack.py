@@ -1,0 +1,160 @@
+"""Building the project's image: a custom Dockerfile, or a vertical and those below it.
+
+The verticals stack: base <- infisical <- k8s <- gemini. Each is built from its
+Dockerfile in images/ with a context tazpod prepares: base gets this tazpod as wheels
+(tazpod-src/), the others their third-party tools, verified and pinned (tools/, see
+tazpod.images.artifacts). No step of an image build downloads anything itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from tazpod import __version__
+from tazpod.engines.base import Engine, Progress
+from tazpod.errors import ConfigError, EngineError
+from tazpod.project.config import ProjectConfig, vertical_chain, vertical_image
+from tazpod.project.locate import Project
+
+IMAGES = Path(__file__).parent
+PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
+
+
+@contextlib.contextmanager
+def vertical_context(
+    vertical: str, project: Project, progress: Progress, build_args: Mapping[str, str]
+) -> Iterator[Path]:
+    """A temporary build context for one vertical: its Dockerfile and what it copies."""
+    source = IMAGES / vertical
+    if not (source / "Dockerfile").is_file():
+        raise EngineError(
+            f"the {vertical} vertical's image is not part of this installation of tazpod",
+            hint=f"reinstall tazpod ({source / 'Dockerfile'} is missing)",
+        )
+    with tempfile.TemporaryDirectory(prefix="tazpod-build-") as tmp:
+        context = Path(tmp)
+        shutil.copy(source / "Dockerfile", context / "Dockerfile")
+        if vertical == "base":
+            write_wheels(context / "tazpod-src", progress)
+        listing = source / "artifacts.toml"
+        if listing.is_file():
+            from tazpod.images.artifacts import stage
+
+            stage(listing, project.config_dir, context / "tools", progress, build_args)
+        yield context
+
+
+def _write_source(target: Path) -> None:
+    """A minimal installable project of the running tazpod (editable or wheel install)."""
+    package = Path(__file__).parent.parent
+    shutil.copytree(
+        package, target / "src" / "tazpod", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    lines = [
+        "[build-system]",
+        'requires = ["setuptools>=68"]',
+        'build-backend = "setuptools.build_meta"',
+        "[project]",
+        'name = "tazpod"',
+        f'version = "{__version__}"',
+        'requires-python = ">=3.11"',
+        "dependencies = [" + ", ".join(f'"{d}"' for d in _dependencies()) + "]",
+        "[project.scripts]",
+        'tazpod = "tazpod.cli.main:main"',
+        "[tool.setuptools.packages.find]",
+        'where = ["src"]',
+    ]
+    (target / "pyproject.toml").write_text("\n".join(lines) + "\n")
+
+
+def _dependencies() -> list[str]:
+    try:
+        requires = importlib.metadata.requires("tazpod") or []
+    except importlib.metadata.PackageNotFoundError:
+        requires = []
+    return [r for r in requires if "extra ==" not in r]
+
+
+def _pip(args: list[str], progress: Progress) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
+        raise EngineError(f"preparing tazpod for the image failed (pip {args[0]}):\n{tail}")
+
+
+def write_wheels(target: Path, progress: Progress) -> None:
+    """This tazpod as a wheel, plus its dependencies' wheels for the image's Python.
+
+    The image installs from these alone (`pip install --no-index`): the same version as
+    the host's, and no package index (or its certificates) needed inside the build.
+    """
+    with tempfile.TemporaryDirectory(prefix="tazpod-src-") as tmp:
+        _write_source(Path(tmp))
+        progress("packing this tazpod as a wheel for the image")
+        _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(target), tmp], progress)
+    machine = platform.machine()
+    platforms = [f"--platform=manylinux{v}_{machine}" for v in ("2014", "_2_17", "_2_28")]
+    for version in PYTHONS:
+        progress(f"fetching tazpod's dependencies for Python {version}")
+        _pip(
+            [
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                f"--python-version={version}",
+                *platforms,
+                "--dest",
+                str(target),
+                *_dependencies(),
+            ],
+            progress,
+        )
+
+
+def build_image(
+    engine: Engine,
+    project: Project,
+    config: ProjectConfig,
+    progress: Progress,
+    rebuild_all: bool = False,
+) -> None:
+    """Build the project's image; the verticals below it only when missing (or all)."""
+    user_args = dict(config.build.args) if config.build else {}
+    user_args.setdefault("TAZPOD_VERSION", __version__)
+    build = config.build
+    if build is not None and build.dockerfile is not None:
+        context = (project.root / build.context).resolve()
+        dockerfile = (project.root / build.dockerfile).resolve()
+        if not dockerfile.is_file():
+            raise ConfigError(f"{project.config_path}: build.dockerfile {dockerfile} not found")
+        progress(f"building {config.image} from {dockerfile}")
+        engine.build(context, dockerfile, config.image, user_args, progress)
+        return
+    vertical = config.vertical or "base"
+    below: str | None = None
+    for step in vertical_chain(vertical):
+        image = config.image if step == vertical else vertical_image(step)
+        if step != vertical and not rebuild_all and engine.image_exists(image):
+            progress(f"using {image} (the {step} vertical) as it is")
+        else:
+            # The project's build args are for the base (BASE_IMAGE, WITH_LAZYVIM...);
+            # the verticals above it take only the image they stand on.
+            args = (
+                user_args
+                if below is None
+                else {"TAZPOD_VERSION": __version__, "TAZPOD_BASE": below}
+            )
+            with vertical_context(step, project, progress, args) as context:
+                progress(f"building {image} (the {step} vertical)")
+                engine.build(context, context / "Dockerfile", image, args, progress)
+        below = image

@@ -1,0 +1,1 @@
+"""The project: .tazpod/config.yaml, its schema, cache and edits; init, names."""

@@ -1,0 +1,104 @@
+"""The files `tazpod init` writes. Commented, so the file explains itself."""
+
+from __future__ import annotations
+
+from tazpod import __version__
+from tazpod.project.config import DEFAULT_SIZE_MIB, vertical_image
+
+CONFIG_TEMPLATE = """\
+# tazpod project configuration (compatible with TazPod 0.1.3 files).
+# Every key is explained in tazpod's README, section "Configuration".
+version: 1
+
+# The vertical this project was created with: base, infisical, k8s or gemini.
+# tazpod builds its image locally from the Dockerfiles it ships.
+vertical: {vertical}
+image: "{image}"
+
+# Unique per project, so several projects can run side by side.
+container_name: "{container_name}"
+# The unprivileged user you work as inside the container (no sudo).
+user: "tazpod"
+
+# Where the dev container runs: docker, podman or kubernetes.
+engine: docker
+# host or none (tazpod never creates bridge networks).
+network: host
+# Give the container every privilege. Off: tazpod adds only what the vault needs.
+privileged: false
+# Resource limits for the container, as `--ulimit NAME=SOFT:HARD` (some hosts need them,
+# e.g. Podman without CAP_SYS_RESOURCE: nofile=20000:20000 and nproc=32768:32768).
+# ulimits: [nofile=20000:20000]
+# Forward the host's X11 display (DISPLAY, the X socket, XAUTHORITY) when available.
+x11: false
+
+features:
+  # Ghost mode: secrets are visible only inside the enclave shell's private namespace.
+  ghost_mode: true
+  debug: false
+
+vault:
+  # ram: an age-encrypted file decrypted into RAM inside the enclave (crash-safe).
+  # luks: TazPod's LUKS2 vault.img on a loop device.
+  backend: ram
+  # RAM (tmpfs) size for ram; image size for luks ({luks_size}M by default).
+  size: {ram_size}M
+  # Where the decrypted vault appears inside the enclave. Default:
+  # /home/<user>/secrets in the container, ~/secrets on a host.
+  # mount_point: /home/tazpod/secrets
+  # luks: how long deriving the key from the passphrase takes on this machine when a
+  # passphrase is set (cryptsetup --iter-time); longer is harder to guess, slower to open.
+  # kdf_time_ms: 2000
+  # luks: the most memory argon2id may use (MiB); less suits small machines, more is harder
+  # to attack. cryptsetup never takes more than half of the RAM.
+  # kdf_memory_mib: 1024
+  # Directories kept inside the vault (bind-mounted over their vault copy).
+  bridges:
+    - ~/.infisical
+    - ~/infisical-keyring
+    - ~/.gemini
+
+# Build your own image instead of the vertical's (TazPod's build section):
+# build:
+#   dockerfile: .tazpod/Dockerfile
+#   context: .
+"""
+
+SECRETS_TEMPLATE = """\
+# tazpod secrets configuration (TazPod format).
+config:
+  # Your Infisical project id (Project settings > Project ID).
+  infisical_project_id: ""
+  # Your Infisical site: https://app.infisical.com, https://eu.infisical.com or self-hosted.
+  infisical_url: "https://app.infisical.com"
+  # The Infisical environment slug and folder to read.
+  environment: dev
+  secret_path: /
+
+# Each mapping writes one secret into a file inside the vault and,
+# inside the enclave, points an environment variable at that file.
+secrets:
+  # - name: KUBECONFIG_CONTENT
+  #   file: kubeconfig
+  #   env: KUBECONFIG
+  # - name: MY_API_KEY
+  #   file: api.key
+  #   env: API_KEY
+"""
+
+GITIGNORE_TEMPLATE = """\
+# tazpod: never commit the vault or local AI memory
+vault/
+.gemini/
+"""
+
+
+def render_config(vertical: str, container_name: str) -> str:
+    return CONFIG_TEMPLATE.format(
+        vertical=vertical,
+        image=vertical_image(vertical),
+        container_name=container_name,
+        ram_size=DEFAULT_SIZE_MIB["ram"],
+        luks_size=DEFAULT_SIZE_MIB["luks"],
+        version=__version__,
+    )

@@ -1,0 +1,166 @@
+"""`secrets.yml`: where secrets come from and where each one lands in the vault.
+
+TazPod's format loads unchanged::
+
+    config:
+      infisical_project_id: "..."
+      infisical_url: "https://eu.infisical.com/api"
+    secrets:
+      - {name: KUBECONFIG_CONTENT, file: kubeconfig, env: KUBECONFIG}
+
+tazpod adds `environment` (TazPod hard-coded `dev`) and `secret_path`.
+File names are plain names inside the vault: no paths, no `..`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tazpod.errors import ConfigError
+from tazpod.project.yamldoc import MapReader, parse_yaml, type_name
+
+DEFAULT_URL = "https://app.infisical.com"
+# Names tazpod itself uses inside the vault; a mapping must not overwrite them.
+RESERVED_FILES = frozenset(
+    {
+        ".env-infisical",
+        ".env-local",
+        ".infisical-auth.json",
+        ".tazpod",
+        ".bridges",
+        ".infisical-vault",
+        ".infisical-keyring",
+        ".gemini-vault",
+        "lost+found",
+    }
+)
+# Variables whose hijacking would change how every program runs, or tazpod's own.
+RESERVED_ENV = frozenset(
+    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "IFS", "LD_PRELOAD", "LD_LIBRARY_PATH"}
+)
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class SecretMapping:
+    name: str
+    file: str
+    env: str | None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SecretsConfig:
+    project_id: str = ""
+    url: str = DEFAULT_URL
+    environment: str = "dev"
+    secret_path: str = "/"  # noqa: S105 (a folder path, not a password)
+    mappings: tuple[SecretMapping, ...] = ()
+
+
+def check_file_name(name: str) -> str:
+    """A secret's file name: one plain path component inside the vault."""
+    if not name:
+        raise ValueError("file is empty")
+    if name.startswith("/"):
+        raise ValueError(f"{name!r} is an absolute path; write a plain file name")
+    if name in (".", "..") or ".." in name.split("/"):
+        raise ValueError(f"{name!r} contains '..'; write a plain file name")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"{name!r} contains a path separator; write a plain file name")
+    if "\0" in name or any(ord(c) < 32 for c in name):
+        raise ValueError(f"{name!r} contains control characters")
+    if name in RESERVED_FILES:
+        raise ValueError(f"{name!r} is reserved for tazpod's own use")
+    if len(name.encode()) > 255:
+        raise ValueError("file name is longer than 255 bytes")
+    return name
+
+
+def check_env_name(name: str) -> str:
+    if not _ENV_RE.match(name):
+        raise ValueError(
+            f"{name!r} is not a valid shell variable name (letters, digits and _, not starting"
+            " with a digit)"
+        )
+    if name in RESERVED_ENV or name.startswith("TAZPOD_"):
+        raise ValueError(f"{name!r} is reserved; pick another variable name")
+    return name
+
+
+def _url(value: Any) -> str:
+    text = str(value).strip()
+    if not re.match(r"^https?://[^\s/]+", text):
+        raise ValueError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _slug(value: Any) -> str:
+    text = str(value)
+    if not _SLUG_RE.match(text):
+        raise ValueError(f"{text!r} is not an environment slug (letters, digits, - and _)")
+    return text
+
+
+def _secret_path(value: Any) -> str:
+    text = str(value)
+    if not text.startswith("/") or ".." in text.split("/"):
+        raise ValueError(f"{text!r} must be an absolute folder path such as / or /app")
+    return text
+
+
+def _mapping(top: MapReader, item: Any, line: int | None) -> SecretMapping:
+    where = top.where("secrets", line)
+    if not isinstance(item, dict):
+        raise ConfigError(
+            f"{where}: each entry must be a mapping with name, file and env, not {type_name(item)}"
+        )
+    entry = MapReader(item, top.path, "secrets[].", line, top.warnings)
+    for required in ("name", "file"):
+        if not entry.has(required):
+            raise ConfigError(f"{where}: entry is missing {required}")
+    name = entry.string("name", "")
+    if not name.strip():
+        raise entry.error("name", "is empty")
+    file = entry.converted("file", "", lambda v: check_file_name(str(v)))
+    env = entry.converted("env", None, lambda v: check_env_name(str(v)))
+    entry.finish()
+    return SecretMapping(name, file, env, entry.line_of("name"))
+
+
+def read_secrets_config(path: Path) -> tuple[SecretsConfig, tuple[str, ...]]:
+    top = MapReader(parse_yaml(path), path)
+    source = top.mapping("config")
+    project_id = source.string("infisical_project_id", "")
+    url = source.converted("infisical_url", DEFAULT_URL, _url)
+    environment = source.converted("environment", "dev", _slug)
+    secret_path = source.converted("secret_path", "/", _secret_path)
+    source.finish()
+    mappings: list[SecretMapping] = []
+    files: dict[str, int | None] = {}
+    envs: dict[str, int | None] = {}
+    for _index, item, line in top.sequence("secrets"):
+        mapping = _mapping(top, item, line)
+        if mapping.file in files:
+            raise ConfigError(
+                f"{top.where('secrets', line)}: file {mapping.file!r} is already used at line"
+                f" {files[mapping.file]}",
+                hint="each secret needs its own file name",
+            )
+        if mapping.env is not None and mapping.env in envs:
+            raise ConfigError(
+                f"{top.where('secrets', line)}: env {mapping.env!r} is already used at line"
+                f" {envs[mapping.env]}",
+                hint="each variable can point at one file only",
+            )
+        files[mapping.file] = line
+        if mapping.env is not None:
+            envs[mapping.env] = line
+        mappings.append(mapping)
+    top.finish()
+    config = SecretsConfig(project_id, url, environment, secret_path, tuple(mappings))
+    return config, tuple(top.warnings)

@@ -1,0 +1,84 @@
+"""Rendering the enclave's variables for `eval "$(tazpod env)"`.
+
+Every value is single-quoted (nothing inside single quotes is special to a
+POSIX shell but the quote itself, which is escaped), names are checked to be
+shell identifiers, and the output refuses to go to a terminal: secrets are
+for the shell's memory, not for a screen or a scrollback buffer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tazpod.secrets.dotenv import quote
+from tazpod.secrets.value import Secret
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Never overridden by a secret: they would change how every program runs, or tazpod itself.
+PROTECTED = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "PWD",
+        "IFS",
+        "PS1",
+        "PS2",
+        "PS4",
+        "ENV",
+        "BASH_ENV",
+        "LD_PRELOAD",
+        "LD_LIBRARY_PATH",
+        "LD_AUDIT",
+        "PYTHONPATH",
+        "PROMPT_COMMAND",
+    }
+)
+
+
+class EnvPlan:
+    """What `tazpod env` prints. A plain class: dataclasses cost start-up time here."""
+
+    def __init__(self) -> None:
+        self.exports: dict[str, str] = {}  # variable -> a file's path (not secret)
+        self.secrets: dict[str, Secret] = {}
+        self.unset: list[str] = []
+        self.skipped: list[str] = []  # names that cannot be variables
+
+
+def usable_name(name: str) -> bool:
+    return (
+        bool(_IDENTIFIER.match(name)) and name not in PROTECTED and not name.startswith("TAZPOD_")
+    )
+
+
+def plan(values: Mapping[str, Secret], files: Mapping[str, str], missing: list[str]) -> EnvPlan:
+    """``values``: secrets as variables; ``files``: variable -> path; ``missing``: to unset."""
+    result = EnvPlan()
+    for name in sorted(values):
+        if usable_name(name):
+            result.secrets[name] = values[name]
+        else:
+            result.skipped.append(name)
+    result.exports.update(files)
+    result.unset = sorted(set(missing) - set(files))
+    return result
+
+
+def render(env: EnvPlan) -> str:
+    lines = [f"export {name}={quote(secret.reveal())}" for name, secret in env.secrets.items()]
+    lines += [f"export {name}={quote(path)}" for name, path in sorted(env.exports.items())]
+    lines += [f"unset {name}" for name in env.unset]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def as_environment(env: EnvPlan) -> dict[str, str]:
+    out = {name: secret.reveal() for name, secret in env.secrets.items()}
+    out.update(env.exports)
+    return out
