@@ -33,11 +33,11 @@ def test_unknown_command(cli: Cli) -> None:
 
 
 def test_help_lists_every_command(cli: Cli) -> None:
-    from tazpod.cli.table import COMMANDS
+    from tazpod.cli.commands import NAMES
 
     code, out, _ = cli("--help")
     assert code == 0 and out.startswith("usage: tazpod")
-    for name in COMMANDS:
+    for name in NAMES:
         assert f"  {name}" in out
     assert "pull (sync)" in out and "ssh (enter)" in out
 
@@ -55,8 +55,8 @@ def test_aliases_reach_their_command(in_tmp: Path, cli: Cli) -> None:
 
 
 def test_completion_parser_knows_every_command() -> None:
-    from tazpod.cli.parsers import full_parser
-    from tazpod.cli.table import COMMANDS
+    from tazpod.cli.commands import NAMES
+    from tazpod.cli.main import full_parser
 
     parser = full_parser()
     needs_action = {
@@ -65,9 +65,9 @@ def test_completion_parser_knows_every_command() -> None:
         "image": ["bootstrap"],
         "workspace": ["files"],
     }
-    for name, (module, _help, _aliases) in COMMANDS.items():
+    for name in NAMES:
         parsed = parser.parse_args([name, *needs_action.get(name, [])])
-        assert parsed.command in (module, f"vault_{needs_action.get(name, [''])[0]}")
+        assert parsed.command in (name, f"vault_{needs_action.get(name, [''])[0]}")
 
 
 def test_status_without_project(in_tmp: Path, cli: Cli) -> None:
@@ -139,3 +139,28 @@ def test_fast_paths_do_not_import_heavy_modules(argv: list[str]) -> None:
         heavy_modules += ("argparse", "typing", "tazpod.errors", "dataclasses")
     for heavy in heavy_modules:
         assert not any(m == heavy or m.startswith(heavy + ".") for m in modules), heavy
+
+
+def test_mistyped_command_option_and_action_get_a_suggestion(cli: Cli) -> None:
+    code, _, err = cli("sttaus")
+    assert code == ExitCode.USAGE and "unknown command 'sttaus'" in err
+    assert "did you mean 'status'?" in err
+    code, _, err = cli("--versoin")
+    assert code == ExitCode.USAGE and "unknown option '--versoin'" in err
+    assert "did you mean '--version'?" in err
+    code, _, err = cli("vault", "stat")
+    assert code == ExitCode.USAGE
+    assert err.startswith("tazpod: vault: argument ACTION: invalid choice: 'stat'")
+    assert "hint: did you mean 'status'?" in err and "usage:" not in err
+
+
+def test_second_level_commands_have_descriptions(cli: Cli) -> None:
+    from tazpod.cli.commands import ACTION_SUMMARIES
+
+    for words in (("vault", "status"), ("secrets", "set"), ("workspace", "push")):
+        code, out, _ = cli(*words, "--help")
+        assert code == 0, words
+        description = out.split("\n\n")[1].strip()
+        assert description and not description.startswith(("positional", "options")), words
+    code, out, _ = cli("vault", "migrate", "--help")
+    assert ACTION_SUMMARIES["vault_migrate"] in out

@@ -1,8 +1,8 @@
 """The command surface: parse arguments, call a command, map errors to exit codes.
 
-Start-up is kept lean because `tazpod env` runs on every prompt: `--version` and
-`--help` need no argparse at all, a command builds only its own parser, and
-command modules (and the libraries behind them) are imported only when they run.
+Start-up is kept lean because `tazpod env` runs on every prompt: `--version` needs no
+argparse at all, a command builds only its own parser, and command modules (and the
+libraries behind them) are imported only when they run.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from tazpod import __version__
 
 TYPE_CHECKING = False  # not typing's: start-up time matters here
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
+    from types import ModuleType
     from typing import Any
 
 USAGE = "usage: tazpod [-h] [--version] [--debug] COMMAND ..."
@@ -22,12 +24,14 @@ DESCRIPTION = (
     "Zero-trust development environments: a dev container per project and an\n"
     "encrypted vault that opens only inside one shell's private namespace."
 )
+GLOBAL_OPTIONS = ("--debug", "--version", "-h", "--help")
 
 
 def _help() -> str:
-    from tazpod.cli.table import COMMANDS
+    from tazpod.cli.commands import NAMES, SUMMARIES, aliases_of
 
-    width = max(len(name) for name in COMMANDS) + 2
+    labels = {name: name + "".join(f" ({a})" for a in aliases_of(name)) for name in NAMES}
+    width = max(len(label) for label in labels.values()) + 2
     lines = [
         USAGE,
         "",
@@ -40,9 +44,7 @@ def _help() -> str:
         "",
         "commands:",
     ]
-    for name, (_module, text, aliases) in COMMANDS.items():
-        label = name + (f" ({', '.join(aliases)})" if aliases else "")
-        lines.append(f"  {label.ljust(width + 8)}{text}")
+    lines += [f"  {labels[name].ljust(width)}{SUMMARIES[name]}" for name in NAMES]
     lines += ["", "`tazpod COMMAND --help` explains a command."]
     return "\n".join(lines) + "\n"
 
@@ -52,11 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:
         import argcomplete
 
-        from tazpod.cli.parsers import full_parser
-
         argcomplete.autocomplete(full_parser())
     debug = os.environ.get("TAZPOD_DEBUG") == "true"
-    while args and args[0] in ("--debug", "--version", "-h", "--help"):
+    while args and args[0] in GLOBAL_OPTIONS:
         flag = args.pop(0)
         if flag == "--version":
             sys.stdout.write(f"tazpod {__version__}\n")
@@ -71,38 +71,81 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _dispatch(args, debug)
 
 
+def command_parser(name: str, module: ModuleType) -> argparse.ArgumentParser:
+    from tazpod.cli.commands import summary
+    from tazpod.cli.options import Parser
+
+    parser = Parser(prog=f"tazpod {name}", description=summary(name))
+    parser.set_defaults(command=module.__name__.rpartition(".")[2])
+    configure = getattr(module, "configure", None)
+    if configure is not None:
+        configure(parser)
+    return parser
+
+
+def full_parser() -> argparse.ArgumentParser:
+    """Every command at once: for shell completion only (it is the slow way)."""
+    from tazpod.cli.commands import NAMES, SUMMARIES, aliases_of, load
+    from tazpod.cli.options import Parser
+
+    parser = Parser(prog="tazpod")
+    parser.add_argument("--version", action="store_true")
+    parser.add_argument("--debug", action="store_true")
+    sub = parser.add_subparsers(metavar="COMMAND")
+    for name in NAMES:
+        module = load(name)
+        child = sub.add_parser(name, help=SUMMARIES[name], aliases=aliases_of(name))
+        child.set_defaults(command=name)
+        configure = getattr(module, "configure", None)
+        if configure is not None:
+            configure(child)
+    return parser
+
+
+def _unknown(word: str) -> tuple[str, str]:
+    """The error and hint for a first word that is no command (or a mistyped option)."""
+    from tazpod.cli.commands import ALIASES, NAMES
+    from tazpod.cli.suggest import closest
+
+    if word.startswith("-"):
+        match = closest(word, GLOBAL_OPTIONS)
+        message = f"unknown option {word!r}"
+    else:
+        match = closest(word, [*NAMES, *ALIASES])
+        message = f"unknown command {word!r}"
+    hint = f"did you mean {match!r}? " if match else ""
+    return message, hint + "`tazpod --help` lists the commands and options"
+
+
 def _parse(name: str, rest: list[str]) -> Any:
     """A command without arguments needs no parser (argparse costs start-up time)."""
-    from tazpod.cli.table import COMMANDS, WITHOUT_ARGUMENTS
+    from tazpod.cli.commands import load
 
-    if not rest and name in WITHOUT_ARGUMENTS:
+    module = load(name)
+    if not rest and getattr(module, "configure", None) is None:
         from types import SimpleNamespace
 
-        return SimpleNamespace(command=COMMANDS[name][0])
-    from tazpod.cli.parsers import command_parser
-
-    return command_parser(name).parse_args(rest)
+        return SimpleNamespace(command=name)
+    return command_parser(name, module).parse_args(rest)
 
 
 def _dispatch(args: list[str], debug: bool) -> int:
-    import importlib
-
-    from tazpod.cli.table import ALIASES, COMMANDS
+    from tazpod.cli.commands import ALIASES, NAMES, load
     from tazpod.cli.ui import UI
     from tazpod.errors import ExitCode, TazpodError
 
     ui = UI()
     name = ALIASES.get(args[0], args[0])
-    if name not in COMMANDS:
-        ui.error(f"unknown command {args[0]!r}", hint="`tazpod --help` lists the commands")
+    if name not in NAMES:
+        message, hint = _unknown(args[0])
+        ui.error(message, hint=hint)
         return int(ExitCode.USAGE)
     try:
         parsed = _parse(name, args[1:])
-    except SystemExit as exit_:  # argparse printed its own usage error or help
+    except SystemExit as exit_:  # argparse printed its own error or help
         return int(exit_.code or 0)
     try:
-        module = importlib.import_module(f"tazpod.cli.commands.{parsed.command}")
-        return int(module.run(parsed, ui))
+        return int(load(parsed.command).run(parsed, ui))
     except TazpodError as err:
         ui.error(err.message, err.hint)
         return int(err.exit_code)

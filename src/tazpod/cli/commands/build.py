@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.commands._container import engine_for, require_host
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
+from tazpod.cli.forwarding import engine_for, require_host
 from tazpod.cli.ui import UI
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all", action="store_true", help="also rebuild the verticals below this one"
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

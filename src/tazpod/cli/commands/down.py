@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.commands._container import engine_for, require_host
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
+from tazpod.cli.forwarding import engine_for, require_host
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--purge", action="store_true", help="kubernetes: also delete the workspace volume"
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -8,7 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tazpod.cli.commands._container import require_host
+from tazpod.cli.forwarding import require_host
+from tazpod.cli.options import action, actions
 from tazpod.cli.ui import UI
 from tazpod.errors import EngineError, PrivilegeError
 
@@ -21,6 +22,17 @@ def components(args: argparse.Namespace) -> str:
         return str(args.components)
     ubuntu = "ubuntu" in f"{args.mirror} {args.keyring or ''}".lower()
     return "main,universe" if ubuntu else "main"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = actions(parser, "image commands")
+    boot = action(sub, "bootstrap", "a base image from a Debian/Ubuntu mirror")
+    boot.add_argument("--suite", default="bookworm", help="distribution suite (default bookworm)")
+    boot.add_argument("--mirror", default=DEFAULT_MIRROR, help="package mirror")
+    boot.add_argument("--keyring", help="keyring for the suite (e.g. Ubuntu's)")
+    boot.add_argument("--components", help="archive areas (default main; main,universe for Ubuntu)")
+    boot.add_argument("--tag", help="image tag (default tazpod-bootstrap:SUITE)")
+    boot.add_argument("--engine", default="docker", choices=("docker", "podman"))
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

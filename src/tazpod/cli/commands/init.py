@@ -9,6 +9,18 @@ from tazpod.cli.ui import UI
 from tazpod.project.locate import init_project
 
 
+def configure(parser: argparse.ArgumentParser) -> None:
+    from tazpod.project.config import VERTICALS
+
+    parser.add_argument(
+        "vertical",
+        nargs="?",
+        metavar="VERTICAL",
+        help=f"one of {', '.join(VERTICALS)} (default: k8s)",
+    )
+    parser.add_argument("--force", action="store_true", help="rewrite an existing .tazpod/config")
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
     result = init_project(Path.cwd(), args.vertical, args.force)
     ui.say(f"initialized tazpod project ({result.vertical}) in {result.root}")

@@ -7,6 +7,12 @@ import argparse
 from tazpod.cli.ui import UI
 
 
+def configure(parser: argparse.ArgumentParser) -> None:
+    from tazpod.project.config import ENGINES
+
+    parser.add_argument("--engine", choices=ENGINES, help="default: this project's, else docker")
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
     from pathlib import Path
 

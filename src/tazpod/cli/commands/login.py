@@ -16,12 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from tazpod.cli.commands._context import (
+from tazpod.cli.context import (
     inside_enclave,
     load_context,
     require_secrets,
-    rerun_in_enclave,
 )
+from tazpod.cli.entry import rerun_in_enclave
+from tazpod.cli.options import passphrase_options
 from tazpod.cli.ui import UI
 from tazpod.errors import SecretsError, UsageError
 
@@ -58,6 +59,15 @@ def _cli_login(url: str, ui: UI) -> int:
             f"Infisical CLI logged in{f' as {user}' if user else ''}; its session is in the vault"
         )
     return done.returncode
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    passphrase_options(parser)
+    parser.add_argument("--client-id", metavar="ID", help="machine identity client id")
+    parser.add_argument(
+        "--client-secret-file", metavar="FILE", help="read the client secret from FILE"
+    )
+    parser.add_argument("--cli", action="store_true", help="use the Infisical CLI's user login")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -10,18 +10,25 @@ import argparse
 import os
 from pathlib import Path
 
-from tazpod.cli.commands._context import (
+from tazpod.cli.context import (
     inside_enclave,
     load_context,
     require_secrets,
-    rerun_in_enclave,
 )
+from tazpod.cli.entry import rerun_in_enclave
+from tazpod.cli.options import command_operands, passphrase_options
 from tazpod.cli.ui import UI
 
 
 def _names(label: str, names: list[str]) -> str:
     shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
     return f"{label} {len(names)}: {shown}"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    passphrase_options(parser)
+    parser.add_argument("--exec", action="store_true", help="then run the command after --")
+    command_operands(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError, VaultBusyError
 from tazpod.vault.lock import is_locked
@@ -14,6 +14,10 @@ from tazpod.vault.luks import LuksVault
 from tazpod.vault.ram import RamVault
 
 CONFIRMATION = "destroy"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

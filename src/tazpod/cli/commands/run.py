@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.commands.unlock import enter_enclave
+from tazpod.cli.entry import enter_enclave
+from tazpod.cli.options import command_operands, passphrase_options
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    passphrase_options(parser)
+    parser.add_argument("--sync", action="store_true", help="pull secrets first (tazpod pull)")
+    command_operands(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -8,7 +8,9 @@ import re
 import sys
 from pathlib import Path
 
-from tazpod.cli.commands._context import inside_enclave, load_context, rerun_in_enclave
+from tazpod.cli.context import inside_enclave, load_context
+from tazpod.cli.entry import rerun_in_enclave
+from tazpod.cli.options import action, actions, passphrase_options
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
 from tazpod.secrets.value import Secret
@@ -23,6 +25,22 @@ def _check_name(name: str) -> str:
             " digit)"
         )
     return name
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = actions(parser, "actions")
+    for name, text in (
+        ("list", "names and sources, never values"),
+        ("set", "store NAME (value from stdin or a hidden prompt)"),
+        ("unset", "remove a local secret"),
+        ("import", "store every secret of a dotenv FILE"),
+    ):
+        child = action(sub, name, text, action=name)
+        passphrase_options(child)
+        if name in ("set", "unset"):
+            child.add_argument("name", metavar="NAME")
+        if name == "import":
+            child.add_argument("file", metavar="FILE")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

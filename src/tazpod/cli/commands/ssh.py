@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tazpod.cli.commands._container import require_host, run_session, session_engine_for
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
+from tazpod.cli.forwarding import require_host, run_session, session_engine_for
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(mode="shell")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -3,47 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-from tazpod.cli.commands._context import load_context, passphrase_source
+from tazpod.cli.entry import enter_enclave
+from tazpod.cli.options import passphrase_options
 from tazpod.cli.ui import UI
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    passphrase_options(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     return enter_enclave(args, ui, command=None, forward_inner=["unlock"])
-
-
-def enter_enclave(
-    args: argparse.Namespace,
-    ui: UI,
-    command: list[str] | None,
-    forward_inner: list[str] | None = None,
-) -> int:
-    """Open the enclave here, or, on a host whose project container runs, inside it.
-
-    ``forward_inner`` is the tazpod command line that does the same inside the container.
-    """
-    from tazpod.enclave.service import EnterRequest, enter
-
-    context = load_context(ui)
-    if forward_inner is not None:
-        from tazpod.cli.commands._container import forward, running_container
-
-        target = running_container(context)
-        if target is not None:
-            return forward(args, ui, target, forward_inner, context.project.root)
-    request = EnterRequest(
-        project=context.project,
-        config=context.config,
-        secrets=context.secrets,
-        passphrase=passphrase_source(args),
-        command=command,
-        cwd=Path.cwd(),
-        environ=dict(os.environ),
-    )
-
-    def on_retry(remaining: int) -> None:
-        ui.error(f"wrong passphrase ({remaining} attempt{'s' if remaining != 1 else ''} left)")
-
-    return enter(request, ui.info, on_retry)

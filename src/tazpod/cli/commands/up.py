@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.commands._container import engine_for, require_host
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
+from tazpod.cli.forwarding import engine_for, require_host
 from tazpod.cli.ui import UI
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replace", action="store_true", help="recreate the container")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.commands._context import load_context, passphrase_source
+from tazpod.cli.context import load_context, passphrase_source
+from tazpod.cli.options import passphrase_options, size_mib
 from tazpod.cli.ui import UI
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from tazpod.project.config import BACKENDS
+
+    parser.add_argument("--to", required=True, choices=BACKENDS, help="the new backend")
+    parser.add_argument(
+        "--size",
+        type=size_mib,
+        metavar="SIZE",
+        help="the new vault's size (default: its backend's)",
+    )
+    passphrase_options(parser)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     context = load_context(ui, with_secrets=False)
-    from tazpod.cli.commands._container import forward, running_container
+    from tazpod.cli.forwarding import forward, running_container
 
     target = running_container(context)
     if target is not None:

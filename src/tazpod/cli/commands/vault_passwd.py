@@ -12,7 +12,8 @@ import pwd
 from collections.abc import Callable
 from pathlib import Path
 
-from tazpod.cli.commands._context import load_context, passphrase_source
+from tazpod.cli.context import load_context, passphrase_source
+from tazpod.cli.options import passphrase_options
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError, VaultError
 from tazpod.sysio.creds import acting_as
@@ -22,6 +23,13 @@ from tazpod.vault.ram import RamVault
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tazpod.sysio.cryptsetup import Kdf
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    passphrase_options(parser)
+    parser.add_argument(
+        "--new-passphrase-file", metavar="FILE", help="read the new passphrase from FILE"
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

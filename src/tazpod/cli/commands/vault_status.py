@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
 from tazpod.cli.ui import UI
 from tazpod.enclave import control
 from tazpod.vault.lock import is_locked

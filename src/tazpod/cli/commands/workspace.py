@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.commands._container import engine_for, require_host
-from tazpod.cli.commands._context import load_context
+from tazpod.cli.context import load_context
+from tazpod.cli.forwarding import engine_for, require_host
+from tazpod.cli.options import action, actions
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = actions(parser, "workspace commands")
+    action(sub, "push", "copy this project into the pod's /workspace", action="push")
+    action(sub, "pull", "copy the pod's /workspace into this project", action="pull")
+    files = action(sub, "files", "list what a copy from here carries", action="files")
+    files.add_argument("-0", "--null", action="store_true", help="NUL-separated (for tar -T)")
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tazpod.cli.commands._context import Context
+from tazpod.cli.context import Context
 from tazpod.cli.ui import UI
 from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import EngineError, UsageError

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +57,3 @@ def require_secrets(context: Context) -> SecretsConfig:
 
 def inside_enclave() -> bool:
     return os.environ.get("TAZPOD_GHOST_MODE") == "true"
-
-
-def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -> int:
-    """Open (or join) the enclave and run this same tazpod command inside it, as its user."""
-    from tazpod.cli.commands.unlock import enter_enclave
-
-    command = [sys.executable, "-m", "tazpod", *tazpod_argv]
-    return enter_enclave(args, ui, command=command, forward_inner=tazpod_argv)
