@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tazpod.errors import SecretsError, UsageError
 from tazpod.secrets import dotenv
+from tazpod.secrets.mappings import SecretMapping
 from tazpod.secrets.value import Secret
 from tazpod.sysio.files import atomic_writer, write_atomic
 
@@ -115,3 +116,46 @@ def replace_all(root: Path, files: Mapping[str, bytes]) -> None:
         raise
     for stage, target in staged:
         stage.replace(target)
+
+
+def set_local(root: Path, name: str, value: Secret) -> None:
+    """Store one secret set by hand (it overrides a pulled one of the same name)."""
+    local = read_values(root, LOCAL_ENV)
+    local[name] = value
+    write_values(root, LOCAL_ENV, local)
+
+
+def unset_local(root: Path, name: str) -> bool:
+    """Remove a secret set by hand; False when there was none of that name."""
+    local = read_values(root, LOCAL_ENV)
+    if local.pop(name, None) is None:
+        return False
+    write_values(root, LOCAL_ENV, local)
+    return True
+
+
+def import_local(root: Path, values: Mapping[str, Secret]) -> list[str]:
+    """Store many secrets set by hand; returns the names that replaced earlier ones."""
+    local = read_values(root, LOCAL_ENV)
+    replaced = sorted(name for name in values if name in local)
+    local.update(values)
+    write_values(root, LOCAL_ENV, local)
+    return replaced
+
+
+def inventory(root: Path, mappings: Iterable[SecretMapping]) -> list[tuple[str, str]]:
+    """(name, where it comes from) for every secret of the vault: never a value."""
+    infisical = read_values(root, INFISICAL_ENV)
+    local = read_values(root, LOCAL_ENV)
+    rows: list[tuple[str, str]] = []
+    for name in sorted(set(infisical) | set(local)):
+        if name in local:
+            source = "local (overrides infisical)" if name in infisical else "local"
+        else:
+            source = "infisical"
+        rows.append((name, source))
+    for mapping in mappings:
+        present = "" if (root / mapping.file).is_file() else ", not pulled yet"
+        env = f" as ${mapping.env}" if mapping.env else ""
+        rows.append((mapping.name, f"file {mapping.file}{env}{present}"))
+    return rows

@@ -63,12 +63,15 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             from tazpod.errors import UsageError
 
             raise UsageError("--exec needs a command after --")
-        from tazpod.cli.commands.env import environment_plan
+        from tazpod.cli.commands.env import warn_skipped
+        from tazpod.secrets.environment import environment_plan
         from tazpod.secrets.shell import as_environment
 
         env = dict(os.environ)
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
-        env.update(as_environment(environment_plan(mappings, str(root), ui)))
+        plan = environment_plan(mappings, str(root))
+        warn_skipped(plan, ui)
+        env.update(as_environment(plan))
         os.execvpe(command[0], command, env)  # noqa: S606
     ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
     return 0

@@ -56,15 +56,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     root = secretstore.vault_root()
     if args.action == "list":
         return _list(root, ui)
-    local = secretstore.read_values(root, secretstore.LOCAL_ENV)
     if args.action == "set":
-        local[_check_name(args.name)] = _read_value(args.name)
-        secretstore.write_values(root, secretstore.LOCAL_ENV, local)
+        secretstore.set_local(root, _check_name(args.name), _read_value(args.name))
         ui.info(f"stored {args.name} in the vault")
     elif args.action == "unset":
-        if local.pop(args.name, None) is None:
+        if not secretstore.unset_local(root, args.name):
             raise UsageError(f"{args.name} is not a local secret", hint="see `tazpod secrets list`")
-        secretstore.write_values(root, secretstore.LOCAL_ENV, local)
         ui.info(f"removed {args.name} from the vault")
     else:
         from tazpod.secrets import dotenv
@@ -72,9 +69,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         if not Path(args.file).is_file():
             raise UsageError(f"{args.file}: no such file")
         imported = dotenv.read_file(Path(args.file))
-        updated = sorted(n for n in imported if n in local)
-        local.update(imported)
-        secretstore.write_values(root, secretstore.LOCAL_ENV, local)
+        updated = secretstore.import_local(root, imported)
         ui.info(
             f"imported {len(imported)} secrets from {args.file}"
             + (f" ({len(updated)} replaced: {', '.join(updated)})" if updated else "")
@@ -96,19 +91,7 @@ def _list(root: Path, ui: UI) -> int:
     from tazpod.secrets import store as secretstore
 
     context = load_context(ui)
-    infisical = secretstore.read_values(root, secretstore.INFISICAL_ENV)
-    local = secretstore.read_values(root, secretstore.LOCAL_ENV)
-    rows: list[tuple[str, str]] = []
-    for name in sorted(set(infisical) | set(local)):
-        if name in local:
-            source = "local (overrides infisical)" if name in infisical else "local"
-        else:
-            source = "infisical"
-        rows.append((name, source))
-    for mapping in context.secrets.mappings if context.secrets else ():
-        present = "" if (root / mapping.file).is_file() else ", not pulled yet"
-        env = f" as ${mapping.env}" if mapping.env else ""
-        rows.append((mapping.name, f"file {mapping.file}{env}{present}"))
+    rows = secretstore.inventory(root, context.secrets.mappings if context.secrets else ())
     if not rows:
         ui.info("the vault holds no secrets yet (tazpod pull, tazpod secrets set NAME)")
     width = max((len(name) for name, _ in rows), default=0)
