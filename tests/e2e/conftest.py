@@ -104,6 +104,12 @@ def _configure(root: Path, engine: str, base: str) -> None:
         text += PODMAN_ULIMITS
     text += f"build:\n  args:\n    BASE_IMAGE: {base}\n    WITH_LAZYVIM: '0'\n"
     config.write_text(text)
+    approve(root)
+
+
+def approve(root: Path) -> None:
+    """`tazpod trust --yes`: what a user does on the host after editing config.yaml."""
+    subprocess.run([_tazpod(), "trust", "--yes"], cwd=root, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ import pytest
 
 from tazpod import __version__
 
-from .conftest import Pod, _tazpod, new_project
+from .conftest import Pod, _tazpod, approve, new_project
 from .test_container_lifecycle import (
     test_init_up_unlock_isolate_down_up_again as test_lifecycle_on_ubuntu_24_04,
 )
@@ -35,6 +35,7 @@ def _config(root: Path) -> None:
     text = re.sub(r"(?m)^image: .*$", f'image: "{IMAGE}"', config.read_text())
     text += f"build:\n  args:\n    BASE_IMAGE: {NOBLE}\n    WITH_LAZYVIM: '0'\n"
     config.write_text(text)
+    approve(root)
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> str:
         config.read_text()
         + f"build:\n  args:\n    BASE_IMAGE: {BOOTSTRAP}\n    WITH_LAZYVIM: '0'\n"
     )
+    subprocess.run([tazpod_bin(), "trust", "--yes"], cwd=root, check=True, capture_output=True)
     done = subprocess.run([tazpod_bin(), "build"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return IMAGE
@@ -142,6 +143,7 @@ def new_project(kubeconfig: Path, extra: str = "") -> DevPod:
     subprocess.run([tazpod_bin(), "init", "base"], cwd=root, check=True, capture_output=True)
     config = root / ".tazpod" / "config.yaml"
     config.write_text(config.read_text().replace("engine: docker\n", "") + kube_settings(extra))
+    subprocess.run([tazpod_bin(), "trust", "--yes"], cwd=root, check=True, capture_output=True)
     passfile = root / ".passphrase"
     passfile.write_text(PASSPHRASE + "\n")
     passfile.chmod(0o600)

@@ -139,6 +139,8 @@ class Project:
         text = config.read_text()
         assert old in text
         config.write_text(text.replace(old, new))
+        # What the user does on the host after editing config.yaml (tazpod trust).
+        as_user(self.user, [str(self.binary), "trust", "--yes"], cwd=self.root)
 
 
 def as_user(user: User, argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

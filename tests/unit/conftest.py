@@ -43,3 +43,11 @@ def _private_cache(
 ) -> None:
     """tazpod's per-user cache (parsed config.yaml) goes to a temp dir in unit tests."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
+def _private_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Approvals of projects' settings (tazpod trust) go to a temp dir in unit tests."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -28,18 +28,38 @@ def project_start() -> Path:
     return Path(os.environ["TAZPOD_PROJECT"]) if inside else Path.cwd()
 
 
+# Root in the container: the digest of the settings approved on the host, which came with
+# this command (`--approved-settings`, set by the host's forwarding).
+approved_digest: str | None = None
+
+
 def load_context(ui: UI, with_secrets: bool = True) -> Context:
-    """The project, its config and (unless a command has no use for it) secrets.yml."""
+    """The project, its config (as approved) and, unless not needed, secrets.yml."""
     project = require_project(project_start())
     loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
+    require_approved(project, loaded.config)
     secrets = None
     if with_secrets and project.secrets_path.is_file():
         secrets, warnings = read_secrets_config(project.secrets_path)
         for warning in warnings:
             ui.warn(warning)
     return Context(project, loaded.config, secrets)
+
+
+def require_approved(project: Project, config: ProjectConfig) -> None:
+    """Act only on settings the user approved on the host (see tazpod.project.trust).
+
+    The container's own user needs no approval: what it runs, it runs as itself.
+    """
+    from tazpod.project import trust
+    from tazpod.project.paths import in_container
+
+    if not in_container():
+        trust.check(project.root, config)
+    elif os.geteuid() == 0:
+        trust.check_digest(project.root, config, approved_digest)
 
 
 def passphrase_source(args: argparse.Namespace) -> PassphraseSource:

@@ -29,7 +29,7 @@ def enter_enclave(
 
         target = running_container(context)
         if target is not None:
-            return forward(args, ui, target, forward_inner, context.project.root)
+            return forward(args, ui, target, forward_inner, context)
     request = EnterRequest(
         project=context.project,
         config=context.config,
@@ -48,5 +48,5 @@ def enter_enclave(
 
 def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -> int:
     """Open (or join) the enclave and run this same tazpod command inside it, as its user."""
-    command = [sys.executable, "-m", "tazpod", *tazpod_argv]
+    command = [sys.executable, "-I", "-m", "tazpod", *tazpod_argv]
     return enter_enclave(args, ui, command=command, forward_inner=tazpod_argv)

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     SessionEngine = QuickDocker | Engine
 
 
+# tazpod as the images install it: a root-owned venv (images/base/Dockerfile).
+CONTAINER_TAZPOD = ("/opt/tazpod/bin/python", "-I", "-m", "tazpod")
+
+
 def engine_for(context: Context) -> Engine:
     from tazpod.engines import get_engine
 
@@ -82,22 +86,29 @@ def forward(
     ui: UI,
     target: tuple[SessionEngine, ContainerInfo],
     inner: list[str],
-    project_root: Path,
+    context: Context,
 ) -> int:
     """Run `tazpod INNER` in the container as root: it builds the enclave and drops to the user.
 
     A passphrase given by file or fd on the host travels on the exec's stdin, never in argv.
+    Root in the container runs the image's root-owned tazpod in an isolated interpreter (no
+    working directory, user site or PYTHON* variables: /workspace holds the user's files),
+    with the digest of the settings approved here, and refuses a config that differs.
     """
+    from tazpod.project import trust
+
     engine, info = target
     passphrase = _passphrase(args)
-    command = [_in_container(project_root, arg) for arg in inner]
+    command = [_in_container(context.project.root, arg) for arg in inner]
     if passphrase is not None:
         split = command.index("--") if "--" in command else len(command)
         command = [*command[:split], "--passphrase-fd", "0", *command[split:]]
     interactive = passphrase is None and sys.stdin.isatty()
     ui.info(f"entering container {info.name}")
     data = None if passphrase is None else (passphrase + "\n").encode()
-    return run_session(engine, info.name, ["tazpod", *command], "0", interactive, data)
+    approved = trust.APPROVED_OPTION + trust.digest(trust.settings_of(context.config))
+    argv = [*CONTAINER_TAZPOD, approved, *command]
+    return run_session(engine, info.name, argv, "0", interactive, data)
 
 
 def _in_container(root: Path, arg: str) -> str:

@@ -25,6 +25,9 @@ DESCRIPTION = (
     "encrypted vault that opens only inside one shell's private namespace."
 )
 GLOBAL_OPTIONS = ("--debug", "--version", "-h", "--help")
+# Host -> root in the container: the digest of the approved settings (internal; the value
+# is tazpod.project.trust.APPROVED_OPTION, not imported here for start-up time).
+APPROVED_OPTION = "--approved-settings="
 
 
 def _help() -> str:
@@ -56,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         argcomplete.autocomplete(full_parser())
     debug = os.environ.get("TAZPOD_DEBUG") == "true"
+    while args and args[0].startswith(APPROVED_OPTION):
+        from tazpod.cli import context
+
+        context.approved_digest = args.pop(0).removeprefix(APPROVED_OPTION)
     while args and args[0] in GLOBAL_OPTIONS:
         flag = args.pop(0)
         if flag == "--version":

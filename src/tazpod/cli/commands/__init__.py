@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 SUMMARIES = {
     "init": "create .tazpod/ and secrets.yml in this directory",
     "status": "show the project, its container and its vault",
+    "trust": "approve this project's settings (config.yaml) on this machine",
     "up": "build the image if needed and start the project's container",
     "down": "remove the container (the workspace and vault stay)",
     "workspace": "kubernetes: push/pull the project to/from the pod",

@@ -22,7 +22,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.project import trust
+    from tazpod.project.config import read_project_config
+
     result = init_project(Path.cwd(), args.vertical, args.force)
+    trust.approve(result.root, read_project_config(result.root / ".tazpod" / "config.yaml").config)
     ui.say(f"initialized tazpod project ({result.vertical}) in {result.root}")
     for label in result.created:
         ui.say(f"  created   {label}")
@@ -31,5 +35,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for label in result.kept:
         ui.say(f"  kept      {label} (already present)")
     ui.say(f"container name: {result.container_name}")
-    ui.say("next: edit secrets.yml, then `tazpod unlock` (or `tazpod up` for the container)")
+    ui.say("settings approved on this machine (after editing config.yaml: `tazpod trust`)")
+    ui.say(
+        "next: edit secrets.yml, then `tazpod up` and `tazpod unlock` for the dev container,"
+        " or `sudo tazpod unlock` to open the vault on this host"
+    )
     return 0

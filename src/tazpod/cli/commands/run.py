@@ -26,5 +26,5 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.sync:
         import sys
 
-        argv = [sys.executable, "-m", "tazpod", "pull", "--exec", "--", *argv]
+        argv = [sys.executable, "-I", "-m", "tazpod", "pull", "--exec", "--", *argv]
     return enter_enclave(args, ui, command=argv, forward_inner=inner)

@@ -33,6 +33,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.say(f"build:       {dockerfile} (context {config.build.context})")
     ui.say(f"name:        {config.container_name} on {config.engine}, network {config.network}")
     ui.say(f"user:        {config.user}")
+    ui.say(f"settings:    {_trust_state(project.root, config)}")
     ui.say(f"ghost mode:  {'on' if config.features.ghost_mode else 'off'}")
     vault = config.vault
     ui.say(f"vault:       {vault.backend}, {vault.size_mib} MiB")
@@ -59,6 +60,24 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     else:
         ui.say("secrets:     no secrets.yml")
     return 0
+
+
+def _trust_state(root: Path, config: ProjectConfig) -> str:
+    if os.environ.get("TAZPOD_CONTAINER") == "1":
+        return "approved on the host, not here"
+    from tazpod.project import trust
+
+    try:
+        approved = trust.load_approved(root)
+    except ConfigError as err:
+        return f"unknown ({err.message})"
+    if approved is None:
+        return "never approved on this machine (tazpod trust)"
+    changed = trust.changes(approved, trust.settings_of(config))
+    if not changed:
+        return "approved"
+    keys = ", ".join(key for key, _old, _new in changed)
+    return f"changed since approved: {keys} (tazpod trust)"
 
 
 def _container_state(config: ProjectConfig) -> str:

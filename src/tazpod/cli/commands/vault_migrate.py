@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from tazpod.cli.context import load_context, passphrase_source
 from tazpod.cli.options import passphrase_options, size_mib
@@ -31,7 +32,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         inner = ["vault", "migrate", "--to", args.to]
         if args.size is not None:
             inner += ["--size", f"{args.size}M"]
-        return forward(args, ui, target, inner, context.project.root)
+        code = forward(args, ui, target, inner, context)
+        if code == 0:
+            _approve_new_backend(context.project.root, args.to, ui)
+        return code
     from tazpod.enclave.migrate import migrate
 
     def on_retry(remaining: int) -> None:
@@ -46,5 +50,25 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.info,
         on_retry,
     )
+    _approve_new_backend(context.project.root, args.to, ui)
     ui.info(f"the vault now uses the {args.to} backend")
     return 0
+
+
+def _approve_new_backend(root: Path, backend: str, ui: UI) -> None:
+    """The migration recorded vault.backend and vault.size: approve exactly that change."""
+    from tazpod.project import trust
+    from tazpod.project.config import load_project_config
+    from tazpod.project.paths import in_container
+
+    if in_container():
+        return  # the host approves after its forwarded migration
+    config = load_project_config(root / ".tazpod" / "config.yaml").config
+    changed = {
+        key
+        for key, _old, _new in trust.changes(trust.load_approved(root), trust.settings_of(config))
+    }
+    if changed <= {"vault.backend", "vault.size_mib"}:
+        trust.approve(root, config)
+    else:
+        ui.warn(f"not approved (other settings changed too): {', '.join(sorted(changed))}")

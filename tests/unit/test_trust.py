@@ -1,0 +1,96 @@
+"""Issue 15: settings changed outside the host (in the container, a pod, a commit) are refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tazpod.errors import ExitCode
+from tazpod.project import trust
+from tazpod.project.config import read_project_config
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def _config(root: Path) -> Path:
+    return root / ".tazpod" / "config.yaml"
+
+
+def _edit(root: Path, old: str, new: str) -> None:
+    text = _config(root).read_text()
+    assert old in text
+    _config(root).write_text(text.replace(old, new))
+
+
+def test_issue15_init_approves_what_it_writes(in_tmp: Path, cli: Cli) -> None:
+    code, out, _ = cli("init", "base")
+    assert code == 0 and "settings approved" in out
+    code, _, err = cli("vault", "status")
+    assert code == 0, err
+    assert trust.approval_path(in_tmp).stat().st_mode & 0o777 == 0o600
+    assert trust.approval_path(in_tmp).parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_issue15_a_changed_setting_is_refused_with_old_and_new_values(
+    in_tmp: Path, cli: Cli
+) -> None:
+    cli("init", "base")
+    _edit(in_tmp, "network: host", "network: none")
+    _edit(in_tmp, "privileged: false", "privileged: true")
+    code, _, err = cli("vault", "status")
+    assert code == ExitCode.CONFIG
+    assert "changed since you approved them" in err
+    assert 'network: "host" -> "none"' in err
+    assert "privileged: false -> true" in err
+    assert "`tazpod trust`" in err
+    code, _, err = cli("trust")  # no terminal: refuses to guess
+    assert code == ExitCode.USAGE and "tazpod trust --yes" in err
+    assert cli("vault", "status")[0] == ExitCode.CONFIG
+    code, _, err = cli("trust", "--yes")
+    assert code == 0 and "approved" in err
+    assert cli("vault", "status")[0] == 0
+
+
+def test_issue15_comments_and_layout_need_no_approval(in_tmp: Path, cli: Cli) -> None:
+    cli("init", "base")
+    _config(in_tmp).write_text("# a comment\n" + _config(in_tmp).read_text() + "\n\n")
+    assert cli("vault", "status")[0] == 0
+
+
+def test_issue15_a_project_never_approved_here_is_refused(in_tmp: Path, cli: Cli) -> None:
+    cli("init", "base")
+    trust.approval_path(in_tmp).unlink()  # e.g. a clone of someone else's repository
+    code, _, err = cli("vault", "status")
+    assert code == ExitCode.CONFIG and "never approved on this machine" in err
+    assert "container_name:" in err
+
+
+def test_issue15_root_in_the_container_needs_the_hosts_digest(in_tmp: Path, cli: Cli) -> None:
+    cli("init", "base")
+    config = read_project_config(_config(in_tmp)).config
+    expected = trust.digest(trust.settings_of(config))
+    trust.check_digest(in_tmp, config, expected)
+    with pytest.raises(trust.UntrustedConfigError, match="none came with this command"):
+        trust.check_digest(in_tmp, config, None)
+    _edit(in_tmp, 'user: "tazpod"', 'user: "someone"')
+    edited = read_project_config(_config(in_tmp)).config
+    with pytest.raises(trust.UntrustedConfigError, match="changed inside the container"):
+        trust.check_digest(in_tmp, edited, expected)
+
+
+def test_issue15_the_approval_is_never_kept_inside_the_project(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(in_tmp / "state"))
+    code, _, err = cli("init", "base")
+    assert code == ExitCode.CONFIG and "inside the project" in err
+
+
+def test_issue15_status_shows_the_approval_state(in_tmp: Path, cli: Cli) -> None:
+    cli("init", "base")
+    assert "settings:    approved" in cli("status")[1]
+    _edit(in_tmp, "x11: false", "x11: true")
+    out = cli("status")[1]
+    assert "changed since approved: x11 (tazpod trust)" in out
