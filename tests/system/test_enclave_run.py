@@ -134,12 +134,19 @@ def test_half_a_vault_is_refused(project: Project) -> None:
 
 
 def test_symlinked_mount_point_is_refused(project: Project, tmp_path: object) -> None:
-    victim = project.root / "victim"
-    victim.mkdir()
+    home = project.user.home
+    victim = home / "victim"
+    victim.mkdir(exist_ok=True)
     os.chown(victim, project.user.uid, project.user.gid)
-    project.set_config("  # mount_point: /home/tazpod/secrets", f"  mount_point: {project.root}/mp")
-    os.symlink(victim, project.root / "mp")
-    done = project.run("true")
-    assert done.returncode == ExitCode.VAULT, done.stderr
-    assert f"{project.root}/mp: a symlink or not a directory" in done.stderr
-    assert list(victim.iterdir()) == []
+    mount_point = home / "mp"
+    project.set_config("  # mount_point: /home/tazpod/secrets", f"  mount_point: {mount_point}")
+    mount_point.unlink(missing_ok=True)
+    os.symlink(victim, mount_point)
+    try:
+        done = project.run("true")
+        assert done.returncode == ExitCode.VAULT, done.stderr
+        assert f"{mount_point}: a symlink or not a directory" in done.stderr
+        assert list(victim.iterdir()) == []
+    finally:
+        mount_point.unlink()
+        victim.rmdir()

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from tazpod.enclave.shellstate import state_environment
 from tazpod.enclave.user import EnclaveUser
 from tazpod.secrets.mappings import SecretMapping
 from tazpod.secrets.shell import usable_name
@@ -34,10 +35,19 @@ PASSTHROUGH = (
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def _path(inherited: str | None) -> str:
-    """The caller's PATH, with the directory of this tazpod first (for `tazpod lock`)."""
+def _path(inherited: str | None, user: EnclaveUser, project_root: Path) -> str:
+    """The caller's PATH, with the directory of this tazpod first (for `tazpod lock`).
+
+    Directories in the user's home or the project are left out: any session of the user
+    (or a commit) can put a program there that the enclave would run by its name.
+    """
     tazpod_bin = str(Path(sys.argv[0]).absolute().parent) if sys.argv and sys.argv[0] else ""
-    entries = [e for e in (inherited or DEFAULT_PATH).split(":") if e]
+    shared = (str(user.home), str(project_root))
+    entries = [
+        e
+        for e in (inherited or DEFAULT_PATH).split(":")
+        if e.startswith("/") and not any(e == s or e.startswith(s + "/") for s in shared)
+    ]
     if tazpod_bin and Path(tazpod_bin, "tazpod").exists() and tazpod_bin not in entries:
         entries.insert(0, tazpod_bin)
     return ":".join(entries)
@@ -60,11 +70,12 @@ def enclave_environment(
         USER=user.name,
         LOGNAME=user.name,
         SHELL=user.shell,
-        PATH=_path(inherited.get("PATH")),
+        PATH=_path(inherited.get("PATH"), user, project_root),
         TAZPOD_GHOST_MODE="true",
         TAZPOD_VAULT=str(vault_dir),
         TAZPOD_PROJECT=str(project_root),
     )
+    env.update(state_environment(vault_dir, user.shell))
     for mapping in mappings:
         target = vault_dir / mapping.file
         if mapping.env is not None and target.is_file():

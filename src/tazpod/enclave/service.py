@@ -19,7 +19,9 @@ from pathlib import Path
 
 from tazpod.enclave import control
 from tazpod.enclave.env import enclave_environment
+from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import Enclave
+from tazpod.enclave.shellstate import shell_argv, write_shell_files
 from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
@@ -72,10 +74,10 @@ class EnterRequest:
     environ: Mapping[str, str]
 
 
-def _argv(request: EnterRequest, user: EnclaveUser) -> list[str]:
+def _argv(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> list[str]:
     if request.command:
         return list(request.command)
-    return [user.shell, "-i"] if user.shell.endswith(("bash", "zsh", "sh")) else [user.shell]
+    return shell_argv(user.shell, mount_point)
 
 
 def _environment(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> dict[str, str]:
@@ -93,6 +95,8 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     source = request.passphrase.resolved()  # as root: the file may be root's
     mount_point = paths.mount_point(request.config.vault.mount_point, user.home)
     vault = closed_vault(request.project, request.config, user)
+    keep_clear = (request.project.root, vault.directory)
+    check_places(user, mount_point, request.config.vault.bridges, keep_clear)
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault.directory, user)
     opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
@@ -189,9 +193,11 @@ def _supervise(ctx: _Opening) -> int:
     try:
         enclave.open()
         enclave.connect_bridges()
+        with enclave.as_user():
+            write_shell_files(enclave.root)
         _write_record(record, user, mount_point)
         env = _environment(request, user, mount_point)
-        return Supervisor(enclave, _argv(request, user), env, request.cwd).run()
+        return Supervisor(enclave, _argv(request, user, mount_point), env, request.cwd).run()
     finally:
         with contextlib.suppress(FileNotFoundError):
             record.unlink()
@@ -249,7 +255,7 @@ def _join(ctx: _Opening) -> int:
         env = _environment(request, user, mount_point)
         for signum in (signal.SIGINT, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_IGN)
-        child = spawn(user, _argv(request, user), env, request.cwd)
+        child = spawn(user, _argv(request, user, mount_point), env, request.cwd)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda sig, _frame: os.kill(child, sig))
         status = _wait_for(child)

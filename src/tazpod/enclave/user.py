@@ -7,7 +7,7 @@ import pwd
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod.errors import PrivilegeError, UsageError
+from tazpod.errors import ConfigError, PrivilegeError, UsageError
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,17 @@ def resolve_user(config_user: str, container: bool) -> EnclaveUser:
         if sudo_uid and sudo_uid != "0":
             return _from_passwd(pwd.getpwuid(int(sudo_uid)))
         if container:
-            return _from_passwd(pwd.getpwnam(config_user))
+            return _not_root(_from_passwd(pwd.getpwnam(config_user)), config_user)
     except (KeyError, ValueError) as err:
         who = f"uid {sudo_uid}" if sudo_uid else f"user {config_user!r}"
         raise UsageError(f"{who} has no passwd entry; cannot build its enclave") from err
     return _from_passwd(pwd.getpwuid(os.getuid()))
+
+
+def _not_root(user: EnclaveUser, config_user: str) -> EnclaveUser:
+    if user.uid == 0:
+        raise ConfigError(
+            f"user: {config_user!r} is uid 0 in this container: the enclave never runs as root",
+            hint="set user: to the image's unprivileged user (tazpod's images: tazpod)",
+        )
+    return user

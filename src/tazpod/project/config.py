@@ -156,6 +156,8 @@ def _user(value: Any) -> str:
     text = str(value)
     if not _USER_RE.match(text):
         raise ValueError(f"{text!r} is not a valid user name (lowercase letters, digits, _ and -)")
+    if text == "root":
+        raise ValueError("must be an unprivileged user: the enclave and sessions never run as root")
     return text
 
 

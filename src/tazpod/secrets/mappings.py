@@ -21,6 +21,7 @@ from typing import Any
 
 from tazpod.errors import ConfigError
 from tazpod.project.yamldoc import MapReader, parse_yaml, type_name
+from tazpod.secrets.reserved import is_reserved
 
 DEFAULT_URL = "https://app.infisical.com"
 # Names tazpod itself uses inside the vault; a mapping must not overwrite them.
@@ -35,12 +36,11 @@ RESERVED_FILES = frozenset(
         ".infisical-keyring",
         ".gemini-vault",
         "lost+found",
+        ".state",
+        ".bashrc",
     }
 )
 # Variables whose hijacking would change how every program runs, or tazpod's own.
-RESERVED_ENV = frozenset(
-    {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "PWD", "IFS", "LD_PRELOAD", "LD_LIBRARY_PATH"}
-)
 _ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -87,8 +87,11 @@ def check_env_name(name: str) -> str:
             f"{name!r} is not a valid shell variable name (letters, digits and _, not starting"
             " with a digit)"
         )
-    if name in RESERVED_ENV or name.startswith("TAZPOD_"):
-        raise ValueError(f"{name!r} is reserved; pick another variable name")
+    if is_reserved(name):
+        raise ValueError(
+            f"{name!r} is reserved: a secret in it would change how programs start"
+            " (see tazpod.secrets.reserved); pick another variable name"
+        )
     return name
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from tazpod.secrets.dotenv import quote
+from tazpod.secrets.reserved import is_reserved
 from tazpod.secrets.value import Secret
 
 TYPE_CHECKING = False
@@ -18,28 +19,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Never overridden by a secret: they would change how every program runs, or tazpod itself.
-PROTECTED = frozenset(
-    {
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "SHELL",
-        "PWD",
-        "IFS",
-        "PS1",
-        "PS2",
-        "PS4",
-        "ENV",
-        "BASH_ENV",
-        "LD_PRELOAD",
-        "LD_LIBRARY_PATH",
-        "LD_AUDIT",
-        "PYTHONPATH",
-        "PROMPT_COMMAND",
-    }
-)
 
 
 class EnvPlan:
@@ -53,9 +32,8 @@ class EnvPlan:
 
 
 def usable_name(name: str) -> bool:
-    return (
-        bool(_IDENTIFIER.match(name)) and name not in PROTECTED and not name.startswith("TAZPOD_")
-    )
+    """A shell variable name that no secret is kept from setting (secrets.reserved)."""
+    return bool(_IDENTIFIER.match(name)) and not is_reserved(name)
 
 
 def plan(values: Mapping[str, Secret], files: Mapping[str, str], missing: list[str]) -> EnvPlan:

@@ -1,0 +1,95 @@
+"""The enclave shell's start-up and state: tazpod's own files, kept inside the vault.
+
+The shared home is writable by every session of the same user, so the enclave shell never
+reads `~/.bashrc`, `~/.profile` or `~/.inputrc`, and what happens in the enclave (shell,
+less, REPL histories, Neovim's shada, swap and undo files) stays in the enclave:
+
+  <vault>/.tazpod/shellrc        tazpod's start-up file, written at every unlock (unsaved)
+  <vault>/.tazpod/cache/         XDG_CACHE_HOME (unsaved: gone when the enclave closes)
+  <vault>/.state/                XDG_STATE_HOME and the histories (saved with the vault)
+  <vault>/.bashrc                the user's own start-up file for the enclave, if any (saved)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR
+STATE_DIR = ".state"
+RC_NAME = "shellrc"
+INPUTRC = "/etc/inputrc"  # root-owned; the home's ~/.inputrc can bind keys to commands
+
+_RC = """\
+# tazpod: the enclave shell's start-up file, written at every unlock; edits here are lost.
+# Your own start-up lines for the enclave go in $TAZPOD_VAULT/.bashrc (saved in the vault);
+# ~/.bashrc is not read here: any session of your user can write it.
+HISTFILE="$TAZPOD_VAULT/.state/bash_history"
+PS1="(enclave) ${PS1:-\\u@\\h:\\w\\$ }"
+[ -r "$TAZPOD_VAULT/.bashrc" ] && . "$TAZPOD_VAULT/.bashrc"
+"""
+
+# Python before 3.13 writes ~/.python_history from site's interactive hook: replace the hook.
+_PYTHON_STARTUP = """\
+import os, sys
+def _tazpod_history():
+    try:
+        import atexit, readline
+    except ImportError:
+        return
+    path = os.path.join(os.environ["XDG_STATE_HOME"], "python_history")
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass
+    atexit.register(readline.write_history_file, path)
+    readline.parse_and_bind("tab: complete")
+sys.__interactivehook__ = _tazpod_history
+"""
+
+
+def write_shell_files(vault_root: Path) -> None:
+    """Run as the enclave's user, with the vault mounted at ``vault_root``."""
+    control = vault_root / CONTROL_DIR
+    for directory in (control, control / "cache", vault_root / STATE_DIR):
+        directory.mkdir(mode=0o700, exist_ok=True)
+    for name, text in ((RC_NAME, _RC), ("python_startup.py", _PYTHON_STARTUP)):
+        path = control / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+
+
+def shell_argv(shell: str, mount_point: Path) -> list[str]:
+    """The interactive enclave shell, started from tazpod's file, never the home's."""
+    rc = str(mount_point / CONTROL_DIR / RC_NAME)
+    name = os.path.basename(shell)
+    if name == "bash":
+        return [shell, "--noprofile", "--rcfile", rc, "-i"]
+    # sh reads $ENV (set below) and zsh $ZDOTDIR: neither is a login shell, so no ~/.profile.
+    return [shell, "-i"] if name in ("sh", "dash", "ash", "zsh") else [shell]
+
+
+def state_environment(mount_point: Path, shell: str) -> dict[str, str]:
+    """Variables that keep histories, state and caches inside the enclave."""
+    state = mount_point / STATE_DIR
+    control = mount_point / CONTROL_DIR
+    env = {
+        "XDG_STATE_HOME": str(state),
+        "XDG_CACHE_HOME": str(control / "cache"),
+        "HISTFILE": str(state / "bash_history"),
+        "LESSHISTFILE": str(state / "lesshst"),
+        "PYTHON_HISTORY": str(state / "python_history"),
+        "PYTHONSTARTUP": str(control / "python_startup.py"),
+        "NODE_REPL_HISTORY": str(state / "node_repl_history"),
+        "SQLITE_HISTORY": str(state / "sqlite_history"),
+        "PSQL_HISTORY": str(state / "psql_history"),
+        "MYSQL_HISTFILE": str(state / "mysql_history"),
+        "REDISCLI_HISTFILE": str(state / "rediscli_history"),
+        "INPUTRC": INPUTRC if os.path.exists(INPUTRC) else "/dev/null",
+    }
+    if os.path.basename(shell) in ("sh", "dash", "ash"):
+        env["ENV"] = str(control / RC_NAME)
+    if os.path.basename(shell) == "zsh":
+        env["ZDOTDIR"] = str(control)  # zsh reads $ZDOTDIR/.zshrc, which tazpod does not write
+    return env
