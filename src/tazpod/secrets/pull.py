@@ -108,10 +108,10 @@ def pull(
         f"project {config.project_id}, environment {config.environment!r},"
         f" path {config.secret_path}"
     )
-    _check_mappings(listing, config, where)
     old = secretstore.read_values(root, secretstore.INFISICAL_ENV)
     if not listing.values:
         _check_empty(listing, config, where, len(old), allow_empty)
+    _check_mappings(listing, config, where)
     files = {secretstore.INFISICAL_ENV: _rendered(listing)}
     for mapping in config.mappings:
         files[mapping.file] = listing.values[mapping.name].reveal().encode()
@@ -179,7 +179,7 @@ def _rendered(listing: Listing) -> bytes:
             unwritable.append(name)
     if unwritable:
         raise _unreadable(unwritable)
-    text = dotenv.render({n: v for n, v in values.items()})
+    text = dotenv.render(values)
     back = dotenv.read_text(text, secretstore.INFISICAL_ENV)
     wrong = {p.name or "?" for p in back.problems}
     wrong |= {n for n in values if back.values.get(n) != values[n]}
