@@ -98,6 +98,8 @@ def test_issue17_unreadable_lines_are_reported_and_skipped(
         code, out, err = cli(*command)
         assert code == 0, (command, err)
         assert "zq-secret-value" not in err and "zq-secret-value" not in out
+    _code, _out, err = cli("secrets", "list")
+    assert f"{local}:3: BROKEN: unexpected text after the value" in err
     _code, out, err = cli("env")
     assert f"{local}:3: BROKEN: unexpected text after the value" in err
     assert f"{local}:4: expected NAME=value" in err

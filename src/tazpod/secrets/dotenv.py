@@ -36,7 +36,17 @@ HEADER = "# written by tazpod: do not edit (it is rewritten on every pull)"
 _BARE_NAME = re.compile(r"[^=#\s'\"\\]+")
 _CLI_ENTRY = re.compile(r"(?:export[^\S\r\n]+)?([^=#\s'\"][^=\s]*)='", re.MULTILINE)
 
-__all__ = ["HEADER", "Parsed", "Problem", "parse_import", "quote", "read_file", "render"]
+__all__ = [
+    "HEADER",
+    "Parsed",
+    "Problem",
+    "parse_import",
+    "quote",
+    "read_file",
+    "read_import",
+    "read_text",
+    "render",
+]
 
 
 def quote(value: str) -> str:

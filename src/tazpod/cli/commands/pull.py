@@ -79,14 +79,17 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             from tazpod.errors import UsageError
 
             raise UsageError("--exec needs a command after --")
-        from tazpod.cli.commands.env import warn_skipped
         from tazpod.secrets.environment import environment_plan
-        from tazpod.secrets.shell import as_environment
+        from tazpod.secrets.shell import as_environment, skipped_notice
 
         env = dict(os.environ)
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
         plan = environment_plan(mappings, str(root))
-        warn_skipped(plan, ui)
+        # The enclave already named what it skipped when it started this command (`run
+        # --sync`): say only what this pull added, so each name is said once.
+        notice = skipped_notice(set(plan.skipped) & set(result.added))
+        if notice:
+            ui.warn(notice)
         env.update(as_environment(plan))
         os.execvpe(command[0], command, env)  # noqa: S606
     ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')

@@ -123,6 +123,8 @@ def _list(root: Path, ui: UI) -> int:
     from tazpod.secrets import store as secretstore
 
     context = load_context(ui)
+    for problem in secretstore.problems(root):  # named so it can be repaired from here
+        ui.warn(problem)
     rows = secretstore.inventory(root, context.secrets.mappings if context.secrets else ())
     if not rows:
         ui.info("the vault holds no secrets yet (tazpod pull, tazpod secrets set NAME)")
