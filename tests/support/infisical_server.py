@@ -1,17 +1,25 @@
 """A local Infisical API server for tests and benchmarks.
 
 It reproduces what tazpod and Infisical's official Python SDK rely on, as
-Infisical's own sources define it (see shared/infisical-api.md): universal-auth
-login and token renewal, the v3 raw and v4 secrets list/get endpoints with
-their query parameters and JSON shapes, imports (local keys win; later
-imports win), error bodies {reqId, statusCode, message, error}, token expiry,
-the 3-failure login lock-out, and 401/403/404/429 (with Retry-After)/500 or a
-dropped connection on demand. Loopback only.
+Infisical's own sources define it (see shared/infisical-api.md), including what a
+client finds awkward: universal-auth login and token renewal (`expiresIn: 0` is a
+token without expiry); the v3 raw and v4 secrets list/get endpoints with their query
+parameters and JSON shapes (no `imports` key when imports are off; 422 with an ARRAY
+of issues for a bad boolean); imports (local keys win; later imports win); the
+project route listing environments (`/api/v1/workspace/{id}`, `/api/v1/projects/{id}`);
+error bodies {reqId, statusCode, message, error}; 403 TokenError for an expired or
+malformed token (the JWT check runs first) but 401 for a revoked one; an unknown
+environment or folder lists as 200 with empty lists, an unknown project is 403
+"not a member"; secret names with anything but `:` and `/`; the 3-failure login
+lock-out; and 401/403/404/429 (Retry-After and x-ratelimit-* headers)/500 or a
+dropped connection on demand; `v4=False` for servers without the v4 route.
+Loopback only.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -23,6 +31,17 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 Secrets = dict[str, str]
+_BOOLEANS = frozenset(
+    {
+        "viewSecretValue",
+        "expandSecretReferences",
+        "recursive",
+        "include_imports",
+        "includeImports",
+        "includePersonalOverrides",
+    }
+)
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass
@@ -42,8 +61,10 @@ class ApiState:
     imports: dict[tuple[str, str, str], list[tuple[str, str]]] = field(default_factory=dict)
     forbidden: set[tuple[str, str]] = field(default_factory=set)  # (project, env)
     hidden: set[str] = field(default_factory=set)  # keys whose value the caller may not read
-    token_ttl: int = 7200
-    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch)
+    environments: dict[str, list[str]] = field(default_factory=dict)  # project -> slugs
+    token_ttl: int = 7200  # 0: tokens that do not expire
+    tokens: dict[str, float] = field(default_factory=dict)  # live token -> expiry (0: never)
+    v4: bool = True  # False: an older server, without GET /api/v4/secrets
     failed_logins: int = 0
     locked_until: float = 0.0
     injected: deque[Injected] = field(default_factory=deque)
@@ -51,9 +72,23 @@ class ApiState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_secrets(self, project: str, env: str, values: Secrets, path: str = "/") -> None:
+        for key in values:  # what Infisical refuses in a secret's name
+            if not key or ":" in key or "/" in key:
+                raise ValueError(f"Infisical does not allow the secret name {key!r}")
+        self.add_environment(project, env)
         self.projects.setdefault(project, {}).setdefault(env, {}).setdefault(path, {}).update(
             values
         )
+
+    def add_environment(self, project: str, env: str) -> None:
+        known = self.environments.setdefault(project, [])
+        if env not in known:
+            known.append(env)
+        self.projects.setdefault(project, {}).setdefault(env, {})
+
+    def revoke_all(self) -> None:
+        """Revoke every access token server-side (the JWTs themselves stay unexpired)."""
+        self.tokens.clear()
 
     def inject(self, status: int, times: int = 1, **kwargs: Any) -> None:
         for _ in range(times):
@@ -89,11 +124,17 @@ def _secret(
 
 class _ApiError(Exception):
     def __init__(
-        self, status: int, error: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        error: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        issues: list[dict[str, Any]] | None = None,
     ):
         super().__init__(message)
         self.status, self.error, self.message = status, error, message
         self.headers = headers or {}
+        self.issues = issues  # 422: Infisical's `message` is this array, not a string
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,6 +154,18 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def _send_error(self, err: _ApiError) -> None:
+        self._send(
+            err.status,
+            {
+                "reqId": f"req-{secrets.token_hex(6)}",
+                "statusCode": err.status,
+                "message": err.issues if err.issues is not None else err.message,
+                "error": err.error,
+            },
+            err.headers,
+        )
+
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         with self.state.lock:
@@ -127,16 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload = self._route(method, url.path, parse_qs(url.query), body)
             self._send(200, payload)
         except _ApiError as err:
-            self._send(
-                err.status,
-                {
-                    "reqId": f"req-{secrets.token_hex(6)}",
-                    "statusCode": err.status,
-                    "message": err.message,
-                    "error": err.error,
-                },
-                err.headers,
-            )
+            self._send_error(err)
 
     def _take_injection(self, path: str) -> Injected | None:
         for injected in list(self.state.injected):
@@ -168,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
         if injected.status == 429:
             wait = injected.retry_after if injected.retry_after is not None else 1
             headers["Retry-After"] = str(wait)
+            headers["x-ratelimit-limit"] = "60"
+            headers["x-ratelimit-remaining"] = "0"
+            headers["x-ratelimit-reset"] = str(wait)
             message = injected.message or f"Rate limit exceeded. Please try again in {wait} seconds"
         raise _ApiError(injected.status, names.get(injected.status, "Error"), message, headers)
 
@@ -192,10 +239,19 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/api/v1/auth/token/renew":
             return self._renew(json.loads(body or b"{}"))
         if method == "GET":
+            for prefix, wrapper in (
+                ("/api/v1/workspace/", "workspace"),
+                ("/api/v1/projects/", "project"),
+            ):
+                if path.startswith(prefix) and "/" not in path[len(prefix) :]:
+                    self._authorize()
+                    return {wrapper: self._project(unquote(path[len(prefix) :]))}
             for prefix, project_key in (
                 ("/api/v3/secrets/raw", "workspaceId"),
                 ("/api/v4/secrets", "projectId"),
             ):
+                if prefix == "/api/v4/secrets" and not self.state.v4:
+                    continue
                 if path == prefix:
                     self._authorize()
                     return self._list(query, project_key)
@@ -205,11 +261,14 @@ class _Handler(BaseHTTPRequestHandler):
         raise _ApiError(404, "NotFound", f"Route {method}:{path} not found")
 
     def _issue(self) -> dict[str, Any]:
-        token = "tok." + secrets.token_urlsafe(24)
-        self.state.tokens[token] = time.time() + self.state.token_ttl
+        # Like a JWT, the token carries its own expiry (0: none, as Infisical omits `exp`).
+        ttl = self.state.token_ttl
+        expiry = int(time.time() + ttl) if ttl > 0 else 0
+        token = f"tok.{expiry}.{secrets.token_urlsafe(24)}"
+        self.state.tokens[token] = expiry
         return {
             "accessToken": token,
-            "expiresIn": self.state.token_ttl,
+            "expiresIn": ttl,
             "accessTokenMaxTTL": 2592000,
             "tokenType": "Bearer",
         }
@@ -233,40 +292,83 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _renew(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.state.lock:
-            token = body.get("accessToken", "")
-            if self.state.tokens.get(token, 0) < time.time():
-                raise _ApiError(401, "UnauthorizedError", "Access token expired or invalid")
+            token = str(body.get("accessToken", ""))
+            self._check_token(token)
             del self.state.tokens[token]
             return self._issue()
+
+    def _check_token(self, token: str) -> None:
+        """The JWT check first (expired or malformed: 403 TokenError), then the database."""
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != "tok" or not parts[1].isdigit():
+            raise _ApiError(403, "TokenError", "jwt malformed")
+        expiry = int(parts[1])
+        if expiry and expiry < time.time():
+            raise _ApiError(403, "TokenError", "Your token has expired. Please re-authenticate.")
+        if token not in self.state.tokens:  # revoked, deleted, or uses used up
+            raise _ApiError(401, "UnauthorizedError", "No identity access token found")
 
     def _authorize(self) -> None:
         header = self.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             raise _ApiError(401, "UnauthorizedError", "Token missing")
-        expiry = self.state.tokens.get(header[len("Bearer ") :])
-        if expiry is None or expiry < time.time():
-            raise _ApiError(403, "TokenError", "Your token has expired. Please re-authenticate.")
+        with self.state.lock:
+            self._check_token(header[len("Bearer ") :])
+
+    def _member_of(self, project: str) -> None:
+        if project not in self.state.projects:  # the identity cannot be a member of it
+            raise _ApiError(
+                403,
+                f"Identity is not a member of the specified project with ID '{project}'",
+                "You are not allowed to access this resource",
+            )
+
+    def _project(self, project: str) -> dict[str, Any]:
+        self._member_of(project)
+        slugs = self.state.environments.get(project) or list(self.state.projects[project])
+        return {
+            "id": project,
+            "_id": project,
+            "name": f"project {project}",
+            "slug": project[:36],
+            "environments": [
+                {
+                    "name": slug.title(),
+                    "slug": slug,
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, slug)),
+                }
+                for slug in slugs
+            ],
+        }
 
     def _scope(self, query: dict[str, list[str]], project_key: str) -> tuple[str, str, str]:
         project = (query.get(project_key) or query.get("workspaceId") or [""])[0]
         env = (query.get("environment") or [""])[0]
         path = (query.get("secretPath") or ["/"])[0]
+        issues = [
+            {
+                "code": "invalid_enum_value",
+                "options": ["true", "false"],
+                "path": ["query", key],
+                "message": f"Invalid enum value. Expected 'true' | 'false', received '{values[0]}'",
+            }
+            for key, values in query.items()
+            if key in _BOOLEANS and values[0] not in ("true", "false")
+        ]
+        if issues:
+            raise _ApiError(422, "ValidationFailure", "Validation failed", issues=issues)
         if not project or not env:
             raise _ApiError(400, "BadRequest", "Missing project id or environment")
-        if project not in self.state.projects:
-            raise _ApiError(404, "NotFound", f"Project with ID {project} not found")
-        if env not in self.state.projects[project]:
-            raise _ApiError(
-                404,
-                "NotFound",
-                f"Environment with slug '{env}' in project with ID {project} not found",
-            )
+        if path != "/" and not all(_SEGMENT.match(p) for p in path.strip("/").split("/")):
+            raise _ApiError(400, "BadRequest", "Invalid secret path")
+        path = path.rstrip("/") or "/"
+        self._member_of(project)
         if (project, env) in self.state.forbidden:
             raise _ApiError(403, "PermissionDenied", "You are not allowed to readValue on secrets")
         return project, env, path
 
     def _folder(self, project: str, env: str, path: str) -> list[dict[str, Any]]:
-        values = self.state.projects[project].get(env, {}).get(path, {})
+        values = self.state.projects[project].get(env, {}).get(path, {})  # unknown: empty
         return [
             _secret(project, env, path, k, v, k in self.state.hidden) for k, v in values.items()
         ]
@@ -285,6 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
                         "secrets": self._folder(project, import_env, import_path),
                     }
                 )
+        if flags != "true":  # Infisical leaves the key out when imports are off
+            return {"secrets": self._folder(project, env, path)}
         return {"secrets": self._folder(project, env, path), "imports": imports}
 
     def _get(self, name: str, query: dict[str, list[str]], project_key: str) -> dict[str, Any]:

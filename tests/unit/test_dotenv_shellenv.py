@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from tazpod.errors import ConfigError
 from tazpod.secrets import dotenv
 from tazpod.secrets.shell import plan, render
 from tazpod.secrets.value import Secret
@@ -41,7 +40,7 @@ def test_secret_never_shows_itself() -> None:
 
 def test_dotenv_round_trip(tmp_path: Path) -> None:
     values = hostile(tmp_path / "pwned")
-    assert dotenv.parse(dotenv.render(values), "x") == values
+    assert dotenv.read_text(dotenv.render(values), "x").values == values
 
 
 @pytest.mark.parametrize("shell", ["sh", "bash"])
@@ -99,7 +98,7 @@ def test_unusable_names_are_skipped_not_rendered() -> None:
     assert render(result) == "export OK='z'\n"
 
 
-def test_other_dotenv_dialects() -> None:
+def test_other_dotenv_dialects() -> None:  # python-dotenv's readings (issue 17)
     text = (
         "# comment\n"
         "export A=plain\n"
@@ -110,15 +109,15 @@ def test_other_dotenv_dialects() -> None:
         'F="multi\nline"\n'
         "G=con'cat'\"enated\"\n"
     )
-    values = {k: v.reveal() for k, v in dotenv.parse(text, "f").items()}
+    values = {k: v.reveal() for k, v in dotenv.parse_import(text, "f").values.items()}
     assert values == {
         "A": "plain",
-        "B": 'double "q" \n newline $x',
+        "B": 'double "q" \n newline \\$x',
         "C": "single # not comment",
         "D": "value",
         "E": "",
         "F": "multi\nline",
-        "G": "concatenated",
+        "G": "con'cat'\"enated\"",
     }
 
 
@@ -127,11 +126,10 @@ def test_other_dotenv_dialects() -> None:
     [
         ("GOOD=1\n=nokey\n", "f:2: expected NAME=value"),
         ("A 1\n", "f:1: expected '=' after A"),
-        ("A='open\n\nB=2\n", "f:1: unterminated ' quote"),
-        ("A=two words\n", "f:1: unquoted value contains a space"),
-        ("1A=x\n", "f:1: expected NAME=value"),
+        ("A='open\n\nB=2\n", "f:1: A: unterminated ' quote"),
+        ("A='x' junk\n", "f:1: A: unexpected text after the value"),
     ],
 )
 def test_dotenv_errors_name_the_line(text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        dotenv.parse(text, "f")
+    problems = [str(p) for p in dotenv.parse_import(text, "f").problems]
+    assert problems and problems[0].startswith(message), problems

@@ -80,12 +80,16 @@ def _argv(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> list[s
     return shell_argv(user.shell, mount_point)
 
 
-def _environment(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> dict[str, str]:
+def _environment(
+    request: EnterRequest, user: EnclaveUser, mount_point: Path, report: Report
+) -> dict[str, str]:
     mappings = request.secrets.mappings if request.secrets else ()
     with acting_as(user.uid, user.gid, user.groups):
-        values = secretstore.all_values(mount_point)
+        found = secretstore.VaultSecrets(mount_point)
+    for notice in found.notices():  # a vault always opens; what it could not use is named
+        report(notice)
     return enclave_environment(
-        request.environ, user, mount_point, request.project.root, mappings, values
+        request.environ, user, mount_point, request.project.root, mappings, found.values
     )
 
 
@@ -196,7 +200,7 @@ def _supervise(ctx: _Opening) -> int:
         with enclave.as_user():
             write_shell_files(enclave.root)
         _write_record(record, user, mount_point)
-        env = _environment(request, user, mount_point)
+        env = _environment(request, user, mount_point, ctx.report)
         return Supervisor(enclave, _argv(request, user, mount_point), env, request.cwd).run()
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -252,7 +256,7 @@ def _join(ctx: _Opening) -> int:
         if not reply or not reply.get("ok"):
             raise _EnclaveGone
         report(f"joined the open enclave at {mount_point}")
-        env = _environment(request, user, mount_point)
+        env = _environment(request, user, mount_point, report)
         for signum in (signal.SIGINT, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_IGN)
         child = spawn(user, _argv(request, user, mount_point), env, request.cwd)

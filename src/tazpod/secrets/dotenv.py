@@ -1,7 +1,23 @@
 """Dotenv files: tazpod writes `NAME='value'` that any POSIX shell reads back exactly,
-and reads the dotenv dialects people have (quotes, `export`, comments, escapes).
+reads the vault's files whatever made them, and imports what python-dotenv reads.
 
-Values may hold anything but NUL: quotes, newlines, `$`, backslashes, unicode.
+Values may hold anything but NUL: quotes, CR, newlines, `$`, backslashes, unicode.
+Names may be anything Infisical allows (`my.key`, `db@host`, `1PASSWORD`, `ключ`):
+names a shell could mistake are single-quoted like values.
+
+Reading the vault never fails on content: a line that cannot be read is a Problem
+(file, line, name; never the value) and is skipped, so a vault always opens.
+
+Which grammar a vault file gets (the rule, also in the README):
+- a file whose first line is tazpod's header was written by ``render``: POSIX shell
+  single quotes (``dotenv_grammar``'s "tazpod" dialect);
+- any other file is read as the Infisical CLI's `export --format=dotenv`, which TazPod
+  used and which writes `NAME='value'` without escaping anything: an entry starts at
+  each line that begins with `NAME='`, and its value is everything up to the LAST `'`
+  before the next such line (or the end of the file). So `it's` and multi-line values
+  come back exactly; only a value holding a newline followed by `X='` cannot be told
+  from two entries. Lines of such a file that are not in that form are read with the
+  python-dotenv grammar.
 """
 
 from __future__ import annotations
@@ -9,15 +25,28 @@ from __future__ import annotations
 import os
 import re
 
-from tazpod.errors import ConfigError
+from tazpod.secrets.dotenv_grammar import Parsed, Problem, Reader
 from tazpod.secrets.value import Secret
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_DOUBLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
+HEADER = "# written by tazpod: do not edit (it is rewritten on every pull)"
+_BARE_NAME = re.compile(r"[^=#\s'\"\\]+")
+_CLI_ENTRY = re.compile(r"(?:export[^\S\r\n]+)?([^=#\s'\"][^=\s]*)='", re.MULTILINE)
+
+__all__ = [
+    "HEADER",
+    "Parsed",
+    "Problem",
+    "parse_import",
+    "quote",
+    "read_file",
+    "read_import",
+    "read_text",
+    "render",
+]
 
 
 def quote(value: str) -> str:
@@ -25,110 +54,70 @@ def quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+def _name(name: str) -> str:
+    if _BARE_NAME.fullmatch(name) and not name.startswith("export"):
+        return name
+    return quote(name)
+
+
 def render(values: Mapping[str, Secret]) -> str:
-    lines = ["# written by tazpod: do not edit (it is rewritten on every pull)"]
+    lines = [HEADER]
     for name in sorted(values):
-        lines.append(f"{name}={quote(values[name].reveal())}")
+        lines.append(f"{_name(name)}={quote(values[name].reveal())}")
     return "\n".join(lines) + "\n"
 
 
-class _Reader:
-    def __init__(self, text: str, origin: str) -> None:
-        self.text, self.origin, self.pos, self.line = text, origin, 0, 1
-
-    def error(self, message: str) -> ConfigError:
-        return ConfigError(f"{self.origin}:{self.line}: {message}")
-
-    def peek(self) -> str:
-        return self.text[self.pos] if self.pos < len(self.text) else ""
-
-    def take(self) -> str:
-        char = self.peek()
-        self.pos += 1
-        if char == "\n":
-            self.line += 1
-        return char
-
-    def skip_blank_and_comments(self) -> None:
-        while self.peek():
-            if self.peek() in " \t\r\n":
-                self.take()
-            elif self.peek() == "#":
-                while self.peek() not in ("", "\n"):
-                    self.take()
-            else:
-                return
-
-    def key(self) -> str:
-        match = _KEY.match(self.text, self.pos)
-        if not match:
-            raise self.error("expected NAME=value")
-        self.pos = match.end()
-        return match.group(0)
-
-    def value(self) -> str:
-        parts: list[str] = []
-        while self.peek() not in ("", "\n"):
-            char = self.peek()
-            if char == "'":
-                parts.append(self._quoted("'"))
-            elif char == '"':
-                parts.append(self._quoted('"'))
-            elif char in " \t":
-                end = self.text.find("\n", self.pos)
-                end = len(self.text) if end < 0 else end
-                rest = self.text[self.pos : end].strip()
-                if rest and not rest.startswith("#"):
-                    raise self.error("unquoted value contains a space; quote it")
-                self.pos = end  # a trailing comment
-            elif char == "\\":
-                self.take()
-                parts.append(self.take())
-            else:
-                parts.append(self.take())
-        return "".join(parts)
-
-    def _quoted(self, quote_char: str) -> str:
-        start = self.line
-        self.take()
-        out: list[str] = []
-        while True:
-            char = self.take()
-            if char == "":
-                raise ConfigError(f"{self.origin}:{start}: unterminated {quote_char} quote")
-            if char == quote_char:
-                return "".join(out)
-            if quote_char == '"' and char == "\\":
-                escaped = self.take()
-                out.append(_DOUBLE_ESCAPES.get(escaped, "\\" + escaped))
-            else:
-                out.append(char)
+def read_text(text: str, origin: str) -> Parsed:
+    """A vault file's content (see the module's rule for which grammar applies)."""
+    parsed = Parsed()
+    reader = Reader(text, origin, "tazpod", parsed)
+    if text.startswith(HEADER.split(":", 1)[0]):
+        reader.read(0, len(text))
+        return parsed
+    reader.dialect = "dotenv"
+    starts = list(_CLI_ENTRY.finditer(text))
+    reader.read(0, starts[0].start() if starts else len(text))
+    for index, match in enumerate(starts):
+        end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
+        body = text[match.end() : end].rstrip()
+        if body.endswith("'"):
+            name, value = match.group(1), body[:-1]
+            if "\0" in value or any("\udc80" <= c <= "\udcff" for c in name + value):
+                line = reader.line_at(match.start())
+                parsed.problems.append(Problem(origin, line, name, "holds bytes no variable can"))
+                continue
+            parsed.values[name] = Secret(value)
+        else:
+            reader.read(match.start(), end)
+    return parsed
 
 
-def parse(text: str, origin: str) -> dict[str, Secret]:
-    reader = _Reader(text, origin)
-    values: dict[str, Secret] = {}
-    while True:
-        reader.skip_blank_and_comments()
-        if not reader.peek():
-            return values
-        if reader.text.startswith("export ", reader.pos):
-            reader.pos += len("export ")
-        name = reader.key()
-        if reader.take() != "=":
-            raise reader.error(f"expected '=' after {name}")
-        value = reader.value()
-        if "\0" in value:
-            raise reader.error(f"{name} contains a NUL byte")
-        values[name] = Secret(value)
-
-
-def read_file(path: str | os.PathLike[str]) -> dict[str, Secret]:
+def _read_bytes(path: str | os.PathLike[str]) -> bytes | None:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            return handle.read()
     except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read: {err}") from err
-    return parse(text, str(path))
+        return None
+
+
+def read_file(path: str | os.PathLike[str]) -> Parsed:
+    """A vault file, byte-exact (CR survives); a missing file is empty. OSError propagates."""
+    data = _read_bytes(path)
+    if data is None:
+        return Parsed()
+    return read_text(data.decode("utf-8", "surrogateescape"), os.fspath(path))
+
+
+def parse_import(text: str, origin: str) -> Parsed:
+    """A .env file to import, read as python-dotenv reads it (notes where a shell differs)."""
+    parsed = Parsed()
+    text = text.removeprefix("\ufeff")
+    Reader(text, origin, "dotenv", parsed).read(0, len(text))
+    return parsed
+
+
+def read_import(path: str | os.PathLike[str]) -> Parsed:
+    data = _read_bytes(path)
+    if data is None:
+        raise FileNotFoundError(path)
+    return parse_import(data.decode("utf-8", "surrogateescape"), os.fspath(path))

@@ -77,6 +77,16 @@ def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:
             files[env] = target
         else:
             missing.append(env)
-    values = dotenv.read_file(os.path.join(root, ".env-infisical"))
-    values.update(dotenv.read_file(os.path.join(root, ".env-local")))  # set by hand wins
-    return plan(values, files, missing)
+    values = {}
+    problems = []
+    for name in (".env-infisical", ".env-local"):  # set by hand (.env-local) wins
+        try:
+            parsed = dotenv.read_file(os.path.join(root, name))
+        except OSError as err:  # a vault always opens: report, and go on without that file
+            problems.append(f"{os.path.join(root, name)}: cannot be read ({err.strerror})")
+            continue
+        values.update(parsed.values)
+        problems += [f"{problem}; skipped" for problem in parsed.problems]
+    result = plan(values, files, missing)
+    result.problems = problems
+    return result

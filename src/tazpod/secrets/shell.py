@@ -16,7 +16,7 @@ from tazpod.secrets.value import Secret
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -29,11 +29,33 @@ class EnvPlan:
         self.secrets: dict[str, Secret] = {}
         self.unset: list[str] = []
         self.skipped: list[str] = []  # names that cannot be variables
+        self.problems: list[str] = []  # lines of the vault's files that could not be read
 
 
 def usable_name(name: str) -> bool:
-    """A shell variable name that no secret is kept from setting (secrets.reserved)."""
-    return bool(_IDENTIFIER.match(name)) and not is_reserved(name)
+    return skip_reason(name) is None
+
+
+def skip_reason(name: str) -> str | None:
+    """Why a secret is kept in the vault but not exported as a variable (None: it is)."""
+    if not _IDENTIFIER.match(name):
+        return "not a shell variable name"
+    if is_reserved(name):
+        return "reserved: it would change how programs start"
+    return None
+
+
+def skipped_notice(names: Iterable[str]) -> str | None:
+    """One line naming every secret not exported, grouped by why; None when there is none."""
+    by_reason: dict[str, list[str]] = {}
+    for name in sorted(names):
+        reason = skip_reason(name)
+        if reason is not None:
+            by_reason.setdefault(reason, []).append(name)
+    if not by_reason:
+        return None
+    groups = "; ".join(f"{', '.join(n)} ({why})" for why, n in sorted(by_reason.items()))
+    return f"kept in the vault but not exported as variables: {groups}"
 
 
 def plan(values: Mapping[str, Secret], files: Mapping[str, str], missing: list[str]) -> EnvPlan:

@@ -62,7 +62,22 @@ def _error_of(status: int, body: bytes) -> ApiError:
         payload = {}
     if not isinstance(payload, dict):
         payload = {}
-    return ApiError(status, str(payload.get("error", "")), str(payload.get("message", "")))
+    return ApiError(status, str(payload.get("error", "")), _message_of(payload.get("message")))
+
+
+def _message_of(message: Any) -> str:
+    """A string, or (422 ValidationFailure) a list of issues: `path: message` each."""
+    if not isinstance(message, list):
+        return "" if message is None else str(message)
+    issues = []
+    for issue in message:
+        if isinstance(issue, dict):
+            where = ".".join(str(p) for p in issue.get("path") or [])
+            text = str(issue.get("message", ""))
+            issues.append(f"{where}: {text}" if where else text)
+        else:
+            issues.append(str(issue))
+    return "; ".join(issues)
 
 
 class JsonClient:

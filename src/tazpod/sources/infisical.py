@@ -1,13 +1,18 @@
-"""Infisical's HTTP API: universal-auth login/renewal and the raw secrets list.
+"""Infisical's HTTP API: universal-auth login/renewal, the secrets list, environments.
 
 One list request returns a whole folder with its imports, so a sync costs a
 constant number of requests however many secrets there are (TazPod ran the
-CLI once per secret).
+CLI once per secret). Lists go through `GET /api/v4/secrets` (what Infisical's
+CLI uses), or v3's raw route on servers that answer 404 for v4. Tokens are
+handled as Infisical's own clients do: a 401 (revoked, deleted, used up) or a
+403 TokenError (expired) means one fresh login with the stored identity, and
+an `expiresIn` of 0 means a token that does not expire.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +34,9 @@ def site_root(url: str) -> str:
 class Listing:
     values: dict[str, Secret] = field(default_factory=dict)
     hidden: list[str] = field(default_factory=list)  # readable names, unreadable values
+    # The project's environment slugs, asked only when the list came back empty (an
+    # unknown environment or folder lists as empty); None: not asked, or not known.
+    environments: list[str] | None = None
 
 
 def _merge(into: Listing, secrets: list[dict[str, Any]]) -> None:
@@ -49,15 +57,17 @@ class InfisicalApi:
     def __init__(self, site: str, retry: RetryPolicy | None = None) -> None:
         self.site = site_root(site)
         self.http = JsonClient(self.site, retry=retry)
+        self.v4 = True  # until the server answers 404 for it
 
     # -- authentication -----------------------------------------------------------------
     def _token(self, payload: dict[str, Any], identity: MachineIdentity) -> MachineIdentity:
+        ttl = float(payload.get("expiresIn") or 0)
         return MachineIdentity(
             site=self.site,
             client_id=identity.client_id,
             client_secret=identity.client_secret,
             access_token=Secret(str(payload["accessToken"])),
-            expires_at=time.time() + float(payload.get("expiresIn", 0)),
+            expires_at=time.time() + ttl if ttl > 0 else None,  # 0: does not expire
         )
 
     def login(self, identity: MachineIdentity) -> MachineIdentity:
@@ -72,7 +82,7 @@ class InfisicalApi:
             )
         except ApiError as err:
             raise SecretsError(
-                f"Infisical refused the machine identity login: {err.message or err.status}",
+                f"Infisical refused the machine identity login: {describe(err)}",
                 hint="check the client id and secret, then run `tazpod login` again",
             ) from None
         except TransportError as err:
@@ -80,39 +90,26 @@ class InfisicalApi:
         return self._token(payload, identity)
 
     def renew(self, identity: MachineIdentity) -> MachineIdentity:
-        """Renew a still-valid token; fall back to a fresh login."""
-        if identity.access_token is not None and identity.expires_at > time.time():
+        """Renew a still-valid token; on any failure (network, 5xx, 401) log in afresh."""
+        token = identity.access_token
+        if token is not None and (identity.expires_at is None or identity.expires_at > time.time()):
             try:
                 payload = self.http.request(
-                    "POST",
-                    "/api/v1/auth/token/renew",
-                    body={"accessToken": identity.access_token.reveal()},
+                    "POST", "/api/v1/auth/token/renew", body={"accessToken": token.reveal()}
                 )
                 return self._token(payload, identity)
-            except ApiError:
-                pass
+            except (ApiError, TransportError, KeyError, ValueError):
+                pass  # past its max TTL, revoked, or the server failed: a login decides
         return self.login(identity)
 
     # -- secrets --------------------------------------------------------------------------
     def list_secrets(
         self, identity: MachineIdentity, project_id: str, environment: str, secret_path: str
     ) -> Listing:
-        assert identity.access_token is not None
-        params = {
-            "workspaceId": project_id,
-            "environment": environment,
-            "secretPath": secret_path,
-            "viewSecretValue": "true",
-            "expandSecretReferences": "true",
-            "recursive": "false",
-            "include_imports": "true",
-        }
         try:
-            payload = self.http.request(
-                "GET", "/api/v3/secrets/raw", params=params, token=identity.access_token.reveal()
-            )
+            payload = self._list(identity, project_id, environment, secret_path)
         except ApiError as err:
-            raise _explain(err, project_id, environment) from None
+            raise _explain(err, project_id, environment, secret_path) from None
         except TransportError as err:
             raise _unreachable(self.site, err) from None
         listing = Listing()
@@ -121,31 +118,78 @@ class InfisicalApi:
         _merge(listing, list(payload.get("secrets") or []))  # local keys win over imports
         return listing
 
+    def _list(
+        self, identity: MachineIdentity, project_id: str, environment: str, secret_path: str
+    ) -> dict[str, Any]:
+        assert identity.access_token is not None
+        token = identity.access_token.reveal()
+        common = {
+            "environment": environment,
+            "secretPath": secret_path,
+            "viewSecretValue": "true",
+            "expandSecretReferences": "true",
+            "recursive": "false",
+        }
+        if self.v4:
+            params = {"projectId": project_id, **common, "includeImports": "true"}
+            try:
+                return self.http.request("GET", "/api/v4/secrets", params=params, token=token)
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                self.v4 = False  # an older server: its raw v3 route lists the same
+        params = {"workspaceId": project_id, **common, "include_imports": "true"}
+        return self.http.request("GET", "/api/v3/secrets/raw", params=params, token=token)
+
+    def environments(self, identity: MachineIdentity, project_id: str) -> list[str] | None:
+        """The project's environment slugs; None when this server or identity cannot tell."""
+        assert identity.access_token is not None
+        path = "/api/v1/workspace/" + urllib.parse.quote(project_id, safe="")
+        try:
+            payload = self.http.request("GET", path, token=identity.access_token.reveal())
+        except (ApiError, TransportError):
+            return None
+        project = payload.get("project") or payload.get("workspace")  # newer, older servers
+        found = project.get("environments") if isinstance(project, dict) else None
+        if not isinstance(found, list):
+            return None
+        return [str(e["slug"]) for e in found if isinstance(e, dict) and e.get("slug")]
+
+
+def describe(err: ApiError) -> str:
+    """Infisical's message, with its `error` field where that says more (403 not a member)."""
+    message = err.message
+    if err.error and " " in err.error and err.error not in message:
+        return f"{message} ({err.error})" if message else err.error
+    return message or err.error or str(err.status)
+
 
 class TokenRejected(SecretsError):
     """The access token expired or was revoked: log in again and retry once."""
 
 
-def _explain(err: ApiError, project_id: str, environment: str) -> SecretsError:
-    if err.status == 401:
-        return SecretsError(
-            f"Infisical login expired or missing ({err.message})",
+def _explain(err: ApiError, project_id: str, environment: str, path: str) -> SecretsError:
+    if err.status == 401 or (err.status == 403 and err.error == "TokenError"):
+        return TokenRejected(
+            f"Infisical rejected the access token ({describe(err)})",
             hint="run `tazpod login` again",
         )
-    if err.status == 403 and err.error == "TokenError":
-        return TokenRejected(f"Infisical rejected the access token ({err.message})")
     if err.status == 403:
         return SecretsError(
             f"Infisical forbids reading project {project_id}, environment {environment!r}:"
-            f" {err.message}",
-            hint="give the machine identity read access to that project and environment",
+            f" {describe(err)}",
+            hint="check config.infisical_project_id in secrets.yml, and give the machine"
+            " identity read access to that project and environment",
         )
     if err.status == 404:
         return SecretsError(
-            f"Infisical: {err.message or 'not found'}",
+            f"Infisical: {describe(err) or 'not found'}",
             hint="check config.infisical_project_id and config.environment in secrets.yml",
         )
-    return SecretsError(f"Infisical answered {err.status}: {err.message or err.error}")
+    return SecretsError(
+        f"Infisical answered {err.status} for project {project_id}, environment"
+        f" {environment!r}, path {path}: {describe(err)}"
+    )
 
 
 def _unreachable(site: str, err: TransportError) -> SecretsError:

@@ -6,7 +6,7 @@ import sys
 
 from tazpod.errors import UsageError
 from tazpod.secrets.environment import environment_plan, mappings, vault_root
-from tazpod.secrets.shell import render
+from tazpod.secrets.shell import render, skipped_notice
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 
 
 def warn_skipped(plan: EnvPlan, ui: UI) -> None:
-    for name in plan.skipped:
-        ui.warn(f"{name} is not usable as a shell variable name; skipped")
+    """Once: the lines that could not be read, and the secrets that are no variables."""
+    for problem in plan.problems:
+        ui.warn(problem)
+    notice = skipped_notice(plan.skipped)
+    if notice:
+        ui.warn(notice)
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:

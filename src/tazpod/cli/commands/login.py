@@ -84,7 +84,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.secrets.value import Secret
     from tazpod.sources.infisical import InfisicalApi
 
-    secrets = require_secrets(load_context(ui))
+    context = load_context(ui)
+    secrets = require_secrets(context)
     if args.cli:
         return _cli_login(secrets.url, ui)
     root = secretstore.vault_root()
@@ -95,10 +96,17 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     identity = api.login(
         secretstore.MachineIdentity(api.site, client_id, Secret(_client_secret(args)))
     )
-    secretstore.save_identity(root, identity)
-    minutes = int((identity.expires_at - time.time()) // 60)
+    try:
+        secretstore.save_identity(root, identity)
+    except secretstore.VaultFull as err:
+        vault = context.config.vault
+        raise err.explained(vault.backend, vault.size_mib) from err
+    if identity.expires_at is None:
+        validity = "token does not expire"
+    else:
+        validity = f"token valid {max(int((identity.expires_at - time.time()) // 60), 0)} min"
     ui.info(
-        f"logged in to {api.site} as machine identity {client_id} (token valid {minutes} min);"
+        f"logged in to {api.site} as machine identity {client_id} ({validity});"
         " the credentials are kept in the vault only"
     )
     return 0

@@ -28,6 +28,11 @@ def _names(label: str, names: list[str]) -> str:
 def configure(parser: argparse.ArgumentParser) -> None:
     passphrase_options(parser)
     parser.add_argument("--exec", action="store_true", help="then run the command after --")
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="accept an answer with no secrets even if the vault holds some from Infisical",
+    )
     command_operands(parser)
 
 
@@ -36,7 +41,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if command and command[0] == "--":
         command = command[1:]
     if not inside_enclave():
-        inner = ["pull", *(["--exec", "--", *command] if args.exec else [])]
+        inner = ["pull", *(["--allow-empty"] if args.allow_empty else [])]
+        inner += ["--exec", "--", *command] if args.exec else []
         return rerun_in_enclave(args, ui, inner)
     from tazpod.secrets import store as secretstore
     from tazpod.secrets.pull import pull
@@ -44,7 +50,17 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     context = load_context(ui)
     secrets = require_secrets(context)
     root = secretstore.vault_root()
-    result = pull(root, secrets, context.project.secrets_path, Path.home())
+    try:
+        result = pull(
+            root,
+            secrets,
+            context.project.secrets_path,
+            Path.home(),
+            allow_empty=args.allow_empty,
+        )
+    except secretstore.VaultFull as err:
+        vault = context.config.vault
+        raise err.explained(vault.backend, vault.size_mib) from err
     total = len(secretstore.read_values(root, secretstore.INFISICAL_ENV))
     ui.info(f"synced {total} secrets from {result.source} ({result.requests} HTTP requests)")
     for label, names in (
@@ -63,14 +79,17 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             from tazpod.errors import UsageError
 
             raise UsageError("--exec needs a command after --")
-        from tazpod.cli.commands.env import warn_skipped
         from tazpod.secrets.environment import environment_plan
-        from tazpod.secrets.shell import as_environment
+        from tazpod.secrets.shell import as_environment, skipped_notice
 
         env = dict(os.environ)
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
         plan = environment_plan(mappings, str(root))
-        warn_skipped(plan, ui)
+        # The enclave already named what it skipped when it started this command (`run
+        # --sync`): say only what this pull added, so each name is said once.
+        notice = skipped_notice(set(plan.skipped) & set(result.added))
+        if notice:
+            ui.warn(notice)
         env.update(as_environment(plan))
         os.execvpe(command[0], command, env)  # noqa: S606
     ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')

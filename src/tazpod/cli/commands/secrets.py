@@ -15,14 +15,14 @@ from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
 from tazpod.secrets.value import Secret
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+# What Infisical allows (anything but `:` and `/`), without blanks or control characters.
+_NAME = re.compile(r"^[^\s:/\x00-\x1f\x7f]+$")
 
 
 def _check_name(name: str) -> str:
     if not _NAME.match(name):
         raise UsageError(
-            f"{name!r} is not a secret name (letters, digits, _, . and -, not starting with a"
-            " digit)"
+            f"{name!r} is not a secret name (no blanks, control characters, ':' or '/')"
         )
     return name
 
@@ -56,6 +56,18 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     root = secretstore.vault_root()
     if args.action == "list":
         return _list(root, ui)
+    try:
+        _change(args, root, ui)
+    except secretstore.VaultFull as err:
+        vault = load_context(ui, with_secrets=False).config.vault
+        raise err.explained(vault.backend, vault.size_mib) from err
+    return 0
+
+
+def _change(args: argparse.Namespace, root: Path, ui: UI) -> None:
+    from tazpod.secrets import store as secretstore
+    from tazpod.secrets.shell import skipped_notice
+
     if args.action == "set":
         secretstore.set_local(root, _check_name(args.name), _read_value(args.name))
         ui.info(f"stored {args.name} in the vault")
@@ -63,18 +75,38 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         if not secretstore.unset_local(root, args.name):
             raise UsageError(f"{args.name} is not a local secret", hint="see `tazpod secrets list`")
         ui.info(f"removed {args.name} from the vault")
+        return
     else:
-        from tazpod.secrets import dotenv
-
-        if not Path(args.file).is_file():
-            raise UsageError(f"{args.file}: no such file")
-        imported = dotenv.read_file(Path(args.file))
+        imported = _read_import(Path(args.file), ui)
         updated = secretstore.import_local(root, imported)
         ui.info(
             f"imported {len(imported)} secrets from {args.file}"
             + (f" ({len(updated)} replaced: {', '.join(updated)})" if updated else "")
         )
-    return 0
+    notice = skipped_notice([args.name] if args.action == "set" else imported)
+    if notice:
+        ui.warn(notice)
+
+
+def _read_import(path: Path, ui: UI) -> dict[str, Secret]:
+    """A .env file as python-dotenv reads it; any line it cannot read stops the import."""
+    from tazpod.errors import ConfigError
+    from tazpod.secrets import dotenv
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        parsed = dotenv.read_import(path)
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from err
+    for note in parsed.notes:
+        ui.warn(str(note))
+    if parsed.problems:
+        raise ConfigError(
+            "; ".join(str(problem) for problem in parsed.problems),
+            hint="fix those lines (or quote their values); nothing was imported",
+        )
+    return parsed.values
 
 
 def _read_value(name: str) -> Secret:
@@ -91,6 +123,8 @@ def _list(root: Path, ui: UI) -> int:
     from tazpod.secrets import store as secretstore
 
     context = load_context(ui)
+    for problem in secretstore.problems(root):  # named so it can be repaired from here
+        ui.warn(problem)
     rows = secretstore.inventory(root, context.secrets.mappings if context.secrets else ())
     if not rows:
         ui.info("the vault holds no secrets yet (tazpod pull, tazpod secrets set NAME)")
