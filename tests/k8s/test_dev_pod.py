@@ -32,7 +32,7 @@ def test_up_exec_enclave_isolation_down_up(devpod: DevPod) -> None:
     security = pod["spec"]["containers"][0]["securityContext"]  # type: ignore[index]
     assert security["capabilities"] == {"add": ["SYS_ADMIN"], "drop": ["NET_RAW", "MKNOD"]}
     assert security["allowPrivilegeEscalation"] is False and "privileged" not in security
-    assert pod["metadata"]["annotations"]["dev.tazpod.project.locate"] == str(devpod.root)  # type: ignore[index]
+    assert pod["metadata"]["annotations"]["dev.tazpod.project"] == str(devpod.root)  # type: ignore[index]
 
     assert devpod.tazpod("up").stdout.startswith(f"{devpod.name}: already running")
     whoami = devpod.tazpod("exec", "--", "sh", "-c", "id -un; pwd; cat notes.txt; echo $HOME")

@@ -28,7 +28,7 @@ def test_least_privilege_by_default(tmp_path: Path) -> None:
     assert spec.cap_add == ("SYS_ADMIN",) and set(spec.cap_drop) == {"NET_RAW", "MKNOD"}
     assert "no-new-privileges:true" in spec.security_opt and not spec.privileged
     assert spec.command == ("sleep", "infinity") and spec.network == "host"
-    assert spec.labels["dev.tazpod.project.locate"] == str(tmp_path)
+    assert spec.labels["dev.tazpod.project"] == str(tmp_path)
     assert spec.labels["dev.tazpod.version"] == __version__
     assert spec.environment == {"TAZPOD_CONTAINER": "1"}
     targets = {m.target: m.source for m in spec.mounts}

@@ -103,8 +103,8 @@ def test_pod_is_least_privilege_with_its_volume(tmp_path: Path) -> None:
     assert spec["serviceAccountName"] == "tazpod-dev"
     assert spec["automountServiceAccountToken"] is False
     assert pod["metadata"]["labels"]["dev.tazpod.managed"] == "true"
-    assert "dev.tazpod.project.locate" not in pod["metadata"]["labels"]  # a path is no label value
-    assert pod["metadata"]["annotations"]["dev.tazpod.project.locate"] == str(tmp_path)
+    assert "dev.tazpod.project" not in pod["metadata"]["labels"]  # a path is no label value
+    assert pod["metadata"]["annotations"]["dev.tazpod.project"] == str(tmp_path)
 
 
 def test_privileged_only_on_opt_in_and_luks_needs_it(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-LABEL_PROJECT = "dev.tazpod.project.locate"
+LABEL_PROJECT = "dev.tazpod.project"
 LABEL_VERSION = "dev.tazpod.version"
 LABEL_MANAGED = "dev.tazpod.managed"
 
