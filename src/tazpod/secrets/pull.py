@@ -7,7 +7,6 @@ failure at any step leaves the previous files as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sources import infisical_cli
 from tazpod.sources.http import RetryPolicy
 from tazpod.sources.infisical import InfisicalApi, Listing, TokenRejected, site_root
-
-Report = Callable[[str], None]
 
 
 @dataclass

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
 CACHE = "secrets-mappings.tsv"
-Mapping3 = tuple[str, str, str | None]  # (secret name, file, env variable)
+MappingRow = tuple[str, str, str | None]  # a secrets.yml mapping: (secret, file, env variable)
 
 
 def _vault_root() -> str:
@@ -33,7 +33,7 @@ def _vault_root() -> str:
     return os.environ["TAZPOD_VAULT"]
 
 
-def _mappings(root: str) -> list[Mapping3]:
+def _mappings(root: str) -> list[MappingRow]:
     """secrets.yml's mappings, from a tab-separated cache keyed by the file's mtime and size.
 
     (No pathlib, json or YAML on the hot path: each costs more than the rest of the command.)
@@ -69,7 +69,7 @@ def _mappings(root: str) -> list[Mapping3]:
     return mappings
 
 
-def environment_plan(mappings: list[Mapping3], root: str, ui: UI) -> EnvPlan:
+def environment_plan(mappings: list[MappingRow], root: str, ui: UI) -> EnvPlan:
     from tazpod.secrets import dotenv
 
     files: dict[str, str] = {}
