@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from tazpod.errors import ExitCode
@@ -82,7 +81,8 @@ def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:
     wait_for(lambda: enclave_pid() is not None, timeout=60)
     pid = enclave_pid()
     assert pid is not None
-    time.sleep(0.5)
+    # exec names the process before it sets up its environment: probe once both are done.
+    wait_for(lambda: _probe(pod, "0", pid)["proc_environ"] == "leaked", timeout=30)
     # A second session as the same user: nothing, by any path.
     same = _probe(pod, "tazpod", pid)
     assert same["file"] in ("absent", "denied") and same["directory"] in ("absent", "denied")

@@ -131,14 +131,18 @@ def test_leftover_process_of_a_killed_session_is_named(existing: LuksProject) ->
     assert session.stdout is not None and session.stdout.readline() == "up\n"
     session.send_signal(signal.SIGKILL)
     session.wait()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while len(_mounts_of_vault(existing)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.1)  # the session's shell follows its supervisor; the leftover stays
     busy = existing.run("true")
     assert busy.returncode == ExitCode.VAULT_BUSY, busy.stderr
     assert "still mounted by process(es)" in busy.stderr and "kill" in busy.stderr
     pids = [int(p) for p in busy.stderr.split("process(es) ")[1].split(" left")[0].split(", ")]
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while _mounts_of_vault(existing) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the last process in the enclave's namespace is gone
     done = existing.run("true")
     assert done.returncode == 0, done.stderr
     assert mappings() == [] and attached_loops() == []

@@ -1,10 +1,13 @@
 """The isolation matrix (docs/security.md): who can reach a secret in an open enclave.
 
-With an enclave open, (a) another uid, (b) the SAME uid outside the enclave and
-(c) root without CAP_SYS_PTRACE must not read the secret by any route: the
-directory itself, /proc/<pid>/root, cwd, environ, fd, mem or ptrace — neither
-through an enclave process nor through the supervisor. Root with all
-capabilities can, and the matrix says so.
+With an enclave open, (a) another uid and (b) the SAME uid outside the enclave
+must not read the secret by any route: the directory itself, /proc/<pid>/root,
+cwd, environ, fd, mem or ptrace — neither through an enclave process nor through
+the supervisor. (c) Root without CAP_SYS_PTRACE gets none of them either, except
+an enclave process's environ: tazpod exports the vault's dotenv secrets into
+enclave processes, and file permissions alone guard that file. No process outside
+the enclave holds a secret value in its environment. Root with all capabilities
+reads everything, and the matrix says so.
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ SECRET = "matrix-secret-value"
 @pytest.fixture
 def open_enclave(project: Project, tmp_path: Path) -> Iterator[tuple[Project, int, int]]:
     """An enclave whose process keeps the secret in a file, its cwd, an open fd and
-    (the worst case a user might create) its environment."""
+    its environment (a dotenv secret of the vault, which tazpod exports there)."""
+    done = project.run("sh", "-c", f'echo "DOTENV_TOKEN={SECRET}" > "$TAZPOD_VAULT/.env-local"')
+    assert done.returncode == 0, done.stderr
     ready = project.root / "ready"
     script = (
         f'echo {SECRET} > "$TAZPOD_VAULT/token"; cd "$TAZPOD_VAULT"; touch {ready};'
-        f' exec env TOKEN="$(cat token)" sleep 60 < token'
+        " exec sleep 60 < token"
     )
     supervisor = project.start("sh", "-c", script)
     wait_for(lambda: ready.exists() or supervisor.poll() is not None, timeout=30)
@@ -91,15 +96,19 @@ def test_matrix(open_enclave: tuple[Project, int, int], other_user: User, tmp_pa
 
         # Root in the container without CAP_SYS_PTRACE: no route to the vault's files,
         # descriptors or memory. /proc/<pid>/environ is guarded by file permissions only,
-        # which CAP_DAC_OVERRIDE passes: tazpod never puts a secret value in an
-        # environment, and docs/security.md tells users not to either.
+        # which CAP_DAC_OVERRIDE passes.
         for target in (enclave_pid, supervisor):
             results = _probe(ROOT_WITHOUT_PTRACE, target, project, probe)
             assert results["file"] in SHUT and results["directory"] in SHUT, results
             for route in ("proc_root", "proc_cwd", "proc_fd", "proc_mem", "ptrace"):
                 assert results[route] == "denied", (target, route, results)
+        # Enclave processes carry the vault's dotenv secrets in their environment
+        # (documented in docs/security.md) ...
         environ = _probe(ROOT_WITHOUT_PTRACE, enclave_pid, project, probe)["proc_environ"]
-        assert environ == "leaked"  # the user-made worst case above; documented
+        assert environ == "leaked"
+        # ... and no process outside the enclave does: the supervisor's holds none.
+        outside = _probe(ROOT_WITHOUT_PTRACE, supervisor, project, probe)["proc_environ"]
+        assert outside in ("readable", *SHUT), outside
 
         # Root with every capability reads everything: documented, not hidden.
         root = _probe([], enclave_pid, project, probe)

@@ -151,7 +151,7 @@ def test_size_rejects_boolean() -> None:
 def test_config_cache_round_trips_and_follows_edits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tazpod.project.config as config_module
+    import tazpod.project.read as read_module
     from tazpod.project.config import load_project_config
 
     text = TAZPOD_013 + "\nulimits: [nofile=1:2]\ncolour: blue\nvault:\n  bridges: [~/.aws]\n"
@@ -163,9 +163,9 @@ def test_config_cache_round_trips_and_follows_edits(
     def no_parse(_path: Path) -> object:
         raise AssertionError("parsed again")
 
-    monkeypatch.setattr(config_module, "read_project_config", no_parse)
+    monkeypatch.setattr(read_module, "read_project_config", no_parse)
     assert load_project_config(path) == first  # from the cache, warnings included
-    monkeypatch.setattr(config_module, "read_project_config", read_project_config)
+    monkeypatch.setattr(read_module, "read_project_config", read_project_config)
     path.write_text(text.replace("tazpod-lab", "tazpod-lab2"))
     assert load_project_config(path).config.container_name == "tazpod-lab2"
 

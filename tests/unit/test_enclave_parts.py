@@ -142,9 +142,13 @@ def test_descendants_and_terminate() -> None:
             deadline -= 1
             subprocess.run(["sleep", "0.02"])
         assert child.pid in procs.descendants([os.getpid()])
+        sleeps = procs.descendants([child.pid])
+        assert len(sleeps) == 2, sleeps  # the shell's two sleeps
         procs.terminate([child.pid], grace=1.0)
-        child.wait(timeout=10)
+        # Checked before the shell is reaped: terminate itself must have ended them.
         assert procs.descendants([child.pid]) == set()
+        assert not any(procs.alive(pid) for pid in sleeps)
+        child.wait(timeout=10)
     finally:
         child.kill()
 

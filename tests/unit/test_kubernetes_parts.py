@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from tazpod.engines.devcontainer import spec_for
-from tazpod.engines.kubernetes.engine import _diagnose, _state, as_user, pod_manifest
+from tazpod.engines.kubernetes.diagnose import diagnose, pod_state
+from tazpod.engines.kubernetes.engine import as_user
+from tazpod.engines.kubernetes.manifest import pod_manifest
 from tazpod.errors import ConfigError
 from tazpod.project.config import KubernetesConfig, read_project_config
 from tazpod.project.locate import Project, init_project
@@ -143,12 +145,12 @@ def _pod(phase: str = "Pending", waiting: str | None = None, scheduled: Any = No
 
 
 def test_diagnoses() -> None:
-    problem, status = _diagnose(_pod(waiting="ImagePullBackOff"))
+    problem, status = diagnose(_pod(waiting="ImagePullBackOff"))
     assert problem is not None and "cannot pull image img:1" in problem
     unschedulable = SimpleNamespace(
         type="PodScheduled", status="False", reason="Unschedulable", message="0/1 nodes: cpu"
     )
-    problem, status = _diagnose(_pod(scheduled=unschedulable))
+    problem, status = diagnose(_pod(scheduled=unschedulable))
     assert problem == "pod p cannot be scheduled: 0/1 nodes: cpu"
     unbound = SimpleNamespace(
         type="PodScheduled",
@@ -156,8 +158,8 @@ def test_diagnoses() -> None:
         reason="Unschedulable",
         message="pod has unbound immediate PersistentVolumeClaims",
     )
-    problem, status = _diagnose(_pod(scheduled=unbound))
+    problem, status = diagnose(_pod(scheduled=unbound))
     assert problem is None and status.startswith("waiting for the workspace volume")
-    problem, status = _diagnose(_pod(waiting="ContainerCreating"))
+    problem, status = diagnose(_pod(waiting="ContainerCreating"))
     assert problem is None and status == "container ContainerCreating"
-    assert _state(_pod()) == "pending"
+    assert pod_state(_pod()) == "pending"

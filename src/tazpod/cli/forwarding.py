@@ -15,9 +15,9 @@ from tazpod.errors import EngineError, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from tazpod.engines import QuickDocker
+    from tazpod.engines.docker_socket import DockerSocketLookup
 
-    SessionEngine = QuickDocker | Engine
+    SessionEngine = DockerSocketLookup | Engine
 
 
 # tazpod as the images install it: a root-owned venv (images/base/Dockerfile).

@@ -30,13 +30,12 @@ from tazpod.project.locate import Project
 from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as, fd_path
 from tazpod.vault import tarball
-from tazpod.vault.base import OpenedVault
+from tazpod.vault.base import OpenedVault, Report
 from tazpod.vault.lock import VaultLock
 from tazpod.vault.luks import LuksVault
 from tazpod.vault.prompts import PassphraseSource, with_passphrase
 from tazpod.vault.ram import RamOpened, RamVault
 
-Report = Callable[[str], None]
 Vault = RamVault | LuksVault
 # What a file system's root may hold that is not the user's data.
 NOT_CONTENT = tarball.UNSEALED | {"lost+found"}

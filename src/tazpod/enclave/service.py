@@ -20,7 +20,7 @@ from pathlib import Path
 from tazpod.enclave import control
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.placement import check_places
-from tazpod.enclave.session import Enclave
+from tazpod.enclave.session import EnclaveMounts
 from tazpod.enclave.shellstate import shell_argv, write_shell_files
 from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
@@ -36,13 +36,12 @@ from tazpod.sysio.creds import acting_as
 from tazpod.sysio.cryptsetup import Kdf
 from tazpod.sysio.files import write_atomic
 from tazpod.vault import tarball
-from tazpod.vault.base import OpenedVault
+from tazpod.vault.base import OpenedVault, Report
 from tazpod.vault.lock import VaultLock
 from tazpod.vault.luks import LuksMapping, LuksVault
 from tazpod.vault.prompts import PassphraseSource, new_passphrase, with_passphrase
 from tazpod.vault.ram import RamOpened, RamVault
 
-Report = Callable[[str], None]
 _JOIN_ATTEMPTS = 5
 
 
@@ -192,7 +191,7 @@ def _supervise(ctx: _Opening) -> int:
     store: OpenedVault = (
         _open_luks(ctx, vault) if isinstance(vault, LuksVault) else _open_ram(ctx, vault)
     )
-    enclave = Enclave(user, store, mount_point, request.config.vault.bridges, ctx.report)
+    enclave = EnclaveMounts(user, store, mount_point, request.config.vault.bridges, ctx.report)
     record = paths.runtime_record(vault.directory)
     try:
         enclave.open()

@@ -11,7 +11,7 @@ import contextlib
 import errno
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +22,14 @@ from tazpod.errors import TazpodError, VaultError
 from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
 from tazpod.sysio.mounts import is_mount_point, mounts_under
-from tazpod.vault.base import OpenedVault
-
-Report = Callable[[str], None]
+from tazpod.vault.base import OpenedVault, Report
 
 
 @dataclass
-class Enclave:
+class EnclaveMounts:
+    """What the supervisor holds of an open enclave: its private mount namespace, the
+    opened vault mounted there, the bridges bound into the home; save and close them."""
+
     user: EnclaveUser
     store: OpenedVault
     mount_point: Path
@@ -173,7 +174,7 @@ def _explained(what: str) -> Iterator[None]:
         ) from err
 
 
-def seal_or_rescue(enclave: Enclave) -> tuple[str, Path | None]:
+def seal_or_rescue(enclave: EnclaveMounts) -> tuple[str, Path | None]:
     """Save; if the vault directory cannot be written, seal to a rescue file instead.
 
     Returns what was saved and the rescue file, if one was needed.

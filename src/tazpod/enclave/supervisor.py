@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.enclave import control
-from tazpod.enclave.session import Enclave, seal_or_rescue
+from tazpod.enclave.session import EnclaveMounts, seal_or_rescue
 from tazpod.enclave.spawn import spawn
 from tazpod.sysio import linux, procs
 
@@ -54,7 +54,7 @@ def peer_uid(conn: socket.socket) -> tuple[int, int]:
 class Supervisor:
     def __init__(
         self,
-        enclave: Enclave,
+        enclave: EnclaveMounts,
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,

@@ -80,3 +80,23 @@ def exec_argv(
             hint="install it (Debian/Ubuntu: docker.io or docker-ce-cli)",
         )
     return exec_command(cli, name, argv, user, tty, workdir)
+
+
+class DockerSocketLookup:
+    """The Docker engine as sessions need it, from its socket alone: `find` and `exec_argv`.
+
+    What `get_session_engine` hands out instead of the full DockerEngine (and its SDK).
+    """
+
+    name = "docker"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def find(self, container: str) -> ContainerInfo | None:
+        return inspect(self.path, container)
+
+    def exec_argv(
+        self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    ) -> list[str]:
+        return exec_argv(name, argv, user, tty, workdir)

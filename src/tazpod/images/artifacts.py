@@ -1,190 +1,46 @@
 """The verticals' third-party tools: pinned, checked twice, fetched on the host.
 
-Each vertical lists its tools in ``images/<vertical>/artifacts.toml``: a version, the
-vendor's download (or npm package) and the vendor's published checksum. `tazpod build`
-downloads each on the host, checks it against the vendor's checksum, and pins its
-sha256 in the project's ``.tazpod/artifacts.lock`` on first use; a later download that
-differs from the pin is refused (go.sum's rule), so teammates and rebuilds get the same
-bytes. Files are cached per user by sha256; a pinned, cached tool needs no network.
-The build context receives the unpacked files under ``tools/``; no Dockerfile downloads.
+Each vertical lists its tools in ``images/<vertical>/artifacts.toml`` (read by
+tazpod.images.manifest). `tazpod build` downloads each on the host, checks it
+against the vendor's checksum, and pins its sha256 in the project's
+``.tazpod/artifacts.lock`` on first use (tazpod.images.lock); a later download that
+differs from the pin is refused. Files are cached per user by sha256; a pinned,
+cached tool needs no network. The build context receives the unpacked files under
+``tools/``; no Dockerfile downloads.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import platform
-import re
 import shutil
 import tarfile
 import tempfile
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from tazpod.engines.base import Progress
 from tazpod.errors import ArtifactError
 from tazpod.images.download import fetch_file, fetch_text, file_sha256, mirrored
+from tazpod.images.lock import HEX64, LOCK_FILE, Lock
+from tazpod.images.manifest import Artifact, load_artifacts
 from tazpod.project.paths import user_cache_dir
-from tazpod.sysio.files import make_private_dir, write_atomic
+from tazpod.sysio.files import make_private_dir
 
-LOCK_FILE = "artifacts.lock"
+__all__ = ["LOCK_FILE", "Lock", "load_artifacts", "obtain", "stage", "unpack", "vendor_sha256"]
+
 NPM_REGISTRY = "https://registry.npmjs.org"
-ARCHES = {"x86_64": ("amd64", "x64"), "aarch64": ("arm64", "arm64")}  # (go, node) names
-_KEYS = {"version", "url", "sha256", "npm", "member", "tree", "target", "arch", "unless"}
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-@dataclass(frozen=True)
-class Artifact:
-    name: str
-    version: str
-    url: str | None  # a vendor download; None for npm packages
-    sha256_url: str | None  # where the vendor publishes its sha256
-    npm: str | None  # an npm package (its registry entry carries the checksum)
-    member: str | None  # the one file to take out of a .tar.gz
-    tree: str | None  # a directory of a .tar.gz to unpack whole
-    target: str  # where it lands in the build context's tools/ (-> /usr/local)
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}@{self.version} linux/{machine_arch()[0]}"
-
-
-def machine_arch() -> tuple[str, str]:
-    machine = platform.machine()
-    if machine not in ARCHES:
-        raise ArtifactError(f"the verticals' tools are not published for {machine}")
-    return ARCHES[machine]
-
-
-def _check_entry(where: str, entry: object) -> dict[str, object]:
-    if not isinstance(entry, dict):
-        raise ArtifactError(f"{where} must be a table")
-    for key, value in entry.items():
-        if key not in _KEYS:
-            raise ArtifactError(f"{where}: unknown key {key}")
-        if key == "arch":  # {go name = the vendor's name}
-            if not (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())):
-                raise ArtifactError(f"{where}: arch must be a table of strings")
-        elif not isinstance(value, str):
-            raise ArtifactError(f"{where}: {key} must be a string")
-    if "version" not in entry or "target" not in entry:
-        raise ArtifactError(f"{where} needs version and target")
-    if ("npm" in entry) == ("url" in entry) or ("url" in entry) != ("sha256" in entry):
-        raise ArtifactError(f"{where} needs either npm, or url with sha256")
-    if "member" in entry and "tree" in entry:
-        raise ArtifactError(f"{where}: member and tree exclude each other")
-    unless = entry.get("unless")
-    if unless is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", str(unless)):
-        raise ArtifactError(f"{where}: unless must read NAME=value (a build argument)")
-    return entry
-
-
-def load_artifacts(path: Path, build_args: Mapping[str, str] | None = None) -> list[Artifact]:
-    """Read one vertical's artifacts.toml; errors name the file and the key.
-
-    An entry with ``unless = "NAME=value"`` is left out when the build sets NAME=value.
-    ``{arch}`` is the Go name (amd64, arm64) unless the entry's ``arch`` table renames it.
-    """
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ArtifactError(f"{path}: {err}") from err
-    go_arch, node_arch = machine_arch()
-    found = []
-    for name, raw in data.items():
-        where = f"{path}: [{name}]"
-        entry = _check_entry(where, raw)
-        unless = str(entry.get("unless", ""))
-        if unless and (build_args or {}).get(unless.split("=", 1)[0]) == unless.split("=", 1)[1]:
-            continue
-        names = entry.get("arch", {})
-        arch = names.get(go_arch, go_arch) if isinstance(names, dict) else go_arch
-        version = str(entry["version"])
-        values = {
-            k: v.format(version=version, arch=arch, nodearch=node_arch)
-            for k, v in entry.items()
-            if isinstance(v, str)
-        }
-        if values["target"].startswith("/") or ".." in values["target"].split("/"):
-            raise ArtifactError(f"{where}: target must be a relative path inside tools/")
-        found.append(
-            Artifact(
-                name=name,
-                version=values["version"],
-                url=values.get("url"),
-                sha256_url=values.get("sha256"),
-                npm=values.get("npm"),
-                member=values.get("member"),
-                tree=values.get("tree"),
-                target=values["target"],
-            )
-        )
-    return found
 
 
 def vendor_sha256(listing: str, filename: str, source: str) -> str:
     """The sha256 for ``filename`` in a vendor's checksum file (bare, or `hash  name` lines)."""
     lines = [line.split() for line in listing.splitlines() if line.strip()]
-    if len(lines) == 1 and len(lines[0]) == 1 and _HEX64.match(lines[0][0]):
+    if len(lines) == 1 and len(lines[0]) == 1 and HEX64.match(lines[0][0]):
         return lines[0][0].lower()
     for fields in lines:
-        if len(fields) >= 2 and _HEX64.match(fields[0]) and fields[-1].lstrip("*") == filename:
+        if len(fields) >= 2 and HEX64.match(fields[0]) and fields[-1].lstrip("*") == filename:
             return fields[0].lower()
     raise ArtifactError(f"{source} lists no sha256 for {filename}")
-
-
-class Lock:
-    """``.tazpod/artifacts.lock``: the sha256 each tool had when this project first fetched it."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.pins: dict[str, dict[str, str]] = {}
-        self.changed = False
-        if path.exists():
-            self._read()
-
-    def _read(self) -> None:
-        hint = f"restore it from git, or delete {self.path} to pin the tools again"
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError) as err:
-            raise ArtifactError(f"{self.path}: not a readable lock file ({err})", hint) from err
-        pins = data.get("artifacts") if isinstance(data, dict) else None
-        if not isinstance(pins, dict):
-            raise ArtifactError(f"{self.path}: has no artifacts table", hint)
-        for key, pin in pins.items():
-            if not (isinstance(pin, dict) and _HEX64.match(str(pin.get("sha256", "")))):
-                raise ArtifactError(f"{self.path}: {key}: sha256 is missing or malformed", hint)
-        self.pins = pins
-
-    def pinned(self, artifact: Artifact) -> str | None:
-        pin = self.pins.get(artifact.key)
-        return None if pin is None else str(pin["sha256"]).lower()
-
-    def pin(self, artifact: Artifact, source: str, sha256: str) -> None:
-        name, platform_ = artifact.name, artifact.key.split(" ")[1]
-        for key in [k for k in self.pins if k != artifact.key]:
-            if key.split("@")[0] == name and key.endswith(" " + platform_):
-                del self.pins[key]  # another version of this tool on this platform
-        self.pins[artifact.key] = {"source": source, "sha256": sha256}
-        self.changed = True
-
-    def save(self) -> None:
-        if not self.changed:
-            return
-        body = {
-            "comment": "tazpod: sha256 of each vertical tool; commit this file",
-            "artifacts": dict(sorted(self.pins.items())),
-        }
-        # Committed with the project, not secret: readable like the project's other files,
-        # and owned like its directory (also when the build ran under sudo).
-        info = self.path.parent.stat()
-        data = (json.dumps(body, indent=2) + "\n").encode()
-        write_atomic(self.path, data, mode=0o644, owner=(info.st_uid, info.st_gid))
-        self.changed = False
 
 
 def _npm_source(artifact: Artifact) -> tuple[str, str]:

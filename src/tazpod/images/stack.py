@@ -21,8 +21,9 @@ from pathlib import Path
 from tazpod import __version__
 from tazpod.engines.base import Engine, Progress
 from tazpod.errors import ConfigError, EngineError
-from tazpod.project.config import ProjectConfig, vertical_chain, vertical_image
 from tazpod.project.locate import Project
+from tazpod.project.schema import ProjectConfig
+from tazpod.project.verticals import vertical_chain, vertical_image
 
 IMAGES = Path(__file__).parent
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13

@@ -14,7 +14,6 @@ from tazpod.project.config import (
     SECRETS_FILE,
     VERTICALS,
     ProjectConfig,
-    read_project_config,
 )
 from tazpod.project.names import new_container_name
 from tazpod.project.templates import GITIGNORE_TEMPLATE, SECRETS_TEMPLATE, render_config
@@ -73,6 +72,8 @@ class InitResult:
 
 def _existing_name(config_path: Path) -> str | None:
     """Keep the container name across `init --force`, so the container stays findable."""
+    from tazpod.project.read import read_project_config
+
     with contextlib.suppress(ConfigError):
         config: ProjectConfig = read_project_config(config_path).config
         return config.container_name

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tazpod import __version__
-from tazpod.project.config import DEFAULT_SIZE_MIB, vertical_image
+from tazpod.project.schema import DEFAULT_SIZE_MIB
+from tazpod.project.verticals import vertical_image
 
 CONFIG_TEMPLATE = """\
 # tazpod project configuration (compatible with TazPod 0.1.3 files).

@@ -11,7 +11,6 @@ replaced by none unless the caller allows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +21,6 @@ from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sources import infisical_cli
 from tazpod.sources.http import RetryPolicy
 from tazpod.sources.infisical import InfisicalApi, Listing, TokenRejected, site_root
-
-Report = Callable[[str], None]
 
 
 @dataclass

@@ -1,1 +1,2 @@
-"""The Kubernetes engine: the pod, its exec stream, workspace copies."""
+"""The Kubernetes engine: the pod (engine), its manifests, its failures explained
+(diagnose), its exec stream, workspace copies."""

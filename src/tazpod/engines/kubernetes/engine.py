@@ -7,36 +7,24 @@ reaped), and one PersistentVolumeClaim, `<name>-workspace`, mounted at
 /workspace, where the project and its (encrypted) vault live. `down` deletes
 the pod and keeps the claim unless asked to purge it.
 
-Labels carry what selectors need (managed, version); the project's path, which
-is not a valid label value, is an annotation.
+The manifests are in tazpod.engines.kubernetes.manifest, the reading of
+failures in .diagnose, and sessions over the exec stream in .stream.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tazpod.engines.base import (
-    LABEL_MANAGED,
-    LABEL_PROJECT,
-    LABEL_VERSION,
-    ContainerInfo,
-    ContainerSpec,
-    Progress,
-)
+from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.engines.kubernetes.diagnose import diagnose, explain_api_error, hint_for, pod_state
+from tazpod.engines.kubernetes.manifest import claim_manifest, pod_manifest, workspace_claim
 from tazpod.errors import EngineError
-from tazpod.project.config import KubernetesConfig
+from tazpod.project.schema import KubernetesConfig
 
-CONTAINER = "dev"
 WAIT_SECONDS = 300
-PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
-RBAC_NEEDED = (
-    "pods: get, list, create, delete; pods/exec: create; persistentvolumeclaims: get, create,"
-    " delete (in the project's namespace)"
-)
 
 
 def _client() -> Any:
@@ -48,10 +36,6 @@ def _client() -> Any:
             hint="pip install 'tazpod[kubernetes]' (or: pip install kubernetes)",
         ) from err
     return kubernetes
-
-
-def workspace_claim(name: str) -> str:
-    return f"{name}-workspace"
 
 
 class KubernetesEngine:
@@ -89,21 +73,7 @@ class KubernetesEngine:
             ) from err
 
     def explain(self, what: str, err: Any) -> EngineError:
-        try:
-            message = json.loads(err.body or "{}").get("message") or err.reason
-        except ValueError:
-            message = err.reason
-        if err.status == 403:
-            return EngineError(
-                f"Kubernetes refused to {what}: {message}",
-                hint=f"the account needs, in namespace {self.namespace}: {RBAC_NEEDED}",
-            )
-        if err.status == 401:
-            return EngineError(
-                f"Kubernetes did not accept the credentials to {what}: {message}",
-                hint="log in again, or fix the user in the kubeconfig context",
-            )
-        return EngineError(f"cannot {what}: {message} (HTTP {err.status})")
+        return explain_api_error(what, err, self.namespace)
 
     # -- images: the cluster pulls; tazpod builds only for local engines ------------------------
     def image_exists(self, image: str) -> bool:
@@ -133,7 +103,11 @@ class KubernetesEngine:
         labels = dict(pod.metadata.labels or {})
         labels.update(pod.metadata.annotations or {})
         return ContainerInfo(
-            pod.metadata.name, pod.metadata.uid, _state(pod), pod.spec.containers[0].image, labels
+            pod.metadata.name,
+            pod.metadata.uid,
+            pod_state(pod),
+            pod.spec.containers[0].image,
+            labels,
         )
 
     def find(self, name: str) -> ContainerInfo | None:
@@ -174,22 +148,11 @@ class KubernetesEngine:
         except self.k8s.client.ApiException as err:
             if err.status != 404:
                 raise self.explain(f"read persistentvolumeclaim {claim}", err) from err
-        body: dict[str, Any] = {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim, "labels": _labels(spec), "annotations": _notes(spec)},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "resources": {"requests": {"storage": self.settings.size}},
-            },
-        }
-        if self.settings.storage_class:
-            body["spec"]["storageClassName"] = self.settings.storage_class
         self._call(
             f"create persistentvolumeclaim {claim}",
             self.core.create_namespaced_persistent_volume_claim,
             self.namespace,
-            body,
+            claim_manifest(spec, self.settings),
         )
 
     def start(self, name: str, progress: Progress = lambda _m: None) -> None:
@@ -200,11 +163,11 @@ class KubernetesEngine:
             pod = self._call(
                 f"read pod {name}", self.core.read_namespaced_pod, name, self.namespace
             )
-            if _state(pod) == "running":
+            if pod_state(pod) == "running":
                 return
-            problem, status = _diagnose(pod)
+            problem, status = diagnose(pod)
             if problem is not None:
-                raise EngineError(problem, hint=_hint(status, pod.spec.containers[0].image))
+                raise EngineError(problem, hint=hint_for(status, pod.spec.containers[0].image))
             if status != said:
                 progress(f"pod {name}: {status}")
                 said = status
@@ -270,54 +233,6 @@ class KubernetesEngine:
         return run_session(self, name, as_user(argv, user, workdir), tty, stdin_data)
 
 
-def pod_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str, Any]:
-    """The Pod: least privilege for the vault backend; privileged only on opt-in."""
-    security: dict[str, Any] = {"runAsUser": 0, "allowPrivilegeEscalation": False}
-    if spec.privileged:
-        security = {"privileged": True}
-    else:
-        security["capabilities"] = {"add": list(spec.cap_add), "drop": list(spec.cap_drop)}
-    container: dict[str, Any] = {
-        "name": CONTAINER,
-        "image": spec.image,
-        "imagePullPolicy": settings.image_pull_policy,
-        "command": list(spec.command),
-        "workingDir": spec.workdir,
-        "env": [{"name": k, "value": v} for k, v in spec.environment.items()],
-        "securityContext": security,
-        "volumeMounts": [{"name": "workspace", "mountPath": spec.workdir}],
-    }
-    if settings.resources:
-        container["resources"] = settings.resources
-    notes = _notes(spec)
-    # mount(2) in the enclave: runtimes' default AppArmor profile forbids it
-    notes[f"container.apparmor.security.beta.kubernetes.io/{CONTAINER}"] = "unconfined"
-    pod: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": spec.name, "labels": _labels(spec), "annotations": notes},
-        "spec": {
-            "shareProcessNamespace": True,  # pause is PID 1: the init that reaps
-            "terminationGracePeriodSeconds": 5,
-            "automountServiceAccountToken": False,
-            "containers": [container],
-            "volumes": [
-                {
-                    "name": "workspace",
-                    "persistentVolumeClaim": {"claimName": workspace_claim(spec.name)},
-                }
-            ],
-        },
-    }
-    if settings.node_selector:
-        pod["spec"]["nodeSelector"] = settings.node_selector
-    if settings.tolerations:
-        pod["spec"]["tolerations"] = [_camel(t) for t in settings.tolerations]
-    if settings.service_account:
-        pod["spec"]["serviceAccountName"] = settings.service_account
-    return pod
-
-
 def as_user(argv: Sequence[str], user: str, workdir: str | None) -> list[str]:
     """Kubernetes exec has no --user: root in the pod drops to the user with setpriv."""
     inner = list(argv)
@@ -338,66 +253,3 @@ def as_user(argv: Sequence[str], user: str, workdir: str | None) -> list[str]:
         "tazpod-session",
         *inner,
     ]
-
-
-def _labels(spec: ContainerSpec) -> dict[str, str]:
-    return {k: v for k, v in spec.labels.items() if k != LABEL_PROJECT} | {
-        LABEL_VERSION: spec.labels.get(LABEL_VERSION, "")
-    }
-
-
-def _notes(spec: ContainerSpec) -> dict[str, str]:
-    return {LABEL_PROJECT: spec.labels.get(LABEL_PROJECT, "")}
-
-
-def _camel(entry: Mapping[str, Any]) -> dict[str, Any]:
-    names = {"toleration_seconds": "tolerationSeconds"}
-    return {names.get(k, k): v for k, v in entry.items()}
-
-
-def _state(pod: Any) -> str:
-    phase = (pod.status.phase or "Pending").lower()
-    if pod.metadata.deletion_timestamp is not None:
-        return "terminating"
-    if phase == "running":
-        statuses = pod.status.container_statuses or []
-        return "running" if statuses and statuses[0].ready else "starting"
-    return {"succeeded": "exited", "failed": "exited"}.get(phase, phase)
-
-
-def _diagnose(pod: Any) -> tuple[str | None, str]:
-    """(a fatal problem, or None; what the pod is doing)."""
-    name = pod.metadata.name
-    for status in pod.status.container_statuses or []:
-        waiting = status.state.waiting if status.state else None
-        if waiting is not None and waiting.reason in PULL_FAILURES:
-            return (
-                f"pod {name}: the cluster cannot pull image {status.image}: {waiting.reason}"
-                f" ({waiting.message or 'no detail'})",
-                waiting.reason,
-            )
-        if waiting is not None and waiting.reason in ("CrashLoopBackOff", "CreateContainerError"):
-            return f"pod {name}: {waiting.reason}: {waiting.message or ''}".strip(), waiting.reason
-        if waiting is not None:
-            return None, f"container {waiting.reason or 'waiting'}"
-    for condition in pod.status.conditions or []:
-        if condition.type == "PodScheduled" and condition.status == "False":
-            message = condition.message or condition.reason or "unschedulable"
-            if "persistentvolumeclaim" in message.lower() and "unbound" in message.lower():
-                return None, f"waiting for the workspace volume ({message})"
-            if condition.reason == "Unschedulable":
-                return f"pod {name} cannot be scheduled: {message}", "Unschedulable"
-    if (pod.status.phase or "") in ("Failed", "Succeeded"):
-        return f"pod {name} ended ({pod.status.phase}): {pod.status.message or ''}", "ended"
-    return None, (pod.status.phase or "Pending").lower()
-
-
-def _hint(status: str, image: str) -> str:
-    if status in PULL_FAILURES:
-        return (
-            f"push {image} to a registry the cluster can reach (or load it on the nodes), set"
-            " image: in .tazpod/config.yaml, and check kubernetes.image_pull_policy"
-        )
-    if status == "Unschedulable":
-        return "check kubernetes.resources, node_selector and tolerations against the nodes"
-    return "see `kubectl describe pod` for the events"

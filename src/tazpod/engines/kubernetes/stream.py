@@ -16,21 +16,25 @@ import select
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
+from tazpod.engines.kubernetes.diagnose import explain_api_error
+from tazpod.engines.kubernetes.manifest import CONTAINER
 from tazpod.errors import EngineError
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CHUNK = 64 * 1024
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from tazpod.engines.kubernetes.engine import KubernetesEngine
+
+class PodApi(Protocol):
+    """What a stream needs of the engine (tazpod.engines.kubernetes.engine.KubernetesEngine)."""
+
+    k8s: Any  # the kubernetes package, for its ApiException
+    core: Any  # a CoreV1Api
+    namespace: str
 
 
-def open_stream(
-    engine: KubernetesEngine, name: str, argv: Sequence[str], tty: bool, stdin: bool
-) -> Any:
+def open_stream(engine: PodApi, name: str, argv: Sequence[str], tty: bool, stdin: bool) -> Any:
     from kubernetes.stream import stream
 
     try:
@@ -38,7 +42,7 @@ def open_stream(
             engine.core.connect_get_namespaced_pod_exec,
             name,
             engine.namespace,
-            container="dev",
+            container=CONTAINER,
             command=list(argv),
             stdin=stdin,
             stdout=True,
@@ -48,7 +52,7 @@ def open_stream(
             _preload_content=False,
         )
     except engine.k8s.client.ApiException as err:
-        raise engine.explain(f"exec in pod {name}", err) from err
+        raise explain_api_error(f"exec in pod {name}", err, engine.namespace) from err
     except Exception as err:  # the websocket layer raises its own exception types
         status = getattr(err, "status", None)
         if status == 403:
@@ -129,7 +133,7 @@ def _interactive(ws: Any) -> int:
 
 
 def run_session(
-    engine: KubernetesEngine,
+    engine: PodApi,
     name: str,
     argv: Sequence[str],
     tty: bool,
@@ -150,7 +154,7 @@ def run_session(
 
 
 def run_capture(
-    engine: KubernetesEngine, name: str, argv: Sequence[str], stdin_data: bytes = b""
+    engine: PodApi, name: str, argv: Sequence[str], stdin_data: bytes = b""
 ) -> tuple[int, bytes, bytes]:
     """Run argv in the pod with stdin_data sent in chunks; returns (code, stdout, stderr)."""
     ws = open_stream(engine, name, argv, tty=False, stdin=bool(stdin_data))

@@ -1,0 +1,99 @@
+"""Checks for single values of config.yaml: each takes the raw value, returns it typed.
+
+They raise ValueError with the reason; tazpod.project.yamldoc's MapReader adds
+the file, line and key. ``parse_size_mib`` also serves the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|[kmgt])?\s*$")
+_SIZE_UNIT_MIB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+_QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+_K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def parse_size_mib(value: Any) -> int:
+    """`64`, `64M`, `64MiB`, `1G` -> MiB. Plain numbers are MiB."""
+    if isinstance(value, bool):
+        raise ValueError("must be a size such as 64M or 1G, not a boolean")
+    if isinstance(value, int):
+        mib = value
+    else:
+        match = _SIZE_RE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size; write e.g. 64M, 512MiB or 1G")
+        unit = (match.group(2) or "M")[0].upper()
+        mib = int(int(match.group(1)) * _SIZE_UNIT_MIB[unit])
+    if mib < 1:
+        raise ValueError(f"{value!r} is too small; the minimum is 1M")
+    if mib > 1024 * 1024:
+        raise ValueError(f"{value!r} is too large; the maximum is 1T")
+    return mib
+
+
+def one_of(options: tuple[str, ...] | dict[str, str]) -> Callable[[Any], str]:
+    """A check that the value is one of ``options`` (a dict: one of its keys)."""
+
+    def check(value: Any) -> str:
+        text = str(value)
+        if text not in options:
+            raise ValueError(f"{text!r} is not one of: {', '.join(options)}")
+        return text
+
+    return check
+
+
+def user_name(value: Any) -> str:
+    text = str(value)
+    if not _USER_RE.match(text):
+        raise ValueError(f"{text!r} is not a valid user name (lowercase letters, digits, _ and -)")
+    if text == "root":
+        raise ValueError("must be an unprivileged user: the enclave and sessions never run as root")
+    return text
+
+
+def container_name(value: Any) -> str:
+    from tazpod.project.names import check_container_name
+
+    return check_container_name(str(value))
+
+
+def mount_point(value: Any) -> str:
+    text = str(value)
+    if not (text.startswith("/") or text.startswith("~/")):
+        raise ValueError(f"{text!r} must be an absolute path or start with ~/")
+    if ".." in Path(text).parts:
+        raise ValueError(f"{text!r} must not contain '..'")
+    return text
+
+
+def kdf_memory_mib(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 32 <= value <= 4096:
+        raise ValueError("must be a whole number of MiB from 32 to 4096")
+    return value
+
+
+def kdf_time_ms(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 60000:
+        raise ValueError("must be a whole number of milliseconds from 100 to 60000")
+    return value
+
+
+def quantity(value: Any) -> str:
+    text = str(value)
+    if isinstance(value, bool) or not _QUANTITY_RE.match(text):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    return text
+
+
+def k8s_name(value: Any) -> str:
+    text = str(value)
+    if not _K8S_NAME_RE.match(text):
+        raise ValueError(f"{value!r} is not a valid Kubernetes name (lowercase, digits, '-', '.')")
+    return text
