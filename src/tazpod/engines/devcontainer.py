@@ -30,6 +30,7 @@ from tazpod.engines.base import (
 from tazpod.errors import ConfigError, EngineError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.vault.factory import needs_block_devices
 
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
 WORKSPACE = "/workspace"
@@ -91,7 +92,7 @@ def spec_for(
     devices: list[str] = []
     rules: list[str] = []
     dropped = ["NET_RAW", "MKNOD"]
-    if config.vault.backend == "luks" and not config.privileged:
+    if needs_block_devices(config.vault) and not config.privileged:
         if config.engine == "kubernetes":
             raise ConfigError(
                 "vault.backend luks on Kubernetes needs privileged: true (a pod cannot be"
