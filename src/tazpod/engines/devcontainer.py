@@ -30,7 +30,6 @@ from tazpod.engines.base import (
 from tazpod.errors import ConfigError, EngineError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
-from tazpod.vault.factory import needs_block_devices
 
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
 WORKSPACE = "/workspace"
@@ -89,6 +88,8 @@ def spec_for(
         x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
         mounts += x_mounts
         environment.update(x_env)
+    from tazpod.vault.factory import needs_block_devices  # not on `tazpod exec`'s path
+
     devices: list[str] = []
     rules: list[str] = []
     dropped = ["NET_RAW", "MKNOD"]
