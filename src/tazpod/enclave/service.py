@@ -90,7 +90,8 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     user = resolve_user(request.config.user, paths.in_container())
     source = request.passphrase.resolved()  # as root: the file may be root's
     mount_point = paths.mount_point(request.config.vault.mount_point, user.home)
-    vault = closed_vault(request.project, request.config, user)
+    ids = (user.uid, user.gid, user.groups)  # the vault's files are the user's
+    vault = vault_for(request.config.vault, request.project.vault_dir, ids)
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault.directory, user)
     opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
@@ -110,11 +111,6 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
         f"the vault in {vault.directory} is busy (an enclave keeps opening and closing)",
         hint="try again in a moment",
     )
-
-
-def closed_vault(project: Project, config: ProjectConfig, user: EnclaveUser) -> Vault:
-    """The project's vault, belonging to the enclave's user."""
-    return vault_for(config.vault, project.vault_dir, (user.uid, user.gid, user.groups))
 
 
 def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:
