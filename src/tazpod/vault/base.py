@@ -18,6 +18,10 @@ from typing import Protocol
 
 Report = Callable[[str], None]
 Ids = tuple[int, int, tuple[int, ...]]  # (uid, gid, groups) whose rights touch the files
+# What verify() found (ram: the unwrapped identity, luks: the keyslot), opaque to
+# callers: handed back to change_passphrase() so that the slow KDF runs once. Drop it
+# when done with it: it can be key material.
+Proof = object
 
 
 class OpenedVault(Protocol):
@@ -81,7 +85,7 @@ class Vault(Protocol):
         """A new, empty vault, opened (the passphrase was just chosen: no retries)."""
         ...
 
-    def verify(self, passphrase: str) -> None:
+    def verify(self, passphrase: str) -> Proof:
         """Prove the passphrase without opening anything; WrongPassphraseError if not."""
         ...
 
@@ -96,8 +100,11 @@ class Vault(Protocol):
         """Open with a passphrase known to be right (a single attempt)."""
         ...
 
-    def change_passphrase(self, old: str, new: str, report: Report) -> None:
-        """Replace the passphrase, never leaving the vault without one that opens it."""
+    def change_passphrase(self, old: str, new: str, report: Report, proof: Proof = None) -> None:
+        """Replace the passphrase, never leaving the vault without one that opens it.
+
+        ``proof``: what verify(old) returned, if it was just called.
+        """
         ...
 
     def destroy(self) -> list[Path]:

@@ -75,9 +75,6 @@ class LuksVault:
     size_mib: int = 512
     kdf: cryptsetup.Kdf = field(default_factory=cryptsetup.Kdf)
     kind: str = "luks"
-    # The keyslot verify() found, so that a passphrase change right after it need not
-    # derive the (deliberately slow) argon2id key again.
-    _proven: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def image_path(self) -> Path:
@@ -223,11 +220,8 @@ class LuksVault:
         with self.opener(report) as attempt:
             return attempt(passphrase)
 
-    def verify(self, passphrase: str) -> None:
-        """WrongPassphraseError unless ``passphrase`` opens a keyslot (cryptsetup as root)."""
-        self._proven[passphrase] = self.keyslot_of(passphrase)
-
-    def keyslot_of(self, passphrase: str) -> int:
+    def verify(self, passphrase: str) -> int:
+        """The keyslot ``passphrase`` opens (cryptsetup as root); WrongPassphraseError if none."""
         fd = self.open_image()
         try:
             return cryptsetup.unlocked_slot(fd_path(fd), passphrase, pass_fds=(fd,))
@@ -235,9 +229,9 @@ class LuksVault:
             os.close(fd)
 
     # -- passphrases and facts ---------------------------------------------------------------
-    def change_passphrase(self, old: str, new: str, report: Report) -> None:
+    def change_passphrase(self, old: str, new: str, report: Report, proof: object = None) -> None:
         """Add the new key, prove it, then remove the old one: never without a valid key."""
-        old_slot = self._proven.pop(old, None)
+        old_slot = proof if isinstance(proof, int) else None  # verify()'s keyslot
         if old == new:
             raise VaultError("the new passphrase is the old one; nothing was changed")
         fd = self.open_image()

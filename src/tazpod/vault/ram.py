@@ -253,11 +253,6 @@ class RamBackend:
     ids: Ids  # the owner's; root acts as them for every file operation
     size_mib: int  # the tmpfs an opened vault unpacks into
     kind: str = "ram"
-    # What verify() unwrapped, so that a passphrase change right after it need not
-    # run the (deliberately slow) scrypt again.
-    _proven: dict[str, Identity] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
 
     @property
     def directory(self) -> Path:
@@ -293,9 +288,9 @@ class RamBackend:
             recipient = self.disk.create(passphrase)
         return RamOpened(self.disk, recipient, tarball.pack_empty(), self.size_mib)
 
-    def verify(self, passphrase: str) -> None:
+    def verify(self, passphrase: str) -> Identity:
         with self._as_owner():
-            self._proven[passphrase] = self.disk.unwrap(passphrase)
+            return self.disk.unwrap(passphrase)
 
     @contextlib.contextmanager
     def opener(self, report: Report) -> Iterator[Callable[[str], RamOpened]]:
@@ -307,9 +302,9 @@ class RamBackend:
             archive = self.disk.decrypt(identity)
         return RamOpened(self.disk, identity.to_public(), archive, self.size_mib)
 
-    def change_passphrase(self, old: str, new: str, report: Report) -> None:
+    def change_passphrase(self, old: str, new: str, report: Report, proof: object = None) -> None:
         with self._as_owner():
-            identity = self._proven.pop(old, None) or self.disk.unwrap(old)
+            identity = proof if proof is not None else self.disk.unwrap(old)
             self.disk.rewrap(identity, new)
         report("passphrase changed (identity.age re-wrapped; vault.age unchanged)")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tazpod.errors import VaultError
-from tazpod.vault.base import OpenedVault, Report, Vault
+from tazpod.vault.base import OpenedVault, Proof, Report, Vault
 from tazpod.vault.prompts import PassphraseSource, new_passphrase, with_passphrase
 
 OnRetry = Callable[[int], None]  # told how many attempts are left after a wrong one
@@ -42,10 +42,12 @@ def open_or_create(
 
 def prove(vault: Vault, source: PassphraseSource, on_retry: OnRetry) -> str:
     """The passphrase, once the vault accepted it (nothing is opened)."""
+    return _proven(vault, source, on_retry)[0]
 
-    def attempt(passphrase: str) -> str:
-        vault.verify(passphrase)
-        return passphrase
+
+def _proven(vault: Vault, source: PassphraseSource, on_retry: OnRetry) -> tuple[str, Proof]:
+    def attempt(passphrase: str) -> tuple[str, Proof]:
+        return passphrase, vault.verify(passphrase)
 
     return with_passphrase(source, attempt, on_retry)
 
@@ -60,6 +62,6 @@ def change_passphrase(
     """The old passphrase (retried), then the new one (asked twice), then the change."""
     if not vault.exists():
         raise VaultError(f"no vault in {vault.directory}", hint="`tazpod unlock` creates one")
-    old = prove(vault, old_source, on_retry)
+    old, proof = _proven(vault, old_source, on_retry)
     new = new_passphrase(new_source, what="vault (new passphrase)")
-    vault.change_passphrase(old, new, report)
+    vault.change_passphrase(old, new, report, proof)
