@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from tazpod.enclave.service import closed_vault
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
 from tazpod.errors import UsageError, VaultBusyError, VaultError
 from tazpod.project import paths
@@ -29,16 +28,17 @@ from tazpod.project.config import DEFAULT_SIZE_MIB, ProjectConfig, update_vault_
 from tazpod.project.locate import Project
 from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as, fd_path
-from tazpod.vault import tarball
-from tazpod.vault.base import OpenedVault, Report
+from tazpod.vault import tarball, unlocking
+from tazpod.vault.base import OpenedVault, Report, Vault
+from tazpod.vault.factory import vault_for
 from tazpod.vault.lock import VaultLock
-from tazpod.vault.luks import LuksVault
-from tazpod.vault.prompts import PassphraseSource, with_passphrase
-from tazpod.vault.ram import RamOpened, RamVault
+from tazpod.vault.prompts import PassphraseSource
 
-Vault = RamVault | LuksVault
 # What a file system's root may hold that is not the user's data.
 NOT_CONTENT = tarball.UNSEALED | {"lost+found"}
+# RAM for a vault unpacked during the migration, whatever vault.size says: the
+# migration must not fail for want of room, and never keeps it.
+ROOM_MIB = 1024
 
 
 def migrate(
@@ -57,9 +57,10 @@ def migrate(
     user = resolve_user(config.user, paths.in_container())
     source = source.resolved()
     size = size_mib or DEFAULT_SIZE_MIB[target]
-    old = closed_vault(project, config, user)
-    new_config = replace(config, vault=replace(config.vault, backend=target, size_mib=size))
-    new = closed_vault(project, new_config, user)
+    ids = (user.uid, user.gid, user.groups)
+    old = vault_for(config.vault, project.vault_dir, ids, room_mib=ROOM_MIB)
+    new_settings = replace(config.vault, backend=target, size_mib=size)
+    new = vault_for(new_settings, project.vault_dir, ids, room_mib=ROOM_MIB)
     lock = VaultLock(project.vault_dir)
     with acting_as(user.uid, user.gid, user.groups):
         acquired = project.vault_dir.is_dir() and lock.try_acquire()
@@ -79,17 +80,10 @@ def migrate(
         with acting_as(user.uid, user.gid, user.groups):
             update_vault_backend(project.config_path, target, size)
         report(f"config.yaml now says vault.backend: {target} (size {size}M)")
-        for path in _destroy(old, user):
+        for path in old.destroy():
             report(f"removed the old vault's {path.name}")
     finally:
         lock.release()
-
-
-def _destroy(vault: Vault, user: EnclaveUser) -> list[Path]:
-    if isinstance(vault, LuksVault):
-        return vault.destroy()
-    with acting_as(user.uid, user.gid, user.groups):
-        return vault.destroy()
 
 
 class _Migration:
@@ -105,7 +99,7 @@ class _Migration:
         return acting_as(self.user.uid, self.user.gid, self.user.groups)
 
     def run(
-        self, old: Vault, new: Vault, source: PassphraseSource, on_retry: Callable[[int], None]
+        self, old: Vault, new: Vault, source: PassphraseSource, on_retry: unlocking.OnRetry
     ) -> None:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
@@ -113,20 +107,15 @@ class _Migration:
         base.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.base = Path(tempfile.mkdtemp(prefix="migrate-", dir=base))
         try:
-
-            def attempt(passphrase: str) -> OpenedVault:  # opening is the passphrase's proof
-                store = self._open(old, passphrase)
-                self.passphrase = passphrase
-                return store
-
-            old_root = self._mount(with_passphrase(source, attempt, on_retry), "old")
+            store, self.passphrase = unlocking.open_existing(old, source, self.report, on_retry)
+            old_root = self._mount(self._track(store), "old")
             with self.as_user():
                 before = manifest(old_root)
             self.report(f"read the old vault: {len(before)} entries")
             try:
                 self._write(new, old_root)
                 self.report("verifying the new vault, opened again from disk")
-                check = self._mount(self._open(new, self.passphrase), "check")
+                check = self._mount(self._track(new.open(self.passphrase, self.report)), "check")
                 with self.as_user():
                     after = manifest(check)
                 if after != before:
@@ -138,7 +127,7 @@ class _Migration:
                     )
             except BaseException:
                 self._close()
-                _destroy(new, self.user)
+                new.destroy()
                 raise
             self.report(f"the new vault holds the same {len(after)} entries")
         finally:
@@ -148,14 +137,8 @@ class _Migration:
                     entry.rmdir()
                 self.base.rmdir()
 
-    def _open(self, vault: Vault, passphrase: str) -> OpenedVault:
-        store: OpenedVault
-        if isinstance(vault, LuksVault):
-            store = vault.unlock(PassphraseSource(value=passphrase), lambda _n: None, self.report)
-        else:
-            with self.as_user():
-                identity = vault.unwrap(passphrase)
-                store = RamOpened(vault, identity.to_public(), vault.decrypt(identity), 1024)
+    def _track(self, store: OpenedVault) -> OpenedVault:
+        """Remember an opened vault, to release it however the migration ends."""
         self.opened.append(store)
         return store
 
@@ -173,16 +156,10 @@ class _Migration:
         return root
 
     def _write(self, new: Vault, tree: Path) -> None:
-        if isinstance(new, RamVault):
-            self.report("writing the new ram vault (age)")
-            with self.as_user():
-                recipient = new.create(self.passphrase)
-                new.seal_tree(tree, recipient, None, exclude=NOT_CONTENT)
-            return
-        new.create(self.passphrase, self.report)
-        store = self._open(new, self.passphrase)
+        """Create the new vault, mount it here, copy ``tree`` in and make it durable."""
+        store = self._track(new.create(self.passphrase, self.report))
         root = self._mount(store, "new")
-        self.report("copying the files into the new luks vault")
+        self.report(new.filling_note)
         with self.as_user():
             stream = tarball.ArchiveStream(tree, None, exclude=NOT_CONTENT)
             archive = stream.read()

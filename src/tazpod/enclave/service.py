@@ -33,14 +33,12 @@ from tazpod.secrets import store as secretstore
 from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio import linux, procs
 from tazpod.sysio.creds import acting_as
-from tazpod.sysio.cryptsetup import Kdf
 from tazpod.sysio.files import write_atomic
-from tazpod.vault import tarball
-from tazpod.vault.base import OpenedVault, Report
+from tazpod.vault import unlocking
+from tazpod.vault.base import Report, Vault
+from tazpod.vault.factory import vault_for
 from tazpod.vault.lock import VaultLock
-from tazpod.vault.luks import LuksMapping, LuksVault
-from tazpod.vault.prompts import PassphraseSource, new_passphrase, with_passphrase
-from tazpod.vault.ram import RamOpened, RamVault
+from tazpod.vault.prompts import PassphraseSource
 
 _JOIN_ATTEMPTS = 5
 
@@ -51,7 +49,7 @@ class _Opening:
 
     request: EnterRequest
     user: EnclaveUser
-    vault: RamVault | LuksVault
+    vault: Vault
     mount_point: Path
     source: PassphraseSource
     report: Report
@@ -97,7 +95,8 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     user = resolve_user(request.config.user, paths.in_container())
     source = request.passphrase.resolved()  # as root: the file may be root's
     mount_point = paths.mount_point(request.config.vault.mount_point, user.home)
-    vault = closed_vault(request.project, request.config, user)
+    ids = (user.uid, user.gid, user.groups)  # the vault's files are the user's
+    vault = vault_for(request.config.vault, request.project.vault_dir, ids)
     keep_clear = (request.project.root, vault.directory)
     check_places(user, mount_point, request.config.vault.bridges, keep_clear)
     lock = VaultLock(vault.directory)
@@ -121,26 +120,6 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     )
 
 
-def closed_vault(
-    project: Project, config: ProjectConfig, user: EnclaveUser
-) -> RamVault | LuksVault:
-    settings = config.vault
-    if settings.backend == "luks":
-        ids = (user.uid, user.gid, user.groups)
-        kdf = Kdf(settings.kdf_time_ms, settings.kdf_memory_mib)
-        return LuksVault(project.vault_dir, ids, settings.size_mib, kdf)
-    return RamVault(project.vault_dir, owner=None)
-
-
-def _verify_passphrase(vault: RamVault | LuksVault, user: EnclaveUser, passphrase: str) -> None:
-    """Prove the passphrase without opening anything (joining needs it too)."""
-    if isinstance(vault, LuksVault):
-        vault.verify(passphrase)  # cryptsetup runs as root on the image the user opened
-        return
-    with acting_as(user.uid, user.gid, user.groups):
-        vault.verify(passphrase)
-
-
 def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:
     """The vault's files belong to the enclave's user: say so clearly when they do not."""
     try:
@@ -157,40 +136,9 @@ def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:
         ) from err
 
 
-def _open_ram(ctx: _Opening, vault: RamVault) -> RamOpened:
-    user, report = ctx.user, ctx.report
-    with acting_as(user.uid, user.gid, user.groups):
-        for stale in vault.remove_stale_temps():
-            report(f"removed {stale.name}, left by an interrupted save")
-        if vault.exists():
-            identity = with_passphrase(ctx.source, vault.unwrap, ctx.on_retry)
-            archive = vault.decrypt(identity)
-            recipient = identity.to_public()
-            del identity  # saving needs only the public recipient
-        else:
-            recipient = vault.create(new_passphrase(ctx.source))
-            archive = tarball.pack_empty()
-            report(f"created a new vault in {vault.directory}")
-    return RamOpened(vault, recipient, archive, ctx.request.config.vault.size_mib)
-
-
-def _open_luks(ctx: _Opening, vault: LuksVault) -> LuksMapping:
-    source, report = ctx.source, ctx.report
-    for stale in vault.remove_stale_temps():
-        report(f"removed {stale.name}, left by an interrupted create")
-    if not vault.exists():
-        passphrase = new_passphrase(source)
-        vault.create(passphrase, report)
-        report(f"created a new vault in {vault.image_path}")
-        source = PassphraseSource(value=passphrase)
-    return vault.unlock(source, ctx.on_retry, report)
-
-
 def _supervise(ctx: _Opening) -> int:
     request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
-    store: OpenedVault = (
-        _open_luks(ctx, vault) if isinstance(vault, LuksVault) else _open_ram(ctx, vault)
-    )
+    store = unlocking.open_or_create(vault, ctx.source, ctx.report, ctx.on_retry)
     enclave = EnclaveMounts(user, store, mount_point, request.config.vault.bridges, ctx.report)
     record = paths.runtime_record(vault.directory)
     try:
@@ -214,7 +162,7 @@ def _write_record(record: Path, user: EnclaveUser, mount_point: Path) -> None:
     write_atomic(record, json.dumps(payload).encode(), mode=0o600)
 
 
-def _read_record(vault: RamVault | LuksVault) -> dict[str, object]:
+def _read_record(vault: Vault) -> dict[str, object]:
     busy = VaultBusyError(
         f"the vault in {vault.directory} is locked by another tazpod process",
         hint="wait for it to finish, or end it (it saves on SIGTERM)",
@@ -239,7 +187,7 @@ def _join(ctx: _Opening) -> int:
     except FileNotFoundError as err:
         raise _EnclaveGone from err
     try:
-        with_passphrase(source, lambda p: _verify_passphrase(vault, user, p), on_retry)
+        unlocking.prove(vault, source, on_retry)  # joining needs the passphrase too
         linux.setns(namespace, linux.CLONE_NEWNS)
     finally:
         os.close(namespace)

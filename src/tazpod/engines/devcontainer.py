@@ -88,10 +88,12 @@ def spec_for(
         x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
         mounts += x_mounts
         environment.update(x_env)
+    from tazpod.vault.factory import needs_block_devices  # not on `tazpod exec`'s path
+
     devices: list[str] = []
     rules: list[str] = []
     dropped = ["NET_RAW", "MKNOD"]
-    if config.vault.backend == "luks" and not config.privileged:
+    if needs_block_devices(config.vault) and not config.privileged:
         if config.engine == "kubernetes":
             raise ConfigError(
                 "vault.backend luks on Kubernetes needs privileged: true (a pod cannot be"

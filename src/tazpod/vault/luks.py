@@ -23,26 +23,21 @@ decrypted block device while the vault is open (see docs/security.md).
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import stat
-import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tazpod.errors import VaultBusyError, VaultError
-from tazpod.sysio import cryptsetup, linux, loop
+from tazpod.errors import TazpodError, VaultBusyError, VaultError
+from tazpod.sysio import cryptsetup, loop
 from tazpod.sysio.creds import acting_as, fd_path
 from tazpod.sysio.files import fsync_dir
-from tazpod.vault.base import Report
-from tazpod.vault.prompts import PassphraseSource, with_passphrase
-from tazpod.vault.state import LUKS_FILE
+from tazpod.vault.base import Ids, Report
+from tazpod.vault.layout import LUKS_FILE
+from tazpod.vault.luks_mapping import LuksMapping
 
-Ids = tuple[int, int, tuple[int, ...]]
-_STAGING = Path("/run/tazpod/mnt")
 _TEMP_PREFIX = f".{LUKS_FILE}.tmp-"
 
 
@@ -73,14 +68,25 @@ def _open_image(path: Path, flags: int = os.O_RDWR) -> int:
 
 @dataclass(frozen=True)
 class LuksVault:
+    """The luks vault as a Vault (tazpod.vault.base): vault.img, closed."""
+
     directory: Path
     ids: Ids  # the enclave user's (uid, gid, groups): image files are touched only as them
     size_mib: int = 512
     kdf: cryptsetup.Kdf = field(default_factory=cryptsetup.Kdf)
+    kind: str = "luks"
 
     @property
     def image_path(self) -> Path:
         return self.directory / LUKS_FILE
+
+    @property
+    def location(self) -> Path:
+        return self.image_path
+
+    @property
+    def filling_note(self) -> str:
+        return "copying the files into the new luks vault"
 
     def exists(self) -> bool:
         return self.image_path.is_file() or self.image_path.is_symlink()
@@ -103,7 +109,11 @@ class LuksVault:
                 ) from err
 
     # -- create ------------------------------------------------------------------------
-    def create(self, passphrase: str, report: Report) -> None:
+    def create(self, passphrase: str, report: Report) -> LuksMapping:
+        self.format_image(passphrase, report)
+        return self.open(passphrase, report)
+
+    def format_image(self, passphrase: str, report: Report) -> None:
         """Format a new vault.img: written under a temp name, renamed when complete."""
         require_device_mapper()
         report(
@@ -149,6 +159,10 @@ class LuksVault:
                 fsync_dir(self.directory)
         return removed + self.remove_stale_temps()
 
+    def tidy(self, report: Report) -> None:
+        for stale in self.remove_stale_temps():
+            report(f"removed {stale.name}, left by an interrupted create")
+
     def remove_stale_temps(self) -> list[Path]:
         """Half-made images of an interrupted create (call while holding the vault lock)."""
         stale = []
@@ -168,10 +182,9 @@ class LuksVault:
         return stale
 
     # -- open ---------------------------------------------------------------------------
-    def unlock(
-        self, source: PassphraseSource, on_retry: Callable[[int], None], report: Report
-    ) -> LuksMapping:
-        """Map the image with the passphrase and check its file system (root)."""
+    @contextlib.contextmanager
+    def opener(self, report: Report) -> Iterator[Callable[[str], LuksMapping]]:
+        """Clean up and check the image once; each attempt maps it and checks its ext4 (root)."""
         require_device_mapper()
         fd = self.open_image()
         try:
@@ -183,17 +196,19 @@ class LuksVault:
                     hint="restore it from a backup, or move it away to start a new vault",
                 )
 
-            def attempt(passphrase: str) -> None:
+            def attempt(passphrase: str) -> LuksMapping:
                 attached = loop.attach(fd, str(self.image_path))
                 try:
                     cryptsetup.open_device(attached.path, name, passphrase)
                 finally:
                     attached.close()
+                return self._checked(LuksMapping(name, self.image_path), report)
 
-            with_passphrase(source, attempt, on_retry)
+            yield attempt
         finally:
             os.close(fd)
-        mapping = LuksMapping(name, self)
+
+    def _checked(self, mapping: LuksMapping, report: Report) -> LuksMapping:
         try:
             mapping.check(report)
         except BaseException:
@@ -201,8 +216,12 @@ class LuksVault:
             raise
         return mapping
 
+    def open(self, passphrase: str, report: Report) -> LuksMapping:
+        with self.opener(report) as attempt:
+            return attempt(passphrase)
+
     def verify(self, passphrase: str) -> int:
-        """The keyslot ``passphrase`` opens; WrongPassphraseError when none."""
+        """The keyslot ``passphrase`` opens (cryptsetup as root); WrongPassphraseError if none."""
         fd = self.open_image()
         try:
             return cryptsetup.unlocked_slot(fd_path(fd), passphrase, pass_fds=(fd,))
@@ -210,10 +229,9 @@ class LuksVault:
             os.close(fd)
 
     # -- passphrases and facts ---------------------------------------------------------------
-    def change_passphrase(
-        self, old: str, new: str, report: Report, old_slot: int | None = None
-    ) -> None:
+    def change_passphrase(self, old: str, new: str, report: Report, proof: object = None) -> None:
         """Add the new key, prove it, then remove the old one: never without a valid key."""
+        old_slot = proof if isinstance(proof, int) else None  # verify()'s keyslot
         if old == new:
             raise VaultError("the new passphrase is the old one; nothing was changed")
         fd = self.open_image()
@@ -230,6 +248,7 @@ class LuksVault:
             cryptsetup.kill_slot(device, old_slot, new, pass_fds=fds)
         finally:
             os.close(fd)
+        report("passphrase changed (new LUKS keyslot verified, old keyslot removed)")
 
     def keyslots(self) -> list[int]:
         fd = self.open_image()
@@ -237,6 +256,25 @@ class LuksVault:
             return cryptsetup.keyslots(fd_path(fd), pass_fds=(fd,))
         finally:
             os.close(fd)
+
+    def describe(self) -> list[str]:
+        if not self.image_path.is_file():
+            return ["vault file:  none yet (created at the first `tazpod unlock`)"]
+        size = self.image_path.stat().st_size
+        return [f"vault file:  {self.image_path} ({size // (1024 * 1024)} MiB LUKS image)"]
+
+    def details(self, open_elsewhere: bool) -> list[str]:
+        lines = []
+        if self.exists():
+            try:
+                slots = self.keyslots()
+            except TazpodError as err:
+                lines.append(f"keyslots:    unknown ({err.message})")
+            else:
+                lines.append(f"keyslots:    {len(slots)} in use ({', '.join(map(str, slots))})")
+        if open_elsewhere:
+            lines.append("space:       shown inside the enclave (`tazpod vault status` there)")
+        return lines
 
 
 def release_leftovers(image: Path, fd: int, report: Report) -> None:
@@ -273,98 +311,3 @@ def release_leftovers(image: Path, fd: int, report: Report) -> None:
         with contextlib.suppress(OSError):
             loop.detach(number)
             report(f"detached /dev/loop{number}, left attached to this vault by an earlier session")
-
-
-@dataclass
-class LuksMapping:
-    """An opened luks vault: /dev/mapper/<name>, mounted into the enclave by mount()."""
-
-    name: str
-    vault: LuksVault
-    kind: str = "luks"
-    closed: bool = False
-
-    @property
-    def device(self) -> str:
-        return f"/dev/mapper/{self.name}"
-
-    def check(self, report: Report, force: bool = False) -> None:
-        """`e2fsck -p` (with force: even when the file system says it is clean)."""
-        result = cryptsetup.check_filesystem(self.device, force)
-        if result.returncode & ~(cryptsetup.FSCK_CORRECTED | cryptsetup.FSCK_REBOOT):
-            detail = (result.stdout + result.stderr).strip().splitlines()
-            raise VaultError(
-                "the vault's file system has errors that `e2fsck -p` cannot repair"
-                + (f": {detail[-1]}" if detail else ""),
-                hint=f"nothing was mounted; repair it by hand: `cryptsetup open"
-                f" {self.vault.image_path} tazpod-repair`, `e2fsck -f /dev/mapper/tazpod-repair`,"
-                " `cryptsetup close tazpod-repair`",
-            )
-        if result.returncode & cryptsetup.FSCK_CORRECTED:
-            report("repaired the vault's file system (e2fsck -p) after an unclean end")
-
-    def mount(self, target: str, uid: int, gid: int) -> None:
-        """Mount in a root-only staging directory, fix the root's owner, then move it."""
-        _STAGING.mkdir(mode=0o700, parents=True, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix="luks-", dir=_STAGING)
-        try:
-            self._mount_checked(staging)
-            try:
-                info = os.stat(staging)
-                if (info.st_uid, info.st_gid) != (uid, gid):
-                    os.chown(staging, uid, gid)  # a TazPod image made by root
-                os.chmod(staging, 0o700)
-                linux.mount(staging, target, None, linux.MS_MOVE)
-            except BaseException:
-                linux.umount(staging, linux.MNT_DETACH)
-                raise
-        finally:
-            with contextlib.suppress(OSError):
-                os.rmdir(staging)
-
-    def _mount_checked(self, staging: str) -> None:
-        """Mount; if the kernel finds damage that looked clean, check thoroughly once."""
-        try:
-            linux.mount(self.device, staging, "ext4", linux.MS_NOSUID | linux.MS_NODEV)
-            return
-        except OSError as err:
-            if err.errno != errno.EUCLEAN:
-                raise
-        self.check(lambda _message: None, force=True)  # raises when it cannot repair
-        linux.mount(self.device, staging, "ext4", linux.MS_NOSUID | linux.MS_NODEV)
-
-    def fill(self, root: Path) -> str:
-        free = os.statvfs(root)
-        return (
-            f"{len(os.listdir(root))} entries, {free.f_bavail * free.f_frsize // (1024 * 1024)}"
-            " MiB free"
-        )
-
-    def save(self, root: Path) -> str:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            linux.syncfs(fd)
-            stats = os.fstatvfs(fd)
-        finally:
-            os.close(fd)
-        used = (stats.f_blocks - stats.f_bfree) * stats.f_frsize
-        return f"flushed to disk, {used // 1024} KiB in use"
-
-    def rescue(self, root: Path, places: list[Path]) -> Path:
-        raise VaultError(
-            f"could not flush the vault's file system ({self.device})",
-            hint="the ext4 journal keeps what reached the disk; check `dmesg` for I/O errors",
-        )
-
-    def release(self) -> list[str]:
-        if self.closed:
-            return []
-        for _attempt in range(20):  # a lazily unmounted file system lets go in a moment
-            result = cryptsetup.close_device(self.name)
-            if result.returncode != cryptsetup.BUSY:
-                break
-            time.sleep(0.1)
-        if result.returncode != 0:
-            return [f"{self.device}: {result.stderr.strip() or 'busy'}"]
-        self.closed = True
-        return []

@@ -110,7 +110,8 @@ def with_passphrase(
 ) -> T:
     """Call ``attempt`` with a passphrase; retry a wrong one up to 3 times on a terminal.
 
-    ``on_retry`` is told how many attempts are left after each wrong one.
+    ``on_retry`` is told how many attempts are left after each wrong one. The
+    one retry loop: callers go through tazpod.vault.unlocking.
     """
     if not source.interactive:
         return attempt(read_noninteractive(source))

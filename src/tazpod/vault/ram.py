@@ -7,6 +7,9 @@
 `age -d -i identity.age vault.age | tar -x` recovers everything. Saving needs
 only the public recipient, so after unlock neither the passphrase nor the
 private key is kept; a passphrase change re-wraps identity.age alone.
+
+RamVault is the file format; RamBackend is the Vault interface over it
+(tazpod.vault.base), doing the file work with the vault owner's rights.
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tazpod.errors import VaultError, WrongPassphraseError
 from tazpod.sysio import linux
+from tazpod.sysio.creds import acting_as
 from tazpod.sysio.files import atomic_writer, fsync_dir, write_atomic
 from tazpod.vault import tarball
-from tazpod.vault.state import IDENTITY_FILE, PREVIOUS_SUFFIX, VAULT_FILE
+from tazpod.vault.base import Ids, Report
+from tazpod.vault.layout import IDENTITY_FILE, PREVIOUS_SUFFIX, VAULT_FILE
 
 Identity = Any  # pyrage.x25519.Identity (untyped extension module)
 Recipient = Any  # pyrage.x25519.Recipient
@@ -236,4 +242,84 @@ class RamOpened:
         raise VaultError("could not save the vault, nor a rescue copy anywhere")
 
     def release(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
+class RamBackend:
+    """The ram vault as a Vault: its files, touched only with their owner's rights."""
+
+    disk: RamVault
+    ids: Ids  # the owner's; root acts as them for every file operation
+    size_mib: int  # the tmpfs an opened vault unpacks into
+    kind: str = "ram"
+
+    @property
+    def directory(self) -> Path:
+        return self.disk.directory
+
+    @property
+    def location(self) -> Path:
+        return self.disk.directory
+
+    @property
+    def filling_note(self) -> str:
+        return "writing the new ram vault (age)"
+
+    def _as_owner(self) -> contextlib.AbstractContextManager[None]:
+        return acting_as(*self.ids)
+
+    def exists(self) -> bool:
+        with self._as_owner():
+            return self.disk.exists()
+
+    def files(self) -> list[Path]:
+        with self._as_owner():
+            return self.disk.files()
+
+    def tidy(self, report: Report) -> None:
+        with self._as_owner():
+            stale = self.disk.remove_stale_temps()
+        for path in stale:
+            report(f"removed {path.name}, left by an interrupted save")
+
+    def create(self, passphrase: str, report: Report) -> RamOpened:
+        with self._as_owner():
+            recipient = self.disk.create(passphrase)
+        return RamOpened(self.disk, recipient, tarball.pack_empty(), self.size_mib)
+
+    def verify(self, passphrase: str) -> Identity:
+        with self._as_owner():
+            return self.disk.unwrap(passphrase)
+
+    @contextlib.contextmanager
+    def opener(self, report: Report) -> Iterator[Callable[[str], RamOpened]]:
+        yield lambda passphrase: self.open(passphrase, report)
+
+    def open(self, passphrase: str, report: Report) -> RamOpened:
+        with self._as_owner():
+            identity = self.disk.unwrap(passphrase)
+            archive = self.disk.decrypt(identity)
+        return RamOpened(self.disk, identity.to_public(), archive, self.size_mib)
+
+    def change_passphrase(self, old: str, new: str, report: Report, proof: object = None) -> None:
+        with self._as_owner():
+            identity = proof if proof is not None else self.disk.unwrap(old)
+            self.disk.rewrap(identity, new)
+        report("passphrase changed (identity.age re-wrapped; vault.age unchanged)")
+
+    def destroy(self) -> list[Path]:
+        with self._as_owner():
+            return self.disk.destroy()
+
+    def describe(self) -> list[str]:
+        sealed, previous = self.disk.vault_path, self.disk.previous_path
+        if not sealed.is_file():
+            return ["vault file:  none yet (created at the first `tazpod unlock`)"]
+        lines = [f"vault file:  {sealed} ({sealed.stat().st_size} bytes, encrypted)"]
+        if previous.is_file():
+            lines.append(f"previous generation kept ({previous.name})")
+        return lines
+
+    def details(self, open_elsewhere: bool) -> list[str]:
         return []

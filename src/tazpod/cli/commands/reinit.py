@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tazpod.cli.context import load_context
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError, VaultBusyError
+from tazpod.vault.factory import vault_for
 from tazpod.vault.lock import is_locked
-from tazpod.vault.luks import LuksVault
-from tazpod.vault.ram import RamVault
 
 CONFIRMATION = "destroy"
 
@@ -22,9 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     context = load_context(ui)
-    vault: RamVault | LuksVault = RamVault(context.project.vault_dir)
-    if context.config.vault.backend == "luks":
-        vault = LuksVault(context.project.vault_dir, (os.getuid(), os.getgid(), ()))
+    vault = vault_for(context.config.vault, context.project.vault_dir)
     if is_locked(vault.directory):
         raise VaultBusyError(
             "the vault is open in an enclave", hint="close it first with `tazpod lock`"

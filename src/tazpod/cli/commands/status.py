@@ -38,9 +38,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     vault = config.vault
     ui.say(f"vault:       {vault.backend}, {vault.size_mib} MiB")
     ui.say(f"bridges:     {', '.join(vault.bridges) or '(none)'}")
-    from tazpod.vault.state import describe_vault
+    from tazpod.vault.factory import vault_for
 
-    for line in describe_vault(project, config):
+    for line in vault_for(vault, project.vault_dir).describe():
         ui.say(f"             {line}" if not line.startswith("vault ") else line)
     from tazpod.vault.lock import is_locked
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
-from tazpod.cli.context import load_context
+from tazpod.cli.context import load_context, project_start
 from tazpod.cli.ui import UI
 from tazpod.enclave import control
+from tazpod.vault.factory import vault_for
 from tazpod.vault.lock import is_locked
-from tazpod.vault.state import describe_vault
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.vault.base import Vault
 
 
 def _ago(timestamp: float) -> str:
@@ -34,32 +37,24 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             f"space:       {used // 1024} KiB used of {size // (1024 * 1024)} MiB"
             f" ({(size - used) // (1024 * 1024)} MiB free)"
         )
-        if backend == "luks":
-            _keyslots(ui, load_context(ui).project.vault_dir)
+        for line in _opened_vault(backend).details(open_elsewhere=False):
+            ui.say(line)
         return 0
     context = load_context(ui)
+    vault = vault_for(context.config.vault, context.project.vault_dir)
     ui.say(f"backend:     {context.config.vault.backend}")
-    for line in describe_vault(context.project, context.config):
+    for line in vault.describe():
         ui.say(line)
-    locked = is_locked(context.project.vault_dir)
-    if context.config.vault.backend == "luks":
-        _keyslots(ui, context.project.vault_dir)
-        if locked:
-            ui.say("space:       shown inside the enclave (`tazpod vault status` there)")
+    locked = is_locked(vault.directory)
+    for line in vault.details(open_elsewhere=locked):
+        ui.say(line)
     ui.say(f"state:       {'open (an enclave holds it)' if locked else 'closed'}")
     return 0
 
 
-def _keyslots(ui: UI, vault_dir: Path) -> None:
-    from tazpod.errors import TazpodError
-    from tazpod.vault.luks import LuksVault
+def _opened_vault(backend: str) -> Vault:
+    """The vault this enclave has open, as the enclave says (config.yaml may have changed)."""
+    from tazpod.project.config import VaultConfig
+    from tazpod.project.locate import require_project
 
-    vault = LuksVault(vault_dir, (os.getuid(), os.getgid(), ()))
-    if not vault.exists():
-        return
-    try:
-        slots = vault.keyslots()
-    except TazpodError as err:
-        ui.say(f"keyslots:    unknown ({err.message})")
-        return
-    ui.say(f"keyslots:    {len(slots)} in use ({', '.join(map(str, slots))})")
+    return vault_for(VaultConfig(backend=backend), require_project(project_start()).vault_dir)
