@@ -13,6 +13,7 @@ import sys
 
 from tazpod.errors import UsageError
 from tazpod.secrets.shell import EnvPlan, plan, render
+from tazpod.sysio import environ
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,11 +27,12 @@ Mapping3 = tuple[str, str, str | None]  # (secret name, file, env variable)
 
 
 def _vault_root() -> str:
-    if os.environ.get("TAZPOD_GHOST_MODE") != "true" or not os.environ.get("TAZPOD_VAULT"):
+    root = environ.enclave_vault()
+    if root is None:
         raise UsageError(
             "not inside an enclave", hint="open one with `tazpod unlock` (or use `tazpod run`)"
         )
-    return os.environ["TAZPOD_VAULT"]
+    return root
 
 
 def _mappings(root: str) -> list[Mapping3]:
@@ -38,7 +40,7 @@ def _mappings(root: str) -> list[Mapping3]:
 
     (No pathlib, json or YAML on the hot path: each costs more than the rest of the command.)
     """
-    project = os.environ.get("TAZPOD_PROJECT")
+    project = environ.enclave_project()
     secrets_yml = os.path.join(project, "secrets.yml") if project else ""
     if not secrets_yml or not os.path.isfile(secrets_yml):
         return []

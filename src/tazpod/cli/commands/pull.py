@@ -7,7 +7,6 @@ inside it, and saves. `--exec -- CMD` then runs CMD with the fresh variables.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from tazpod.cli.commands._context import (
@@ -58,10 +57,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             raise UsageError("--exec needs a command after --")
         from tazpod.cli.commands.env import environment_plan
         from tazpod.secrets.shell import as_environment
+        from tazpod.sysio.environ import Inherit, child_env
+        from tazpod.sysio.run import replace_process
 
-        env = dict(os.environ)
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
-        env.update(as_environment(environment_plan(mappings, str(root), ui)))
-        os.execvpe(command[0], command, env)  # noqa: S606
+        fresh = as_environment(environment_plan(mappings, str(root), ui))
+        # The user's command, in their enclave shell's whole environment plus the fresh
+        # secrets: what `eval "$(tazpod env)"` would give that shell.
+        replace_process(command, child_env(fresh, inherit=Inherit.EVERYTHING))
     ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from tazpod.cli.commands._context import load_context
 from tazpod.cli.ui import UI
 from tazpod.enclave import control
+from tazpod.sysio.environ import in_enclave
 from tazpod.vault.lock import is_locked
 from tazpod.vault.state import describe_vault
 
@@ -22,7 +23,7 @@ def _ago(timestamp: float) -> str:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    if os.environ.get("TAZPOD_GHOST_MODE") == "true":
+    if in_enclave():
         reply = control.request("status")
         ui.say(f"enclave:     open at {reply['mount_point']}, {reply['sessions']} session(s)")
         ui.say(f"opened:      {_ago(float(reply['opened_at']))}")
