@@ -150,8 +150,12 @@ def test_tool_refuses_a_program_found_only_in_a_user_writable_directory(tmp_path
     with pytest.raises(MissingTool) as caught:
         tool("tazpod-test-tool", directories=(str(writable),))
     assert isinstance(caught.value, PrivilegeError)
-    assert "tazpod-test-tool is not installed in" in caught.value.message
-    assert caught.value.hint == "install it (Debian/Ubuntu: apt-get install tazpod-test-tool)"
+    assert "tazpod will not run it as root" in caught.value.message
+    assert str(writable / "tazpod-test-tool") in caught.value.message
+    with pytest.raises(MissingTool) as missing:
+        tool("tazpod-absent-tool", directories=(str(writable),))
+    assert missing.value.message == f"tazpod-absent-tool is not installed (looked in {writable})"
+    assert missing.value.hint == "install it (Debian/Ubuntu: apt-get install tazpod-absent-tool)"
 
 
 def test_tool_refuses_a_group_writable_program(tmp_path: Path) -> None:

@@ -81,10 +81,19 @@ def tool(
     found = find_tool(name, on_path=on_path, directories=directories)
     if found is not None:
         return found
-    if on_path:
-        message = f"{name} is not installed (not found on PATH)"
-    else:
-        message = f"{name} is not installed in {', '.join(directories)} (root-owned)"
     package = PACKAGES.get(name, name)
-    return_hint = hint or f"install it (Debian/Ubuntu: apt-get install {package})"
-    raise MissingTool(name, message, return_hint)
+    install = hint or f"install it (Debian/Ubuntu: apt-get install {package})"
+    if on_path:
+        raise MissingTool(name, f"{name} is not installed (not found on PATH)", install)
+    untrusted = [
+        os.path.join(d, name) for d in directories if os.path.isfile(os.path.join(d, name))
+    ]
+    if untrusted:
+        raise MissingTool(
+            name,
+            f"{untrusted[0]} is not root's alone (another owner, or writable by group or"
+            " others); tazpod will not run it as root",
+            f"make it and its directory root-owned and not group/world-writable, or {install}",
+        )
+    looked = ", ".join(directories)
+    raise MissingTool(name, f"{name} is not installed (looked in {looked})", install)
