@@ -90,6 +90,13 @@ def test_a_child_is_read_as_it_writes_and_its_failure_is_typed() -> None:
         failing.finish()
 
 
+def test_a_child_that_exits_before_reading_its_input_fails_typed_not_with_a_broken_pipe() -> None:
+    failing = Child([sys.executable, "-c", FAILING], stdin=b"x" * (1 << 20))  # > a pipe's buffer
+    with pytest.raises(CommandFailed) as caught:
+        failing.finish()
+    assert (caught.value.returncode, caught.value.last_line) == (3, "the cause")
+
+
 def test_the_child_environment_allowlist_drops_loader_and_interpreter_variables() -> None:
     source = {
         "PATH": "/usr/bin:/bin",

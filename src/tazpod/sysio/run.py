@@ -10,6 +10,7 @@ one, a child gets only its allowlist.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
@@ -187,8 +188,13 @@ class Child:
         except OSError as err:
             raise CannotRun(argv, str(err)) from err
         assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(stdin)
-        self._process.stdin.close()
+        # A child that fails before reading its input closes the pipe under us: its exit
+        # status, which finish() reports, says why (as subprocess's communicate() does).
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.write(stdin)
+            self._process.stdin.flush()
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.close()
         self.stdout: IO[bytes] = self._process.stdout
 
     def poll(self) -> int | None:
