@@ -12,6 +12,7 @@ from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import Project, require_project
 from tazpod.secrets.mappings import SecretsConfig, read_secrets_config
+from tazpod.sysio import environ
 from tazpod.vault.prompts import PassphraseSource
 
 
@@ -24,8 +25,8 @@ class Context:
 
 def project_start() -> Path:
     """Inside an enclave the project is the one it was opened for, wherever the shell is."""
-    inside = os.environ.get("TAZPOD_GHOST_MODE") == "true" and os.environ.get("TAZPOD_PROJECT")
-    return Path(os.environ["TAZPOD_PROJECT"]) if inside else Path.cwd()
+    project = environ.enclave_project()
+    return Path(project) if project else Path.cwd()
 
 
 # Root in the container: the digest of the settings approved on the host, which came with
@@ -79,4 +80,4 @@ def require_secrets(context: Context) -> SecretsConfig:
 
 
 def inside_enclave() -> bool:
-    return os.environ.get("TAZPOD_GHOST_MODE") == "true"
+    return environ.in_enclave()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +10,8 @@ from tazpod.cli.context import Context
 from tazpod.cli.ui import UI
 from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import EngineError, UsageError
+from tazpod.sysio.environ import Inherit, child_env, in_container, in_enclave
+from tazpod.sysio.run import replace_process, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,14 +53,17 @@ def run_session(
     if session is not None:
         return int(session(name, argv, user, tty, "/workspace", stdin_data))
     command = engine.exec_argv(name, argv, user, tty, "/workspace")
+    # The user's own engine client on the host: its settings (DOCKER_HOST, DOCKER_CONFIG,
+    # CONTAINER_HOST, XDG_RUNTIME_DIR) are in the user's whole environment.
+    env = child_env(inherit=Inherit.EVERYTHING)
     if stdin_data is None:
-        os.execvp(command[0], command)  # noqa: S606 (the session's exit code passes through)
-    return subprocess.run(command, input=stdin_data, check=False).returncode
+        replace_process(command, env)  # the session's exit code passes through
+    return run(command, input=stdin_data, env=env, capture=False, check=False).returncode
 
 
 def running_container(context: Context) -> tuple[SessionEngine, ContainerInfo] | None:
     """The project's running container, seen from the host; None on a host without one."""
-    if os.environ.get("TAZPOD_CONTAINER") == "1" or os.environ.get("TAZPOD_GHOST_MODE"):
+    if in_container() or in_enclave():
         return None
     try:
         engine = session_engine_for(context)
@@ -121,7 +124,7 @@ def _in_container(root: Path, arg: str) -> str:
 
 
 def require_host() -> None:
-    if os.environ.get("TAZPOD_CONTAINER") == "1":
+    if in_container():
         raise UsageError(
             "this command manages the container from the host; you are inside it",
             hint="run it on the host",

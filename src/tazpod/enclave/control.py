@@ -9,12 +9,12 @@ connection open for as long as the joined session lives.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from pathlib import Path
 from typing import Any
 
 from tazpod.errors import TazpodError, UsageError, VaultError
+from tazpod.sysio.environ import enclave_vault
 
 CONTROL_DIR = ".tazpod"
 SOCKET_NAME = "control.sock"
@@ -47,12 +47,13 @@ def recv_line(conn: socket.socket, limit: int = 65536) -> dict[str, Any] | None:
 def connect(vault_dir: Path | None = None) -> socket.socket:
     """Connect to the supervisor of the enclave this process is in."""
     if vault_dir is None:
-        if os.environ.get("TAZPOD_GHOST_MODE") != "true" or not os.environ.get("TAZPOD_VAULT"):
+        vault = enclave_vault()
+        if vault is None:
             raise UsageError(
                 "not inside an enclave",
                 hint="open one with `tazpod unlock`, or run a command in one with `tazpod run`",
             )
-        vault_dir = Path(os.environ["TAZPOD_VAULT"])
+        vault_dir = Path(vault)
     path = socket_path(vault_dir)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:

@@ -17,6 +17,8 @@ from tazpod.enclave.user import EnclaveUser
 from tazpod.secrets.mappings import SecretMapping
 from tazpod.secrets.shell import usable_name
 from tazpod.secrets.value import Secret
+from tazpod.sysio import environ
+from tazpod.sysio.environ import child_env
 
 PASSTHROUGH = (
     "TERM",
@@ -61,7 +63,7 @@ def enclave_environment(
     mappings: tuple[SecretMapping, ...],
     values: Mapping[str, Secret] | None = None,
 ) -> dict[str, str]:
-    env = {k: v for k, v in inherited.items() if k in PASSTHROUGH or k.startswith("LC_")}
+    env = child_env(allow=PASSTHROUGH, source=inherited)  # PATH is rebuilt below
     for name, value in (values or {}).items():
         if usable_name(name):
             env[name] = value.reveal()
@@ -71,10 +73,10 @@ def enclave_environment(
         LOGNAME=user.name,
         SHELL=user.shell,
         PATH=_path(inherited.get("PATH"), user, project_root),
-        TAZPOD_GHOST_MODE="true",
-        TAZPOD_VAULT=str(vault_dir),
-        TAZPOD_PROJECT=str(project_root),
     )
+    env[environ.GHOST_MODE] = "true"  # the marker environ.in_enclave() answers from
+    env[environ.VAULT] = str(vault_dir)
+    env[environ.PROJECT] = str(project_root)
     env.update(state_environment(vault_dir, user.shell))
     for mapping in mappings:
         target = vault_dir / mapping.file

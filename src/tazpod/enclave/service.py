@@ -31,7 +31,7 @@ from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
 from tazpod.secrets import store as secretstore
 from tazpod.secrets.mappings import SecretsConfig
-from tazpod.sysio import linux, procs
+from tazpod.sysio import linux, procfs, procs
 from tazpod.sysio.creds import acting_as
 from tazpod.sysio.files import write_atomic
 from tazpod.vault import unlocking
@@ -183,7 +183,7 @@ def _join(ctx: _Opening) -> int:
     if record.get("uid") != user.uid:
         raise VaultBusyError("the vault is open in another user's enclave")
     try:  # holding the namespace's descriptor keeps it alive while we prove the passphrase
-        namespace = os.open(f"/proc/{record['pid']}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        namespace = procfs.open_mount_namespace(str(record["pid"]))
     except FileNotFoundError as err:
         raise _EnclaveGone from err
     try:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import TazpodError
-from tazpod.sysio import linux
+from tazpod.sysio import linux, procfs
+from tazpod.sysio.run import replace_process
 
 IDENTITY_MAP = "0 0 4294967295\n"
 _OWNER_LOW = 0x7000_0000
@@ -70,18 +71,12 @@ def _child(
             os.chdir(cwd)
         except OSError:
             os.chdir(user.home)
-        os.execvpe(argv[0], list(argv), dict(env))  # noqa: S606
+        replace_process(argv, env)
     except BaseException as err:  # report, never return into the parent's code
         message = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         os.write(err_w, f"{type(err).__name__}: {message}".encode()[:1000])
     finally:
         os._exit(127)
-
-
-def _write_maps(pid: int) -> None:
-    for name in ("uid_map", "gid_map"):
-        with open(f"/proc/{pid}/{name}", "w") as handle:
-            handle.write(IDENTITY_MAP)
 
 
 def spawn(user: EnclaveUser, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
@@ -99,7 +94,7 @@ def spawn(user: EnclaveUser, argv: Sequence[str], env: Mapping[str, str], cwd: P
         os.close(fd)
     try:
         if os.read(ready_r, 1) == b"u":
-            _write_maps(pid)
+            procfs.write_id_maps(pid, IDENTITY_MAP)
             os.write(go_w, b"m")
         os.close(go_w)
         go_w = -1

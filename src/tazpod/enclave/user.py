@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tazpod.errors import ConfigError, PrivilegeError, UsageError
+from tazpod.sysio.environ import in_enclave
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def _from_passwd(entry: pwd.struct_passwd) -> EnclaveUser:
 
 
 def require_root(action: str) -> None:
-    if os.environ.get("TAZPOD_GHOST_MODE") == "true":
+    if in_enclave():
         raise UsageError(
             "already inside an enclave",
             hint="enclaves do not nest; use this shell, or `tazpod lock` to end it",

@@ -30,6 +30,7 @@ from tazpod.engines.base import (
 from tazpod.errors import ConfigError, EngineError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.sysio.environ import CONTAINER as CONTAINER_MARKER
 
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
 WORKSPACE = "/workspace"
@@ -54,14 +55,12 @@ def _x11(
 
 
 def luks_devices(
-    proc_devices: Path = Path("/proc/devices"), control: Path = Path("/dev/mapper/control")
+    proc_devices: Path | None = None, control: Path = Path("/dev/mapper/control")
 ) -> tuple[list[str], list[str]]:
     """(devices, device-cgroup rules) for the luks backend, from the host kernel's majors."""
-    majors: dict[str, int] = {}
-    for line in proc_devices.read_text().splitlines():
-        number, _, name = line.strip().partition(" ")
-        if number.isdigit():
-            majors.setdefault(name, int(number))
+    from tazpod.sysio import procfs
+
+    majors = procfs.device_majors(proc_devices or procfs.PROC_DEVICES)
     if "device-mapper" not in majors or not control.exists():
         raise ConfigError(
             "vault.backend is luks, but this host's kernel has no device-mapper (dm-crypt)",
@@ -83,7 +82,7 @@ def spec_for(
     mounts = [Mount(project.root, WORKSPACE)]
     if gemini.is_dir():
         mounts.append(Mount(gemini, f"{home}/.gemini"))
-    environment = {"TAZPOD_CONTAINER": "1"}
+    environment = {CONTAINER_MARKER: "1"}
     if config.x11:
         x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
         mounts += x_mounts

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint
 from tazpod.errors import EngineError
 
 
@@ -20,28 +21,6 @@ def _info(container: Any) -> ContainerInfo:
         image=image,
         labels=dict(container.labels or {}),
     )
-
-
-PULL_HINT = (
-    "no registry reachable? `tazpod image bootstrap` builds a base image from a package"
-    " mirror; then set build: {args: {BASE_IMAGE: tazpod-bootstrap:bookworm}}"
-)
-_REGISTRY_TROUBLE = (
-    "pull access denied",
-    "manifest unknown",
-    "no such host",
-    "dial tcp",
-    "registry",
-    "i/o timeout",
-    "connection refused",
-    "not found: manifest",
-)
-
-
-def build_hint(error: str) -> str:
-    if any(marker in error.lower() for marker in _REGISTRY_TROUBLE):
-        return PULL_HINT
-    return "the build log above shows the failing step"
 
 
 def _ulimits(specs: Sequence[str]) -> list[Any]:
@@ -167,8 +146,6 @@ class DockerEngine:
         try:
             self.client.containers.get(name).start()
         except self._errors.APIError as err:
-            from tazpod.engines.podman import RLIMIT_HINT
-
             hint = RLIMIT_HINT if "rlimit" in str(err.explanation) else None
             raise EngineError(f"cannot start {name}: {err.explanation}", hint=hint) from None
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
 import socket
 import urllib.parse
 from collections.abc import Sequence
 
 from tazpod.engines.base import ContainerInfo, exec_command
 from tazpod.errors import EngineError
+from tazpod.sysio.tools import find_tool
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
@@ -73,7 +73,7 @@ def inspect(path: str, name: str) -> ContainerInfo | None:
 def exec_argv(
     name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
 ) -> list[str]:
-    cli = shutil.which("docker")
+    cli = find_tool("docker", on_path=True)  # the user's own client, on the host
     if cli is None:
         raise EngineError(
             "the docker command-line client is needed for interactive sessions",

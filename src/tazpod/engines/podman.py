@@ -7,8 +7,6 @@ code and stderr in the error.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,19 +18,24 @@ from tazpod.engines.base import (
     Progress,
     exec_command,
 )
+from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint
 from tazpod.errors import EngineError
+from tazpod.sysio.environ import Inherit, child_env
+from tazpod.sysio.run import CannotRun, CommandFailed, Completed, last_line, output_lines, run
+from tazpod.sysio.tools import find_tool
 
-RLIMIT_HINT = (
-    "this host does not let containers keep its resource limits; set them explicitly in"
-    " .tazpod/config.yaml, e.g. ulimits: [nofile=20000:20000, nproc=32768:32768]"
-)
+
+def _users_env() -> dict[str, str]:
+    # The user's own podman on the host: rootless podman finds its state through the
+    # user's environment (XDG_RUNTIME_DIR, CONTAINER_HOST, CONTAINERS_CONF, proxies).
+    return child_env(inherit=Inherit.EVERYTHING)
 
 
 class PodmanEngine:
     name = "podman"
 
     def __init__(self) -> None:
-        binary = shutil.which("podman")
+        binary = find_tool("podman", on_path=True)
         if binary is None:
             raise EngineError(
                 "podman is not installed", hint="install it (Debian/Ubuntu: apt-get install podman)"
@@ -40,14 +43,13 @@ class PodmanEngine:
         self.binary = binary
         self._run(["info", "--format", "json"], what="reach Podman")
 
-    def _run(
-        self, args: Sequence[str], what: str, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [self.binary, *args], capture_output=True, text=True, check=False, timeout=600
-        )
+    def _run(self, args: Sequence[str], what: str, check: bool = True) -> Completed:
+        try:
+            done = run([self.binary, *args], env=_users_env(), check=False, timeout=600)
+        except CannotRun as err:
+            raise EngineError(f"cannot {what or 'run podman'}: {err.reason}") from err
         if check and done.returncode != 0:
-            detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            detail = last_line(done.err) or "no message"
             raise EngineError(
                 f"cannot {what}: podman {args[0]} exited {done.returncode}: {detail}",
                 hint=RLIMIT_HINT if "rlimit" in detail else None,
@@ -58,12 +60,10 @@ class PodmanEngine:
         return self._run(["image", "exists", image], what="", check=False).returncode == 0
 
     def pull(self, image: str, progress: Progress) -> None:
-        from tazpod.engines.docker import PULL_HINT
-
         progress(f"pulling {image}")
         done = self._run(["pull", image], what="", check=False)
         if done.returncode != 0:
-            detail = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            detail = last_line(done.err) or "no message"
             raise EngineError(f"cannot pull {image}: {detail}", hint=PULL_HINT)
 
     def build(
@@ -77,22 +77,14 @@ class PodmanEngine:
         command = [self.binary, "build", "--network=host", "-f", str(dockerfile), "-t", tag]
         for key, value in args.items():
             command += ["--build-arg", f"{key}={value}"]
-        with subprocess.Popen(
-            [*command, str(context)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        ) as process:
-            assert process.stdout is not None
-            tail: list[str] = []
-            for line in process.stdout:
-                progress(line.rstrip())
-                tail = [*tail[-5:], line.rstrip()]
-        if process.returncode != 0:
-            from tazpod.engines.docker import build_hint
-
-            error = "\n".join(tail)
+        try:
+            for line in output_lines([*command, str(context)], env=_users_env()):
+                progress(line)
+        except CommandFailed as err:
             raise EngineError(
-                f"building {tag} failed: {tail[-1] if tail else 'no output'}",
-                hint=build_hint(error),
-            )
+                f"building {tag} failed: {err.last_line or 'no output'}",
+                hint=build_hint(err.stderr),
+            ) from err
 
     @staticmethod
     def _info(data: dict[str, Any]) -> ContainerInfo:
@@ -112,7 +104,7 @@ class PodmanEngine:
         done = self._run(["container", "inspect", name, "--format", "json"], what="", check=False)
         if done.returncode != 0:
             return None
-        found = json.loads(done.stdout or "[]")
+        found = json.loads(done.out or "[]")
         return self._info(found[0]) if found else None
 
     def list_managed(self) -> list[ContainerInfo]:
@@ -120,9 +112,7 @@ class PodmanEngine:
             ["ps", "-a", "--filter", f"label={LABEL_MANAGED}=true", "--format", "json"],
             what="list containers",
         )
-        return sorted(
-            (self._info(c) for c in json.loads(done.stdout or "[]")), key=lambda c: c.name
-        )
+        return sorted((self._info(c) for c in json.loads(done.out or "[]")), key=lambda c: c.name)
 
     def create(self, spec: ContainerSpec) -> ContainerInfo:
         command = [

@@ -12,7 +12,6 @@ import contextlib
 import importlib.metadata
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,8 @@ from tazpod.errors import ConfigError, EngineError
 from tazpod.project.locate import Project
 from tazpod.project.schema import ProjectConfig
 from tazpod.project.verticals import vertical_chain, vertical_image
+from tazpod.sysio.environ import Inherit, child_env
+from tazpod.sysio.run import CommandFailed, run
 
 IMAGES = Path(__file__).parent
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
@@ -85,12 +86,14 @@ def _dependencies() -> list[str]:
 
 
 def _pip(args: list[str], progress: Progress) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-6:])
-        raise EngineError(f"preparing tazpod for the image failed (pip {args[0]}):\n{tail}")
+    # The user's whole environment: pip finds its index, proxy and certificates there.
+    env = child_env(inherit=Inherit.EVERYTHING)
+    try:
+        run([sys.executable, "-m", "pip", *args], env=env)
+    except CommandFailed as err:
+        raise EngineError(
+            f"preparing tazpod for the image failed (pip {args[0]}):\n{err.tail(6)}"
+        ) from err
 
 
 def write_wheels(target: Path, progress: Progress) -> None:

@@ -6,6 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from tazpod.sysio import environ
+
 RUNTIME_DIR = Path(os.environ.get("TAZPOD_RUNTIME_DIR", "/run/tazpod"))
 
 
@@ -15,12 +17,8 @@ def user_cache_dir() -> Path:
 
 
 def in_container() -> bool:
-    """True inside a tazpod dev container: its images and `tazpod up` set TAZPOD_CONTAINER=1.
-
-    /.dockerenv and friends are not used: sandboxes and VMs carry them too, and
-    only tazpod's own containers have the configured user to hand the enclave to.
-    """
-    return os.environ.get("TAZPOD_CONTAINER") == "1"
+    """True inside a tazpod dev container (the one answer is tazpod.sysio.environ's)."""
+    return environ.in_container()
 
 
 def expand_home(path: str, home: Path) -> Path:

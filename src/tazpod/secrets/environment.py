@@ -12,6 +12,7 @@ import os
 
 from tazpod.errors import UsageError
 from tazpod.secrets.shell import EnvPlan, plan
+from tazpod.sysio import environ
 
 CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
 CACHE = "secrets-mappings.tsv"
@@ -20,11 +21,12 @@ MappingRow = tuple[str, str, str | None]  # (secret name, file, env variable)
 
 def vault_root() -> str:
     """The open vault of the enclave this process runs in (a str: no pathlib on this path)."""
-    if os.environ.get("TAZPOD_GHOST_MODE") != "true" or not os.environ.get("TAZPOD_VAULT"):
+    root = environ.enclave_vault()
+    if root is None:
         raise UsageError(
             "not inside an enclave", hint="open one with `tazpod unlock` (or use `tazpod run`)"
         )
-    return os.environ["TAZPOD_VAULT"]
+    return root
 
 
 def mappings(root: str) -> list[MappingRow]:
@@ -32,7 +34,7 @@ def mappings(root: str) -> list[MappingRow]:
 
     (No pathlib, json or YAML on the hot path: each costs more than the rest of the command.)
     """
-    project = os.environ.get("TAZPOD_PROJECT")
+    project = environ.enclave_project()
     secrets_yml = os.path.join(project, "secrets.yml") if project else ""
     if not secrets_yml or not os.path.isfile(secrets_yml):
         return []

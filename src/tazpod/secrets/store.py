@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,6 +26,7 @@ from tazpod.errors import SecretsError, UsageError, VaultError
 from tazpod.secrets import dotenv
 from tazpod.secrets.mappings import SecretMapping
 from tazpod.secrets.value import Secret
+from tazpod.sysio.environ import enclave_vault
 from tazpod.sysio.files import atomic_writer, write_atomic
 
 INFISICAL_ENV = ".env-infisical"
@@ -36,11 +36,12 @@ AUTH_FILE = ".infisical-auth.json"
 
 def vault_root() -> Path:
     """The open vault of the enclave this process runs in."""
-    if os.environ.get("TAZPOD_GHOST_MODE") != "true" or not os.environ.get("TAZPOD_VAULT"):
+    vault = enclave_vault()
+    if vault is None:
         raise UsageError(
             "not inside an enclave", hint="open one with `tazpod unlock` (or use `tazpod run`)"
         )
-    root = Path(os.environ["TAZPOD_VAULT"])
+    root = Path(vault)
     if not root.is_dir():
         raise UsageError(f"the enclave's vault {root} is not mounted here")
     return root

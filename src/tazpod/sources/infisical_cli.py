@@ -9,20 +9,21 @@ with HOME set to the enclave user's home and nothing secret in argv.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 from tazpod.errors import SecretsError
 from tazpod.secrets.value import Secret
 from tazpod.sources.infisical import Listing, site_root
+from tazpod.sysio.environ import child_env
+from tazpod.sysio.run import CannotRun, CommandFailed, run
+from tazpod.sysio.tools import find_tool
 
 CONFIG = Path(".infisical") / "infisical-config.json"
 
 
 def cli_path() -> str | None:
-    return shutil.which("infisical")
+    """The CLI on the enclave user's PATH: it runs as that user, for that user's login."""
+    return find_tool("infisical", on_path=True)
 
 
 def session_user(home: Path) -> str | None:
@@ -55,26 +56,22 @@ def export(project_id: str, environment: str, secret_path: str, site: str, home:
     if cli is None:
         raise SecretsError("the Infisical CLI is not installed in this environment")
     command = export_command(cli, project_id, environment, secret_path, site)
+    # Only HOME (the CLI's session) and PATH: none of the enclave's secret variables.
+    env = child_env({"HOME": str(home)}, allow=("PATH",), allow_prefixes=())
+    env.setdefault("PATH", "/usr/bin:/bin")
     try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env={"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise SecretsError(f"could not run the Infisical CLI: {err}") from None
-    if done.returncode != 0:
+        done = run(command, timeout=120, env=env)
+    except CannotRun as err:
+        raise SecretsError(f"could not run the Infisical CLI: {err.reason}") from None
+    except CommandFailed as err:
         # The CLI's stderr names problems, not values; keep only its last line.
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1][:300]
+        last = (err.last_line or "no message")[:300]
         raise SecretsError(
-            f"`infisical export` failed ({done.returncode}): {last}",
+            f"`infisical export` failed ({err.returncode}): {last}",
             hint="log in again with `infisical login` inside the enclave",
-        )
+        ) from None
     try:
-        entries = json.loads(done.stdout)
+        entries = json.loads(done.out)
         values = {str(e["key"]): Secret(str(e["value"])) for e in entries}
     except (ValueError, TypeError, KeyError) as err:
         raise SecretsError("`infisical export` printed something that is not its JSON") from err

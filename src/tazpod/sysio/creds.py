@@ -15,6 +15,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from tazpod.sysio.procfs import fd_path
+
+__all__ = ["acting_as", "ensure_private_dir", "fd_path", "open_dir_nofollow"]
+
 
 @contextlib.contextmanager
 def acting_as(uid: int, gid: int, groups: tuple[int, ...]) -> Iterator[None]:
@@ -36,10 +40,6 @@ def acting_as(uid: int, gid: int, groups: tuple[int, ...]) -> Iterator[None]:
 def open_dir_nofollow(path: Path) -> int:
     """An O_PATH descriptor of a real directory (not a symlink) for mount targets."""
     return os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-
-
-def fd_path(fd: int) -> str:
-    return f"/proc/self/fd/{fd}"
 
 
 def ensure_private_dir(path: Path) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tazpod.errors import VaultError, WrongPassphraseError
+from tazpod.sysio import run as process
+from tazpod.sysio.environ import child_env
+from tazpod.sysio.procfs import fd_path
+from tazpod.sysio.tools import find_tool
 
 # cryptsetup's documented exit codes
 WRONG_PASSPHRASE = 2
@@ -40,11 +42,7 @@ class Result:
 
 
 def _tool(name: str) -> str:
-    for directory in ("/usr/sbin", "/sbin", "/usr/bin", "/bin"):
-        candidate = os.path.join(directory, name)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which(name)
+    found = find_tool(name)
     if found is None:
         raise VaultError(
             f"{name} is not installed; the luks backend needs it",
@@ -54,22 +52,17 @@ def _tool(name: str) -> str:
 
 
 def run(tool: str, args: Sequence[str], stdin: bytes = b"", pass_fds: Sequence[int] = ()) -> Result:
-    env = dict(os.environ)
+    overrides = {}
     if not os.path.exists("/run/udev/control"):
-        env["DM_DISABLE_UDEV"] = "1"  # no udev (a container): libdevmapper makes the nodes
-    done = subprocess.run(
+        overrides["DM_DISABLE_UDEV"] = "1"  # no udev (a container): libdevmapper makes the nodes
+    done = process.run(
         [_tool(tool), *args],
-        env=env,
+        env=child_env(overrides),  # root-side: only the allowlist, never root's whole environment
         input=stdin,
-        capture_output=True,
-        pass_fds=tuple(pass_fds),
+        pass_fds=pass_fds,
         check=False,
     )
-    return Result(
-        done.returncode,
-        done.stdout.decode(errors="replace"),
-        done.stderr.decode(errors="replace"),
-    )
+    return Result(done.returncode, done.out, done.err)
 
 
 def cryptsetup(
@@ -81,8 +74,7 @@ def cryptsetup(
 
 
 def failure(what: str, result: Result) -> VaultError:
-    detail = result.stderr.strip().splitlines()
-    reason = detail[-1] if detail else f"exit status {result.returncode}"
+    reason = process.last_line(result.stderr) or f"exit status {result.returncode}"
     if result.returncode == WRONG_PASSPHRASE:
         return WrongPassphraseError(
             "wrong passphrase for the vault", hint="the vault image was not changed"
@@ -162,7 +154,7 @@ def add_key(
                 "luksAddKey",
                 *kdf.options(),
                 device,
-                f"/proc/self/fd/{read_end}",
+                fd_path(read_end),
             ],
             passphrase,
             pass_fds=(read_end, *pass_fds),

@@ -116,41 +116,36 @@ class ArchiveStream:
         ids: tuple[int, int, tuple[int, ...]] | None = None,
         exclude: frozenset[str] = UNSEALED,
     ):
-        import subprocess
+        from tazpod.sysio import procfs
+        from tazpod.sysio.run import Child
+        from tazpod.sysio.tools import tool
 
+        tar = tool("tar")  # root-side (the supervisor): never through PATH
         fd = os.open(tree, os.O_RDONLY | os.O_DIRECTORY)
         try:
             # The top-level names go in on stdin (NUL-separated: any name is safe), so that
             # entries are `name/...` as tarfile writes them, and the root is not an entry.
             names = sorted(set(os.listdir(fd)) - exclude)
-            self.process = subprocess.Popen(
+            self.process = Child(
                 [
-                    "tar",
+                    tar,
                     "--format=posix",
                     "--numeric-owner",
                     "--sort=name",
                     "-C",
-                    f"/proc/self/fd/{fd}",
+                    procfs.fd_path(fd),
                     "--null",
                     "-T",
                     "-",
                     "-cf",
                     "-",
                 ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdin=b"".join(name.encode() + b"\0" for name in names),
                 pass_fds=(fd,),
-                user=ids[0] if ids else None,
-                group=ids[1] if ids else None,
-                extra_groups=list(ids[2]) if ids else None,
+                ids=ids,
             )
         finally:
             os.close(fd)
-        assert self.process.stdin is not None
-        self.process.stdin.write(b"".join(name.encode() + b"\0" for name in names))
-        self.process.stdin.close()
-        assert self.process.stdout is not None
         self._out = self.process.stdout
         self.size = 0
 
@@ -161,7 +156,9 @@ class ArchiveStream:
 
     def finish(self) -> None:
         """Wait for tar; a failed tar must never become a sealed vault."""
-        self._out.close()
-        error = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
-        if self.process.wait() != 0:
-            raise VaultError(f"packing the vault failed: {error.strip()[-300:]}")
+        from tazpod.sysio.run import CommandFailed
+
+        try:
+            self.process.finish()
+        except CommandFailed as err:
+            raise VaultError(f"packing the vault failed: {err.stderr.strip()[-300:]}") from err

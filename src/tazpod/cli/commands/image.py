@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -12,6 +10,10 @@ from tazpod.cli.forwarding import require_host
 from tazpod.cli.options import action, actions
 from tazpod.cli.ui import UI
 from tazpod.errors import EngineError, PrivilegeError
+from tazpod.sysio.environ import Inherit, child_env
+from tazpod.sysio.run import CommandFailed
+from tazpod.sysio.run import run as run_command
+from tazpod.sysio.tools import find_tool
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines import get_engine
 
     require_host()
-    if shutil.which("mmdebstrap") is None:
+    mmdebstrap = find_tool("mmdebstrap", on_path=True)  # the user's own tool, on the host
+    if mmdebstrap is None:
         raise PrivilegeError(
             "mmdebstrap is not installed", hint="apt-get install mmdebstrap (Debian/Ubuntu)"
         )
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     with tempfile.TemporaryDirectory(prefix="tazpod-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         command = [
-            "mmdebstrap",
+            mmdebstrap,
             "--variant=minbase",
             "--include=apt,ca-certificates",  # Ubuntu suites leave apt out of minbase
             f"--components={components(args)}",
@@ -58,13 +61,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             args.mirror,
         ]
         ui.info(f"bootstrapping {args.suite} from {args.mirror} (this takes a minute)")
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        try:
+            # The user's whole environment: mmdebstrap's proxy, TMPDIR and apt settings.
+            run_command(command, env=child_env(inherit=Inherit.EVERYTHING))
+        except CommandFailed as err:
             raise EngineError(
-                f"mmdebstrap failed ({done.returncode}):\n{tail}",
+                f"mmdebstrap failed ({err.returncode}):\n{err.tail(5)}",
                 hint="check the suite name and the mirror URL",
-            )
+            ) from err
         size = rootfs.stat().st_size // (1024 * 1024)
         ui.info(f"importing the {size} MiB root filesystem as {tag}")
         engine.import_image(rootfs, tag)

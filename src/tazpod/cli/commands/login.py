@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,14 +43,20 @@ def _client_secret(args: argparse.Namespace) -> str:
 def _cli_login(url: str, ui: UI) -> int:
     from tazpod.sources import infisical_cli
     from tazpod.sources.infisical import site_root
+    from tazpod.sysio.environ import Inherit, child_env
+    from tazpod.sysio.run import run as run_command
 
-    if infisical_cli.cli_path() is None:
+    cli = infisical_cli.cli_path()
+    if cli is None:
         raise SecretsError(
             "the Infisical CLI is not installed in this environment",
             hint="use a machine identity instead: tazpod login --client-id ID",
         )
-    command = ["infisical", "login", f"--domain={site_root(url)}/api"]
-    done = subprocess.run(command, check=False, env={**os.environ, "HOME": str(Path.home())})
+    command = [cli, "login", f"--domain={site_root(url)}/api"]
+    # The user's own interactive login on their terminal (browser, proxies, locale): their
+    # whole environment, with HOME the enclave user's (where the bridged session lives).
+    env = child_env({"HOME": str(Path.home())}, inherit=Inherit.EVERYTHING)
+    done = run_command(command, env=env, capture=False, check=False)
     if done.returncode == 0:
         user = infisical_cli.session_user(Path.home())
         ui.info(

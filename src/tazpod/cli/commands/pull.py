@@ -7,7 +7,6 @@ inside it, and saves. `--exec -- CMD` then runs CMD with the fresh variables.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from tazpod.cli.context import (
@@ -81,8 +80,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             raise UsageError("--exec needs a command after --")
         from tazpod.secrets.environment import environment_plan
         from tazpod.secrets.shell import as_environment, skipped_notice
+        from tazpod.sysio.environ import Inherit, child_env
+        from tazpod.sysio.run import replace_process
 
-        env = dict(os.environ)
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
         plan = environment_plan(mappings, str(root))
         # The enclave already named what it skipped when it started this command (`run
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         notice = skipped_notice(set(plan.skipped) & set(result.added))
         if notice:
             ui.warn(notice)
-        env.update(as_environment(plan))
-        os.execvpe(command[0], command, env)  # noqa: S606
+        # The user's command, in their enclave shell's whole environment plus the fresh
+        # secrets: what `eval "$(tazpod env)"` would give that shell.
+        replace_process(command, child_env(as_environment(plan), inherit=Inherit.EVERYTHING))
     ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from tazpod.cli.ui import UI
@@ -11,6 +10,7 @@ from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import find_project
 from tazpod.secrets.mappings import read_secrets_config
+from tazpod.sysio.environ import in_container
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
 
 def _trust_state(root: Path, config: ProjectConfig) -> str:
-    if os.environ.get("TAZPOD_CONTAINER") == "1":
+    if in_container():
         return "approved on the host, not here"
     from tazpod.project import trust
 
@@ -81,7 +81,7 @@ def _trust_state(root: Path, config: ProjectConfig) -> str:
 
 
 def _container_state(config: ProjectConfig) -> str:
-    if os.environ.get("TAZPOD_CONTAINER") == "1":
+    if in_container():
         return "you are inside it"
     from tazpod.engines import get_engine
     from tazpod.errors import TazpodError

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 from tazpod.cli.context import load_context, project_start
 from tazpod.cli.ui import UI
 from tazpod.enclave import control
+from tazpod.sysio.environ import in_enclave
 from tazpod.vault.factory import vault_for
 from tazpod.vault.lock import is_locked
 
@@ -25,7 +25,7 @@ def _ago(timestamp: float) -> str:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    if os.environ.get("TAZPOD_GHOST_MODE") == "true":
+    if in_enclave():
         reply = control.request("status")
         ui.say(f"enclave:     open at {reply['mount_point']}, {reply['sessions']} session(s)")
         ui.say(f"opened:      {_ago(float(reply['opened_at']))}")

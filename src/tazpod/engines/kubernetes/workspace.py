@@ -13,7 +13,6 @@ the archive's length (`head -c N`) before tar sees the end.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -22,6 +21,9 @@ from tazpod.engines.kubernetes.engine import KubernetesEngine, as_user
 from tazpod.engines.kubernetes.stream import run_capture
 from tazpod.errors import EngineError
 from tazpod.project.gitignore import project_files
+from tazpod.sysio.environ import Inherit, child_env
+from tazpod.sysio.run import CommandFailed, run
+from tazpod.sysio.tools import tool
 
 WORKSPACE = "/workspace"
 NEVER_COPIED = (".tazpod/vault",)
@@ -36,20 +38,24 @@ def file_list(root: Path) -> bytes:
 def _local_tar(
     args: list[str], what: str, stdin: bytes | None = None, stdout: IO[bytes] | None = None
 ) -> None:
-    done = subprocess.run(
-        ["tar", *args],
-        input=stdin,
-        stdout=stdout if stdout is not None else subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        check=False,
-    )
-    if done.returncode != 0:
-        detail = done.stderr.decode(errors="replace").strip().splitlines()
-        raise EngineError(f"{what} failed: {detail[-1] if detail else done.returncode}")
+    try:
+        run(_tar(args), input=stdin, stdout=stdout, env=_users_env())
+    except CommandFailed as err:
+        raise EngineError(f"{what} failed: {err.last_line or err.returncode}") from err
+
+
+def _tar(args: list[str]) -> list[str]:
+    return [tool("tar", on_path=True), *args]  # the user's own tar, on the host
+
+
+def _users_env() -> dict[str, str]:
+    # Host-side, as the user, on the user's files: their whole environment, as any tar
+    # they run themselves.
+    return child_env(inherit=Inherit.EVERYTHING)
 
 
 def _count(archive: bytes) -> int:
-    listing = subprocess.run(["tar", "-tf", "-"], input=archive, capture_output=True, check=False)
+    listing = run(_tar(["-tf", "-"]), input=archive, env=_users_env(), check=False)
     return len([n for n in listing.stdout.splitlines() if n and not n.endswith(b"/")])
 
 

@@ -1,0 +1,32 @@
+"""What the Docker and Podman engines tell the user when the engine says no.
+
+Both engines import these (neither imports the other): the same registry trouble
+and the same resource-limit trouble read alike whichever engine met them.
+"""
+
+from __future__ import annotations
+
+PULL_HINT = (
+    "no registry reachable? `tazpod image bootstrap` builds a base image from a package"
+    " mirror; then set build: {args: {BASE_IMAGE: tazpod-bootstrap:bookworm}}"
+)
+RLIMIT_HINT = (
+    "this host does not let containers keep its resource limits; set them explicitly in"
+    " .tazpod/config.yaml, e.g. ulimits: [nofile=20000:20000, nproc=32768:32768]"
+)
+_REGISTRY_TROUBLE = (
+    "pull access denied",
+    "manifest unknown",
+    "no such host",
+    "dial tcp",
+    "registry",
+    "i/o timeout",
+    "connection refused",
+    "not found: manifest",
+)
+
+
+def build_hint(error: str) -> str:
+    if any(marker in error.lower() for marker in _REGISTRY_TROUBLE):
+        return PULL_HINT
+    return "the build log above shows the failing step"
