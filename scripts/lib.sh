@@ -18,7 +18,7 @@ apt_get() {
   while :; do
     out=$(mktemp)
     rc=0
-    DEBIAN_FRONTEND=noninteractive apt-get -o "DPkg::Lock::Timeout=$APT_LOCK_WAIT" "$@" 2>"$out" || rc=$?
+    DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1 apt-get -o "DPkg::Lock::Timeout=$APT_LOCK_WAIT" "$@" 2>"$out" || rc=$?
     if ((rc == 0)) || ! grep -qE 'Could not get lock|Unable to lock|Unable to acquire' "$out" \
         || ((SECONDS >= deadline)); then
       grep -v '^debconf: ' "$out" >&2 || true

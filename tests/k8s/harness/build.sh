@@ -57,8 +57,8 @@ last=$SECONDS
 while kill -0 "$make_pid" 2>/dev/null; do
   if ((SECONDS - last >= 60)); then
     last=$SECONDS
-    step=$(grep -a '^+++ \|^    k8s.io/' "$W/make.log" | tail -1 | sed 's/^+++ \[[^]]*\] //; s/^ *//')
-    say "still compiling${step:+ (last step: $step)}"
+    step=$(grep -av '^[[:space:]]*$' "$W/make.log" | tail -1 | sed 's/^+++ \[[^]]*\] //; s/^ *//' | cut -c1-100)
+    say "still compiling${step:+ (last: $step)}"
   fi
   sleep 2
 done
