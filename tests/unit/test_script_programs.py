@@ -172,10 +172,11 @@ def _command_words(text: str) -> Iterator[str]:
             while i < len(tokens) and (tokens[i].startswith("-") or "=" in tokens[i]):
                 i += 1
             continue
-        if token == "timeout":
+        if token == "timeout":  # timeout [-k N] [-s SIG] [--flag] DURATION COMMAND
             yield token
-            while i < len(tokens) and (tokens[i].startswith("-") or tokens[i][:1].isdigit()):
-                i += 1
+            while i < len(tokens) and tokens[i].startswith("-"):
+                i += 2 if tokens[i] in ("-k", "-s") else 1
+            i += 1
             continue
         if token == "flock":
             yield token
@@ -320,8 +321,7 @@ def test_programs_the_tests_start_are_installed() -> None:
         ("case $1 in\n  up|down) rsync a b ;;\n  *) make ;;\nesac\n", {"rsync", "make"}),
         ("A=(-o x)\nB=1 C=2 env D=3 jq .\n((n == 0)) || tar x\n", {"env", "jq", "tar"}),
         ("cat <<EOF\nnotaprogram here\nEOF\nfind . | xargs -r gzip\n", {"find", "xargs", "gzip"}),
-        ("f() { curl x; }\nf\ntimeout -k 5 60 qemu-system-x86_64 -m 1\n", {"curl", "timeout",
-         "qemu-system-x86_64"}),
+        ("f() { curl x; }\nf\ntimeout -k 5 $T qemu-system-x86_64\n", {"curl", "timeout", "qemu-system-x86_64"}),
     ],
 )
 def test_the_parser_finds_command_words(tmp_path: Path, script: str, expected: set[str]) -> None:
