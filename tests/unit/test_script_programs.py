@@ -20,58 +20,53 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 # Debian 12's Essential and Priority: required packages (`mmdebstrap --variant=required`).
-REQUIRED = frozenset(
-    """apt base-files base-passwd bash bsdutils coreutils dash debconf debianutils diffutils
-    dpkg e2fsprogs findutils grep gzip hostname init-system-helpers libc-bin login mawk mount
-    ncurses-base ncurses-bin passwd perl-base sed sensible-utils sysvinit-utils tar tzdata
-    util-linux""".split()
-)
+REQUIRED_NAMES = """apt base-files base-passwd bash bsdutils coreutils dash debconf debianutils
+    diffutils dpkg e2fsprogs findutils grep gzip hostname init-system-helpers libc-bin login mawk
+    mount ncurses-base ncurses-bin passwd perl-base sed sensible-utils sysvinit-utils tar tzdata
+    util-linux"""
+REQUIRED = frozenset(REQUIRED_NAMES.split())
 
 # The Debian package of every program the scripts and tests run.
-PACKAGE_OF = {
-    **dict.fromkeys(
-        "basename cat chmod chown cp cut date dd dirname echo env head id install ln ls mkdir mktemp"
-        " mv nproc printf readlink realpath rm seq sha256sum sleep sort stat tail tee timeout"
-        " touch tr true uname wc yes".split(),
-        "coreutils",
-    ),
-    **dict.fromkeys("bash".split(), "bash"),
-    **dict.fromkeys("sh".split(), "dash"),
-    **dict.fromkeys("grep".split(), "grep"),
-    **dict.fromkeys("sed".split(), "sed"),
-    **dict.fromkeys("awk".split(), "mawk"),
-    **dict.fromkeys("find xargs".split(), "findutils"),
-    **dict.fromkeys("tar".split(), "tar"),
-    **dict.fromkeys("gzip".split(), "gzip"),
-    **dict.fromkeys("dpkg dpkg-deb dpkg-query".split(), "dpkg"),
-    **dict.fromkeys("apt-get apt-cache".split(), "apt"),
-    **dict.fromkeys("useradd".split(), "passwd"),
-    **dict.fromkeys("mount umount losetup".split(), "mount"),
-    **dict.fromkeys("flock nsenter setpriv setsid unshare".split(), "util-linux"),
-    **dict.fromkeys("kill".split(), "procps"),
-    **dict.fromkeys("pgrep pkill ps".split(), "procps"),
-    **dict.fromkeys("nohup".split(), "coreutils"),
-    **dict.fromkeys("depmod modinfo".split(), "kmod"),
-    **dict.fromkeys("busybox".split(), "busybox-static"),
-    **dict.fromkeys("qemu-system-x86_64".split(), "qemu-system-x86"),
-    **dict.fromkeys("cryptsetup".split(), "cryptsetup-bin"),
-    **dict.fromkeys("debugfs e2fsck mkfs.ext4".split(), "e2fsprogs"),
-    **dict.fromkeys("docker dockerd".split(), "docker.io"),
-    **dict.fromkeys("podman".split(), "podman"),
-    **dict.fromkeys("mmdebstrap".split(), "mmdebstrap"),
-    **dict.fromkeys("age age-keygen".split(), "age"),
-    **dict.fromkeys("git".split(), "git"),
-    **dict.fromkeys("make".split(), "make"),
-    **dict.fromkeys("rsync".split(), "rsync"),
-    **dict.fromkeys("gcc".split(), "gcc"),
-    **dict.fromkeys("strip".split(), "binutils"),
-    **dict.fromkeys("jq".split(), "jq"),
-    **dict.fromkeys("curl".split(), "curl"),
-    **dict.fromkeys("openssl".split(), "openssl"),
-    **dict.fromkeys("ip".split(), "iproute2"),
-    **dict.fromkeys("python3".split(), "python3"),
-    **dict.fromkeys("shellcheck".split(), "shellcheck"),
+PROGRAMS_OF = {
+    "coreutils": "basename cat chmod chown cp cut date dd dirname echo env head id install ln ls"
+    " mkdir mktemp mv nohup nproc printf readlink realpath rm seq sha256sum sleep sort stat tail"
+    " tee timeout touch tr true uname wc yes",
+    "bash": "bash",
+    "dash": "sh",
+    "grep": "grep",
+    "sed": "sed",
+    "mawk": "awk",
+    "findutils": "find xargs",
+    "tar": "tar",
+    "gzip": "gzip",
+    "dpkg": "dpkg dpkg-deb dpkg-query",
+    "apt": "apt-get apt-cache",
+    "passwd": "useradd",
+    "mount": "mount umount losetup",
+    "util-linux": "flock nsenter setpriv setsid unshare",
+    "procps": "pgrep pkill ps",
+    "kmod": "depmod modinfo",
+    "busybox-static": "busybox",
+    "qemu-system-x86": "qemu-system-x86_64",
+    "cryptsetup-bin": "cryptsetup",
+    "e2fsprogs": "debugfs e2fsck mkfs.ext4",
+    "docker.io": "docker dockerd",
+    "podman": "podman",
+    "mmdebstrap": "mmdebstrap",
+    "age": "age age-keygen",
+    "git": "git",
+    "make": "make",
+    "rsync": "rsync",
+    "gcc": "gcc",
+    "binutils": "strip",
+    "jq": "jq",
+    "curl": "curl",
+    "openssl": "openssl",
+    "iproute2": "ip",
+    "python3": "python3",
+    "shellcheck": "shellcheck",
 }
+PACKAGE_OF = {program: pkg for pkg, names in PROGRAMS_OF.items() for program in names.split()}
 # gcc pulls in binutils (strip), python3-venv pulls in python3.
 IMPLIED = {"gcc": {"binutils"}, "python3-venv": {"python3"}}
 
@@ -91,12 +86,11 @@ SERVED_BY = {
 # Programs that a script runs through a third party's build, which no parse of ours can see.
 HIDDEN = {"tests/k8s/harness/build.sh": {"rsync"}}  # Kubernetes' hack/lib runs it
 # Shell words that are not programs: keywords and builtins.
-NOT_PROGRAMS = frozenset(
-    """if then else elif fi for while until do done case esac in function select time !
+SHELL_WORDS = """if then else elif fi for while until do done case esac in function select time !
     { } [[ ]] [ test . source : cd echo printf read local declare export readonly return
     exit set shift trap wait eval exec command builtin type mapfile pushd popd true false
-    break continue unset let umask kill pwd""".split()
-)
+    break continue unset let umask kill pwd"""
+NOT_PROGRAMS = frozenset(SHELL_WORDS.split())
 WRAPPERS = {"env", "nohup", "exec", "setsid", "time", "command", "sudo", "xargs", "nsenter"}
 SEPARATORS = {";", "&", "&&", "||", "|", "(", ")", ";;", "$(", "<(", "`", "{", "}"}
 
@@ -240,7 +234,7 @@ def script_programs(path: Path) -> set[str]:
 def installed_by(path: Path) -> set[str]:
     """The packages a script installs: ensure_packages arguments and the demo's need+=()."""
     text = path.read_text().replace("\\\n", " ")
-    packages = set()
+    packages: set[str] = set()
     for line in text.splitlines():
         line = line.split(" #", 1)[0]
         for call in re.findall(r"ensure_packages ([^;|&)]*)", line):
@@ -272,7 +266,11 @@ def test_programs_come_from_packages_the_scripts_install() -> None:
 def test_every_shell_script_is_checked() -> None:
     scripts = {
         str(p.relative_to(ROOT))
-        for p in [*ROOT.glob("scripts/*"), *ROOT.glob("tests/**/*.sh"), *ROOT.glob("tests/**/cni/*")]
+        for p in [
+            *ROOT.glob("scripts/*"),
+            *ROOT.glob("tests/**/*.sh"),
+            *ROOT.glob("tests/**/cni/*"),
+        ]
         if p.is_file() and p.read_text().startswith("#!") and "sh" in p.read_text().split("\n")[0]
     }
     assert scripts - set(SERVED_BY) == set()
@@ -321,7 +319,10 @@ def test_programs_the_tests_start_are_installed() -> None:
         ("case $1 in\n  up|down) rsync a b ;;\n  *) make ;;\nesac\n", {"rsync", "make"}),
         ("A=(-o x)\nB=1 C=2 env D=3 jq .\n((n == 0)) || tar x\n", {"env", "jq", "tar"}),
         ("cat <<EOF\nnotaprogram here\nEOF\nfind . | xargs -r gzip\n", {"find", "xargs", "gzip"}),
-        ("f() { curl x; }\nf\ntimeout -k 5 $T qemu-system-x86_64\n", {"curl", "timeout", "qemu-system-x86_64"}),
+        (
+            "f() { curl x; }\nf\ntimeout -k 5 $T qemu-system-x86_64\n",
+            {"curl", "timeout", "qemu-system-x86_64"},
+        ),
     ],
 )
 def test_the_parser_finds_command_words(tmp_path: Path, script: str, expected: set[str]) -> None:
