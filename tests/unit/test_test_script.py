@@ -26,8 +26,8 @@ def _script(tmp_path: Path, *args: str, **codes: int) -> subprocess.CompletedPro
     for tool in ("python", "pip", "ruff", "mypy"):
         (venv / "bin" / tool).write_text("#!/bin/sh\nexit 0\n")
     (venv / "bin" / "pytest").write_text(FAKE_PYTEST)
-    for tool in (venv / "bin").iterdir():
-        tool.chmod(0o755)
+    for program in (venv / "bin").iterdir():
+        program.chmod(0o755)
     stamp = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     (venv / ".tazpod-stamp").write_text(stamp + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAKE_RC_")}
