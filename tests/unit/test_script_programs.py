@@ -296,9 +296,14 @@ def python_programs(path: Path) -> set[str]:
 
 def test_programs_the_tests_start_are_installed() -> None:
     problems = []
-    for path in sorted((ROOT / "tests").rglob("*.py")):
-        # The luks tier runs in the VM that scripts/luks-vm prepares; the rest after scripts/test.
-        installers = [*TEST, "scripts/luks-vm"] if "luks" in path.parts else TEST
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+        # The luks tier runs in the VM that scripts/luks-vm prepares, the benchmarks after
+        # scripts/bench, the other tests after scripts/test.
+        installers = TEST
+        if "luks" in path.parts:
+            installers = [*TEST, "scripts/luks-vm"]
+        elif path.parts[len(ROOT.parts)] == "bench":
+            installers = ["scripts/bench", "scripts/lib.sh"]
         available = set(REQUIRED)
         for installer in installers:
             available |= installed_by(ROOT / installer)
