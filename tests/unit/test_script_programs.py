@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,7 +90,7 @@ HIDDEN = {"tests/k8s/harness/build.sh": {"rsync"}}  # Kubernetes' hack/lib runs 
 SHELL_WORDS = """if then else elif fi for while until do done case esac in function select time !
     { } [[ ]] [ test . source : cd echo printf read local declare export readonly return
     exit set shift trap wait eval exec command builtin type mapfile pushd popd true false
-    break continue unset let umask kill pwd"""
+    break continue unset let umask kill pwd shopt"""
 NOT_PROGRAMS = frozenset(SHELL_WORDS.split())
 WRAPPERS = {"env", "nohup", "exec", "setsid", "time", "command", "sudo", "xargs", "nsenter"}
 SEPARATORS = {";", "&", "&&", "||", "|", "(", ")", ";;", "$(", "<(", "`", "{", "}"}
@@ -261,6 +262,16 @@ def test_programs_come_from_packages_the_scripts_install() -> None:
                     f" required set nor {', '.join(installers)} installs"
                 )
     assert not problems, "\n".join(problems)
+
+
+def test_the_shell_scripts_are_shellcheck_clean() -> None:
+    done = subprocess.run(
+        ["shellcheck", *(str(ROOT / script) for script in SERVED_BY)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_every_shell_script_is_checked() -> None:

@@ -17,6 +17,7 @@ OUT=$(realpath -m "${1:?usage: build.sh OUTDIR}")
 VERSION=1.20.5+really1.20.2-1.1+deb12u1
 W=$OUT.work
 rm -rf "$W" && mkdir -p "$W/apt/lists/partial" "$W/apt/cache" "$OUT.partial/bin"
+# shellcheck source=/dev/null
 suite=$(. /etc/os-release && echo "$VERSION_CODENAME")
 mirror=$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
 if [[ -z $mirror ]]; then
