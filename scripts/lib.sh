@@ -47,12 +47,25 @@ ensure_packages() {
     || die "apt-get install ${missing[*]} failed"
 }
 
+# daemon COMMAND...: run a long-lived program (in the background, by the caller's `&`) without
+# the descriptors this script inherited beyond 0-2. One of them may hold a lock, e.g. the fd of
+# `flock /tmp/tazpod-machine.lock ./scripts/test`: a dockerd that kept it would hold that lock
+# for as long as it runs, long after the script ended.
+daemon() {
+  local fd
+  for fd in "/proc/$BASHPID/fd/"*; do
+    fd=${fd##*/}
+    ((fd > 2)) && eval "exec $fd>&-"
+  done
+  exec nohup "$@"
+}
+
 start_dockerd() {
   if docker info >/dev/null 2>&1; then return; fi
   log "starting dockerd (no bridge, no iptables: containers use --network host or none)"
   mkdir -p /var/log/tazpod-test
-  nohup dockerd --bridge=none --iptables=false --ip6tables=false \
-    >/var/log/tazpod-test/dockerd.log 2>&1 &
+  daemon dockerd --bridge=none --iptables=false --ip6tables=false \
+    </dev/null >/var/log/tazpod-test/dockerd.log 2>&1 &
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return; sleep 0.5; done
   tail -20 /var/log/tazpod-test/dockerd.log >&2
   die "dockerd did not start"

@@ -92,7 +92,18 @@ SHELL_WORDS = """if then else elif fi for while until do done case esac in funct
     exit set shift trap wait eval exec command builtin type mapfile pushd popd true false
     break continue unset let umask kill pwd shopt"""
 NOT_PROGRAMS = frozenset(SHELL_WORDS.split())
-WRAPPERS = {"env", "nohup", "exec", "setsid", "time", "command", "sudo", "xargs", "nsenter"}
+WRAPPERS = {
+    "env",
+    "nohup",
+    "exec",
+    "setsid",
+    "time",
+    "command",
+    "sudo",
+    "xargs",
+    "nsenter",
+    "daemon",
+}
 SEPARATORS = {";", "&", "&&", "||", "|", "(", ")", ";;", "$(", "<(", "`", "{", "}"}
 
 
