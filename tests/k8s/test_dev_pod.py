@@ -109,9 +109,15 @@ def test_enter_with_a_terminal(devpod: DevPod) -> None:
     session.send("stty size; tty\n")
     session.expect("33 101")  # the window size travelled
     _resize(session, 40, 120)  # ... and follows changes (SIGWINCH -> resize channel)
-    time.sleep(1)
-    session.send("stty size; exit 3\n")
-    session.expect("40 120")
+    # The resize travels asynchronously: ask again until the pod's terminal reports it.
+    deadline = time.monotonic() + 30
+    while True:
+        session.send("stty size\n")
+        size = session.expect(r"\r\n(\d+ \d+)\r\n")
+        if "40 120" in size or time.monotonic() > deadline:
+            break
+    assert "40 120" in size, session.output
+    session.send("exit 3\n")
     assert session.wait() == 3
     assert "/dev/pts/" in session.output
 

@@ -124,6 +124,15 @@ def test_kill_9_while_writing_keeps_committed_data(existing: LuksProject) -> Non
     assert mappings() == [] and attached_loops() == []
 
 
+def _alive(pid: int) -> bool:
+    """The process still exists and is not a zombie (a zombie holds no mounts)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def test_leftover_process_of_a_killed_session_is_named(existing: LuksProject) -> None:
     session = existing.start(
         "sh", "-c", "setsid sleep 600 </dev/null >/dev/null 2>&1 & echo up; wait"
@@ -140,6 +149,9 @@ def test_leftover_process_of_a_killed_session_is_named(existing: LuksProject) ->
     pids = [int(p) for p in busy.stderr.split("process(es) ")[1].split(" left")[0].split(", ")]
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILL is asynchronous: wait until they have let go of the mount
     deadline = time.monotonic() + 20
     while _mounts_of_vault(existing) and time.monotonic() < deadline:
         time.sleep(0.1)  # the last process in the enclave's namespace is gone

@@ -181,6 +181,24 @@ def _kill_user_processes(user: User) -> None:
     time.sleep(0.05)
 
 
+# A shell snippet for a process inside the enclave: wait (at most 120 s) until a file exists,
+# so that the test decides when the enclave may end instead of a fixed sleep deciding for it.
+WAIT_FOR_FILE = "i=0; until [ -e %s ] || [ $i -ge 1200 ]; do sleep 0.1; i=$((i+1)); done"
+
+
+def running(*argv: str) -> bool:
+    """Some process runs exactly this command line."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                    return True
+            except OSError:
+                pass
+    return False
+
+
 def wait_for(predicate: object, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -21,25 +21,37 @@ class PtySession:
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
-        self.output = ""
+        self.output = ""  # everything the program printed, for assertions and failure messages
+        self._unread = ""  # what no expect() has consumed yet
 
     def expect(self, pattern: str, timeout: float = 30.0) -> str:
+        """Wait for `pattern` in the output not consumed yet; consume it up to the match.
+
+        Whatever followed the match in the same read stays for the next expect(), so two
+        prompts that arrive in one chunk are both seen, in order.
+        """
         deadline = time.monotonic() + timeout
         regex = re.compile(pattern)
-        while not regex.search(self.output):
+        while (match := regex.search(self._unread)) is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"{pattern!r} not seen; output so far:\n{self.output}")
             ready, _, _ = select.select([self.fd], [], [], remaining)
             if ready:
-                try:
-                    chunk = os.read(self.fd, 4096)
-                except OSError:
-                    chunk = b""
+                chunk = self._read()
                 if not chunk:
                     raise AssertionError(f"{pattern!r} not seen before EOF:\n{self.output}")
-                self.output += chunk.decode(errors="replace")
-        return self.output
+        self._unread = self._unread[match.end() :]
+        return match.group(0)
+
+    def _read(self) -> str:
+        try:
+            chunk = os.read(self.fd, 4096).decode(errors="replace")
+        except OSError:  # EIO: the child closed the terminal
+            chunk = ""
+        self.output += chunk
+        self._unread += chunk
+        return chunk
 
     def send(self, text: str) -> None:
         os.write(self.fd, text.encode())
@@ -47,12 +59,9 @@ class PtySession:
     def wait(self, timeout: float = 60.0) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                ready, _, _ = select.select([self.fd], [], [], 0.1)
-                if ready:
-                    self.output += os.read(self.fd, 4096).decode(errors="replace")
-            except OSError:
-                pass
+            ready, _, _ = select.select([self.fd], [], [], 0.1)
+            if ready:
+                self._read()
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 os.close(self.fd)

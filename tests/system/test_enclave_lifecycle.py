@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from tazpod.errors import ExitCode
 
-from .conftest import Project, wait_for
+from .conftest import WAIT_FOR_FILE, Project, running, wait_for
 
 
 def _mounted_anywhere(path: Path) -> list[str]:
@@ -92,7 +91,8 @@ def test_second_session_joins_the_same_enclave(project: Project) -> None:
     first = project.start(
         "sh",
         "-c",
-        f'echo from-first > "$TAZPOD_VAULT/f"; touch {ready}; sleep 4; cat "$TAZPOD_VAULT/g"',
+        f'echo from-first > "$TAZPOD_VAULT/f"; touch {ready}; {WAIT_FOR_FILE % "$TAZPOD_VAULT/g"};'
+        ' cat "$TAZPOD_VAULT/g"',
     )
     wait_for(ready.exists)
     second = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/f"; echo from-second > "$TAZPOD_VAULT/g"')
@@ -107,12 +107,14 @@ def test_second_session_joins_the_same_enclave(project: Project) -> None:
 
 def test_joining_needs_the_passphrase(project: Project) -> None:
     ready = project.root / "ready"
-    first = project.start("sh", "-c", f"touch {ready}; sleep 6")
+    release = project.root / "release"
+    first = project.start("sh", "-c", f"touch {ready}; {WAIT_FOR_FILE % release}")
     wait_for(ready.exists)
     project.passfile.write_text("wrong\n")
     done = project.run("true")
     assert done.returncode == ExitCode.WRONG_PASSPHRASE
-    first.wait(timeout=60)
+    release.touch()
+    assert first.wait(timeout=60) == 0
 
 
 def test_sigterm_and_sighup_save_the_vault(project: Project) -> None:
@@ -124,7 +126,7 @@ def test_sigterm_and_sighup_save_the_vault(project: Project) -> None:
             f'echo sig{int(signum)} > "$TAZPOD_VAULT/s{int(signum)}"; touch {ready}; sleep 300',
         )
         wait_for(ready.exists)
-        time.sleep(0.2)
+        wait_for(lambda: running("sleep", "300"))  # the command runs: the signal finds it
         supervisor.send_signal(signum)
         _out, err = supervisor.communicate(timeout=60)
         assert supervisor.returncode == 128 + signum, err
@@ -155,7 +157,7 @@ def test_interrupt_goes_to_the_command_and_the_vault_is_saved(project: Project) 
         start_new_session=True,
     )
     wait_for(ready.exists)
-    time.sleep(0.2)
+    wait_for(lambda: running("sleep", "300"))  # the command runs: Ctrl-C reaches it
     os.killpg(supervisor.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
     _out, err = supervisor.communicate(timeout=60)
     assert supervisor.returncode == 128 + signal.SIGINT, err
