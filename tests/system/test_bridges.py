@@ -87,7 +87,8 @@ def test_symlinked_bridge_is_refused_and_its_target_untouched(
     bridge: tuple[Project, Path], tmp_path: Path
 ) -> None:
     project, home_dir = bridge
-    target = project.root / "elsewhere"
+    # Inside the home (a place bridges may be): the bind itself must refuse the symlink.
+    target = project.user.home / f"elsewhere-{home_dir.name}"
     target.mkdir()
     (target / "keep").write_text("keep\n")
     _own(target, project)
@@ -98,3 +99,4 @@ def test_symlinked_bridge_is_refused_and_its_target_untouched(
     assert f"cannot prepare a bridge: {home_dir}: a symlink or not a directory" in done.stderr
     assert (target / "keep").read_text() == "keep\n"
     home_dir.unlink()
+    shutil.rmtree(target)

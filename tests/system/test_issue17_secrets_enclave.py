@@ -89,11 +89,15 @@ def test_issue17_legal_names_and_a_tazpod_era_file_open_and_run_runs(
 def test_issue17_crlf_is_exact_in_run_and_env(logged_in: Project) -> None:
     project = logged_in
     assert _pull(project)[0] == 0
-    done = project.run("sh", "-c", 'printf "%s" "$CRLF"')
-    assert done.returncode == 0 and done.stdout.encode() == CRLF.encode()
-    done = project.run("bash", "-c", 'unset CRLF; eval "$(tazpod env)" && printf "%s" "$CRLF"')
+    # As hex: the test's own text-mode capture would turn CR LF into LF.
+    done = project.run("sh", "-c", 'printf "%s" "$CRLF" | od -An -v -tx1')
     assert done.returncode == 0, done.stderr
-    assert done.stdout == CRLF
+    assert "".join(done.stdout.split()) == CRLF.encode().hex()
+    done = project.run(
+        "bash", "-c", 'unset CRLF; eval "$(tazpod env)" && printf "%s" "$CRLF" | od -An -v -tx1'
+    )
+    assert done.returncode == 0, done.stderr
+    assert "".join(done.stdout.split()) == CRLF.encode().hex()
     code, err = _pull(project)
     assert code == 0 and "changed" not in err
 
