@@ -100,3 +100,15 @@ def test_symlinked_bridge_is_refused_and_its_target_untouched(
     assert (target / "keep").read_text() == "keep\n"
     home_dir.unlink()
     shutil.rmtree(target)
+
+
+def test_issue13_a_bridge_leaves_no_empty_directory_in_the_home(
+    bridge: tuple[Project, Path],
+) -> None:
+    project, home_dir = bridge
+    assert not home_dir.exists()
+    done = project.run("sh", "-c", f'test -d "{home_dir}" && echo inside > "{home_dir}/kept"')
+    assert done.returncode == 0, done.stderr
+    assert not os.path.lexists(home_dir)  # made for the bind mount, removed after it
+    kept = project.run("cat", f"{home_dir}/kept")
+    assert kept.stdout == "inside\n", kept.stderr

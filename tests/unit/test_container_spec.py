@@ -153,3 +153,14 @@ def test_luks_without_device_mapper_is_a_clear_error(tmp_path: Path) -> None:
         luks_devices(devices, tmp_path / "control")
     assert "no device-mapper" in caught.value.message
     assert "modprobe dm_crypt" in (caught.value.hint or "")
+
+
+def test_issue13_an_engine_that_refuses_the_user_is_not_called_stopped() -> None:
+    from tazpod.engines.hints import unreachable_hint
+
+    denied = unreachable_hint(
+        "Error while fetching server API version: ('Connection aborted.',"
+        " PermissionError(13, 'Permission denied'))"
+    )
+    assert "usermod -aG docker" in denied and "systemctl" not in denied
+    assert "systemctl start docker" in unreachable_hint("No such file or directory")

@@ -156,3 +156,15 @@ def test_descendants_and_terminate() -> None:
 def test_exit_codes() -> None:
     assert procs.exit_code(7 << 8) == 7
     assert procs.exit_code(15) == 143
+
+
+def test_issue13_a_descriptor_sudo_closed_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUDO_UID", "1000")
+    with pytest.raises(UsageError) as caught:
+        read_noninteractive(PassphraseSource(fd=9998))
+    assert "sudo closes every descriptor above 2" in str(caught.value.hint)
+    assert "--passphrase-fd 0 <FILE" in str(caught.value.hint)
+    monkeypatch.delenv("SUDO_UID")
+    with pytest.raises(UsageError) as caught:
+        read_noninteractive(PassphraseSource(fd=9998))
+    assert "sudo" not in str(caught.value.hint)

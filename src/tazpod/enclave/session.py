@@ -36,6 +36,7 @@ class EnclaveMounts:
     bridge_specs: tuple[str, ...]
     report: Report
     mounted: list[Path] = field(default_factory=list)
+    made_for_bridges: list[Path] = field(default_factory=list)  # removed again if empty
     root_fd: int = -1
     last_save: float = 0.0
     opened_at: float = field(default_factory=time.time)
@@ -107,6 +108,8 @@ class EnclaveMounts:
 
     def _bind(self, bridge: bridge_ops.Bridge) -> None:
         with self.as_user():
+            if not os.path.lexists(bridge.home_path):
+                self.made_for_bridges.append(bridge.home_path)
             ensure_private_dir(bridge.home_path)
             source = os.open(
                 self.root / bridge.vault_name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -148,6 +151,11 @@ class EnclaveMounts:
                 if err.errno != errno.EINVAL:  # already gone
                     problems.append(f"{target}: {err.strerror}")
         self.mounted.clear()
+        with self.as_user():  # a bridge's mount point made for it leaves no empty dir behind
+            for path in reversed(self.made_for_bridges):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+        self.made_for_bridges.clear()
         return problems + self.store.release()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
-from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint
+from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint, unreachable_hint
 from tazpod.errors import EngineError
 
 
@@ -47,9 +47,7 @@ class DockerEngine:
             self.client.ping()
         except docker.errors.DockerException as err:
             raise EngineError(
-                f"cannot reach the Docker engine: {err}",
-                hint="start it (e.g. `sudo systemctl start docker`), or check DOCKER_HOST and"
-                " that you may use its socket",
+                f"cannot reach the Docker engine: {err}", hint=unreachable_hint(str(err))
             ) from None
 
     def image_exists(self, image: str) -> bool:

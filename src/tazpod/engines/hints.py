@@ -30,3 +30,17 @@ def build_hint(error: str) -> str:
     if any(marker in error.lower() for marker in _REGISTRY_TROUBLE):
         return PULL_HINT
     return "the build log above shows the failing step"
+
+
+def unreachable_hint(error: str) -> str:
+    """A Docker engine that runs but refuses this user differs from one that is not running."""
+    if "permission denied" in error.lower():
+        return (
+            "the engine runs, but this user may not use its socket: ask an administrator to"
+            " run `sudo usermod -aG docker $USER` (then log in again), or use tazpod with"
+            " sudo; note that the docker group is root-equivalent on this host"
+        )
+    return (
+        "start it (e.g. `sudo systemctl start docker`), or check DOCKER_HOST and that you may"
+        " use its socket"
+    )

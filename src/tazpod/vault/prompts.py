@@ -50,6 +50,18 @@ def _first_line(data: bytes, origin: str) -> str:
     return line
 
 
+def _fd_hint(fd: int, err: OSError) -> str:
+    import errno
+
+    if err.errno == errno.EBADF and fd > 2 and os.environ.get("SUDO_UID"):
+        return (
+            "sudo closes every descriptor above 2, so the one opened for it is gone: give the"
+            " passphrase on standard input instead (`sudo tazpod ... --passphrase-fd 0 <FILE`)"
+            " or name the file (`--passphrase-file FILE`)"
+        )
+    return f"open it in the calling shell, e.g. `--passphrase-fd {fd} {fd}<passfile`"
+
+
 def _read_fd(fd: int) -> bytes:
     chunks = []
     try:
@@ -61,7 +73,7 @@ def _read_fd(fd: int) -> bytes:
     except OSError as err:
         raise UsageError(
             f"cannot read the passphrase from file descriptor {fd}: {err.strerror}",
-            hint="open it in the calling shell, e.g. `--passphrase-fd 3 3<passfile`",
+            hint=_fd_hint(fd, err),
         ) from err
     return b"".join(chunks)
 
