@@ -179,3 +179,22 @@ def test_killed_supervisor_loses_only_unsaved_changes(project: Project) -> None:
     done = project.run("cat", f"{project.secrets}/k")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "saved\n"
+
+
+def test_issue13_lock_in_an_interactive_shell_ends_it_cleanly(project: Project) -> None:
+    from .conftest import PASSPHRASE
+    from .ptyutil import PtySession
+
+    assert project.run("true").returncode == 0  # the vault exists
+    session = PtySession([str(project.binary), "unlock"], project.env(), project.root)
+    session.expect("vault passphrase: ")
+    session.send(PASSPHRASE + "\n")
+    session.expect(r"\(enclave\)")
+    session.send("echo before-lock-$((2*21))\n")
+    session.expect("before-lock-42")
+    session.send(f"{project.binary} lock\n")
+    assert session.wait() == 0, session.output
+    assert "vault saved" in session.output
+    assert "Terminated" not in session.output and "Killed" not in session.output
+    history = project.run("cat", str(project.user.home / "secrets" / ".state" / "bash_history"))
+    assert "before-lock-$((2*21))" in history.stdout  # the shell wrote it before the save

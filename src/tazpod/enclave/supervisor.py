@@ -186,7 +186,10 @@ class Supervisor:
     # -- the end --------------------------------------------------------------------------
     def _finish(self) -> int:
         roots = [os.getpid(), *self.sessions.values()]
-        first = self.stop_signal or signal.SIGTERM
+        # `tazpod lock` hangs the shells up, as closing their terminal would: an interactive
+        # shell ignores SIGTERM but exits on SIGHUP, and writes its history (into the vault)
+        # first, before the save below.
+        first = self.stop_signal or (signal.SIGHUP if self.lock_requested else signal.SIGTERM)
         self._collect(procs.terminate(roots, first=first))
         for conn in list(self.sessions):
             conn.close()
