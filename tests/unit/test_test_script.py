@@ -70,3 +70,19 @@ def test_pytest_arguments_that_select_nothing_anywhere_fail(tmp_path: Path) -> N
     assert done.returncode == 1
     assert "no test selected by: -k nothing-matches" in _summary(done)["unit"]
     assert "selected no test in any tier" in done.stderr
+
+
+def test_a_killed_run_fails_and_names_what_did_not_run(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    _script(tmp_path, "unit")  # makes the stand-in venv
+    (venv / "bin" / "pytest").write_text("#!/bin/sh\nkill -TERM $PPID\nsleep 1\n")
+    done = subprocess.run(
+        [str(ROOT / "scripts/test"), "unit"],
+        env={**os.environ, "TAZPOD_VENV": str(venv)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert _summary(done)["unit"].startswith("FAILED: not run, the script stopped"), done.stderr
+    assert "==> passed" not in done.stderr
