@@ -164,3 +164,31 @@ def test_issue13_an_engine_that_refuses_the_user_is_not_called_stopped() -> None
     )
     assert "usermod -aG docker" in denied and "systemctl" not in denied
     assert "systemctl start docker" in unreachable_hint("No such file or directory")
+
+
+def test_issue13_build_output_is_steps_and_a_failure_shows_the_step_tail() -> None:
+    from tazpod.engines.buildlog import BuildLog
+
+    shown: list[str] = []
+    log = BuildLog(shown.append, verbose=False)
+    log.feed("Step 1/3 : FROM base\n ---> 1234\n")
+    log.feed("Step 2/3 : RUN apt-get install x\n\x1b[91mdebconf: falling back\x1b[0m\n")
+    log.feed("E: Unable to locate package x\r\n")
+    assert shown == ["Step 1/3 : FROM base", "Step 2/3 : RUN apt-get install x"]
+    message = log.failure("tazpod-base:1", "\x1b[31mreturned a non-zero code: 100\x1b[0m")
+    assert message.startswith("building tazpod-base:1 failed: returned a non-zero code: 100")
+    assert "  | debconf: falling back" in message and "  | E: Unable to locate package x" in message
+    assert "\x1b" not in message and "---> 1234" not in message  # only the failing step's
+    podman: list[str] = []
+    BuildLog(podman.append, verbose=False).feed("STEP 1/2: FROM base\nGetting image\n")
+    assert podman == ["STEP 1/2: FROM base"]
+
+
+def test_issue13_every_line_of_a_diagnostic_is_prefixed() -> None:
+    import io
+
+    from tazpod.cli.ui import UI
+
+    err = io.StringIO()
+    UI(out=io.StringIO(), err=err).error("first\n  second", hint="do this")
+    assert err.getvalue() == "tazpod: first\ntazpod:   second\nhint: do this\n"

@@ -15,8 +15,8 @@ case "$1" in
   info) echo '{}'; exit 0 ;;
   start) echo 'Error: crun: setrlimit `RLIMIT_NOFILE`: rlimit exceeded' >&2; exit 125 ;;
   pull) echo 'Trying to pull...' >&2; echo 'Error: pull access denied' >&2; exit 125 ;;
-  build) for n in 1 2 3 4 5 6 7; do echo "STEP $n"; done; echo 'Error: registry down' >&2
-         exit 1 ;;
+  build) for n in 1 2 3 4 5 6 7; do echo "STEP $n/7: RUN step $n"; echo "output of $n"; done
+         echo 'Error: registry down' >&2; exit 1 ;;
 esac
 exit 0
 """
@@ -51,12 +51,15 @@ def test_a_failed_pull_keeps_its_last_line_and_the_registry_hint(podman: PodmanE
     assert caught.value.hint == PULL_HINT
 
 
-def test_a_failed_build_streams_its_log_and_ends_on_its_last_line(
+def test_a_failed_build_shows_its_steps_and_ends_on_its_last_line(
     podman: PodmanEngine, tmp_path: Path
 ) -> None:
     seen: list[str] = []
     with pytest.raises(EngineError) as caught:
         podman.build(tmp_path, tmp_path / "Dockerfile", "t:1", {"A": "1"}, seen.append)
-    assert seen == [*(f"STEP {n}" for n in range(1, 8)), "Error: registry down"]
-    assert caught.value.message == "building t:1 failed: Error: registry down"
+    assert seen == [f"STEP {n}/7: RUN step {n}" for n in range(1, 8)]  # steps, not every line
+    assert caught.value.message == (
+        "building t:1 failed: Error: registry down\nthe failing step's last lines:\n"
+        "  | output of 7\n  | Error: registry down"
+    )
     assert caught.value.hint == PULL_HINT  # "registry" in the log's tail

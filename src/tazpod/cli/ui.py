@@ -22,13 +22,22 @@ class UI:
         print(text, file=self.out, flush=True)
 
     def info(self, text: str) -> None:
-        print(f"tazpod: {text}", file=self.err, flush=True)
+        self._diagnostic("tazpod: ", text)
 
     def warn(self, text: str) -> None:
-        print(f"tazpod: warning: {text}", file=self.err, flush=True)
+        self._diagnostic("tazpod: warning: ", text)
 
     def error(self, text: str, hint: str | None = None) -> None:
-        print(f"tazpod: {text}", file=self.err, flush=True)
+        self._diagnostic("tazpod: ", text)
         if hint:
             for line in hint.splitlines():
                 print(f"hint: {line}", file=self.err, flush=True)
+
+    def _diagnostic(self, prefix: str, text: str) -> None:
+        """Every line prefixed, so a multi-line message still reads as tazpod's."""
+        lines = text.splitlines() or [""]
+        body = "".join(
+            f"{prefix if i == 0 else 'tazpod: '}{line}\n" for i, line in enumerate(lines)
+        )
+        self.err.write(body)
+        self.err.flush()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.engines.buildlog import BuildLog
 from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint, unreachable_hint
 from tazpod.errors import EngineError
 
@@ -88,13 +89,12 @@ class DockerEngine:
             decode=True,
             network_mode="host",
         )
+        log = BuildLog(progress)
         for chunk in stream:
             if "error" in chunk:
                 error = chunk["error"].strip()
-                raise EngineError(f"building {tag} failed: {error}", hint=build_hint(error))
-            text = str(chunk.get("stream", "")).rstrip()
-            if text:
-                progress(text)
+                raise EngineError(log.failure(tag, error), hint=build_hint(error))
+            log.feed(str(chunk.get("stream", "")))
 
     def find(self, name: str) -> ContainerInfo | None:
         try:

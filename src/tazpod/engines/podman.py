@@ -18,6 +18,7 @@ from tazpod.engines.base import (
     Progress,
     exec_command,
 )
+from tazpod.engines.buildlog import BuildLog
 from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint
 from tazpod.errors import EngineError
 from tazpod.sysio.environ import Inherit, child_env
@@ -77,13 +78,13 @@ class PodmanEngine:
         command = [self.binary, "build", "--network=host", "-f", str(dockerfile), "-t", tag]
         for key, value in args.items():
             command += ["--build-arg", f"{key}={value}"]
+        log = BuildLog(progress)
         try:
             for line in output_lines([*command, str(context)], env=_users_env()):
-                progress(line)
+                log.feed(line)
         except CommandFailed as err:
             raise EngineError(
-                f"building {tag} failed: {err.last_line or 'no output'}",
-                hint=build_hint(err.stderr),
+                log.failure(tag, err.last_line or "no output"), hint=build_hint(err.stderr)
             ) from err
 
     @staticmethod
