@@ -99,7 +99,7 @@ def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:
     assert root["proc_environ"] == "leaked"  # DAC override: documented in docs/security.md
 
     # The forwarded command: the image's tazpod, isolated, with the host's approved digest.
-    pod.cli("exec", "-u", "0", pod.name, "pkill", "-TERM", "-f", "-m tazpod .* run ")
+    pod.cli("exec", "-u", "0", pod.name, "pkill", "-TERM", "-f", "python -I -m tazpod .* run ")
     _out, err = holder.communicate(timeout=60)
     assert "vault saved" in err, err
 

@@ -113,7 +113,8 @@ def test_enter_with_a_terminal(devpod: DevPod) -> None:
     deadline = time.monotonic() + 30
     while True:
         session.send("stty size\n")
-        size = session.expect(r"\r\n(\d+ \d+)\r\n")
+        # (the line may start with the shell's bracketed-paste code, not a bare newline)
+        size = session.expect(r"(?:\n|\x1b\[\?2004l)(\d+ \d+)\r\n")
         if "40 120" in size or time.monotonic() > deadline:
             break
     assert "40 120" in size, session.output
@@ -150,6 +151,7 @@ def test_missing_image_and_rbac_are_explained(cluster: object, image: str) -> No
     config = missing.root / ".tazpod" / "config.yaml"
     text = re.sub(r"(?m)^image: .*$", "image: tazpod-missing:0", config.read_text())
     config.write_text(text.replace("image_pull_policy: IfNotPresent", "image_pull_policy: Never"))
+    subprocess.run([tazpod_bin(), "trust", "--yes"], cwd=missing.root, check=True)
     try:
         done = missing.tazpod("up", timeout=120)
         assert done.returncode == ExitCode.ENGINE, done.stderr

@@ -21,7 +21,7 @@ from tazpod.enclave import control
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import EnclaveMounts
-from tazpod.enclave.shellstate import shell_argv, write_shell_files
+from tazpod.enclave.shellstate import ensure_state_dir, shell_argv, write_shell_files
 from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
@@ -146,6 +146,8 @@ def _supervise(ctx: _Opening) -> int:
         enclave.connect_bridges()
         with enclave.as_user():
             write_shell_files(enclave.root)
+            if request.command is None:
+                ensure_state_dir(enclave.root)
         _write_record(record, user, mount_point)
         env = _environment(request, user, mount_point, ctx.report)
         return Supervisor(enclave, _argv(request, user, mount_point), env, request.cwd).run()
@@ -203,6 +205,9 @@ def _join(ctx: _Opening) -> int:
         if not reply or not reply.get("ok"):
             raise _EnclaveGone
         report(f"joined the open enclave at {mount_point}")
+        if request.command is None:
+            with acting_as(user.uid, user.gid, user.groups):
+                ensure_state_dir(mount_point)
         env = _environment(request, user, mount_point, report)
         for signum in (signal.SIGINT, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_IGN)

@@ -37,6 +37,7 @@ def _tazpod_history():
         import atexit, readline
     except ImportError:
         return
+    os.makedirs(os.environ["XDG_STATE_HOME"], mode=0o700, exist_ok=True)
     path = os.path.join(os.environ["XDG_STATE_HOME"], "python_history")
     try:
         readline.read_history_file(path)
@@ -51,13 +52,21 @@ sys.__interactivehook__ = _tazpod_history
 def write_shell_files(vault_root: Path) -> None:
     """Run as the enclave's user, with the vault mounted at ``vault_root``."""
     control = vault_root / CONTROL_DIR
-    for directory in (control, control / "cache", vault_root / STATE_DIR):
+    for directory in (control, control / "cache"):
         directory.mkdir(mode=0o700, exist_ok=True)
     for name, text in ((RC_NAME, _RC), ("python_startup.py", _PYTHON_STARTUP)):
         path = control / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
+
+
+def ensure_state_dir(vault_root: Path) -> None:
+    """For an interactive shell (its histories); a plain `tazpod run` adds nothing to the vault.
+
+    Run as the enclave's user. Programs that keep state make their own directories in it.
+    """
+    (vault_root / STATE_DIR).mkdir(mode=0o700, exist_ok=True)
 
 
 def shell_argv(shell: str, mount_point: Path) -> list[str]:
