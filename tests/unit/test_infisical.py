@@ -35,12 +35,13 @@ def api() -> Iterator[InfisicalServer]:
 
 
 class Enclave:
-    def __init__(self, root: Path, vault: Path, secrets_yml: Path) -> None:
-        self.root, self.vault, self.secrets_yml = root, vault, secrets_yml
+    def __init__(self, root: Path, vault: Path, secrets_yml: Path, site: str) -> None:
+        self.root, self.vault, self.secrets_yml, self.site = root, vault, secrets_yml, site
 
     def login(self) -> None:
+        """A machine identity made for this site (`tazpod login`), without a token yet."""
         secretstore.save_identity(
-            self.vault, secretstore.MachineIdentity("http://x", CLIENT_ID, Secret(CLIENT_SECRET))
+            self.vault, secretstore.MachineIdentity(self.site, CLIENT_ID, Secret(CLIENT_SECRET))
         )
 
     def files(self) -> dict[str, bytes]:
@@ -66,7 +67,7 @@ def enclave(
     monkeypatch.setenv("TAZPOD_PROJECT", str(root))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Infisical CLI
-    return Enclave(root, vault, secrets_yml)
+    return Enclave(root, vault, secrets_yml, api.url)
 
 
 def test_login_then_pull_writes_dotenv_and_mapped_files(
@@ -298,6 +299,7 @@ def test_throttling_is_bounded() -> None:
 
 
 def test_unreachable_server(enclave: Enclave) -> None:
+    enclave.site = "http://127.0.0.1:9"  # logged in there, and it is gone
     enclave.login()
     enclave.secrets_yml.write_text(
         f"config:\n  infisical_project_id: {PROJECT}\n  infisical_url: http://127.0.0.1:9\n"
@@ -327,3 +329,13 @@ def test_empty_project_id(enclave: Enclave, cli: Cli) -> None:
     enclave.secrets_yml.write_text("config:\n  infisical_project_id: ''\n")
     code, _out, err = cli("pull")
     assert code == ExitCode.CONFIG and "infisical_project_id is empty" in err
+
+
+def test_issue15_the_identity_is_never_sent_to_another_site(enclave: Enclave, cli: Cli) -> None:
+    """secrets.yml is the container's to edit: pointing it elsewhere must not leak the secret."""
+    enclave.login()
+    text = enclave.secrets_yml.read_text()
+    enclave.secrets_yml.write_text(text.replace(enclave.site, "http://127.0.0.1:9"))
+    code, _, err = cli("pull")
+    assert code == ExitCode.SECRETS
+    assert "never sends it elsewhere" in err and "tazpod login" in err

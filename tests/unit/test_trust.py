@@ -94,3 +94,39 @@ def test_issue15_status_shows_the_approval_state(in_tmp: Path, cli: Cli) -> None
     _edit(in_tmp, "x11: false", "x11: true")
     out = cli("status")[1]
     assert "changed since approved: x11 (tazpod trust)" in out
+
+
+def test_issue15_attack_review_start_up_hooks_are_reserved() -> None:
+    from tazpod.secrets.shell import usable_name
+
+    for name in ("PS0", "VIMINIT", "EXINIT", "LESS", "MAKEFILES", "OPENSSL_CONF", "https_proxy"):
+        assert not usable_name(name), name
+    for name in ("TMUX_TMPDIR", "XDG_CONFIG_DIRS", "PIP_INDEX_URL", "SSH_ASKPASS", "GNUPGHOME"):
+        assert not usable_name(name), name
+    for name in ("KUBECONFIG", "AWS_ACCESS_KEY_ID", "DATABASE_URL", "GITHUB_TOKEN"):
+        assert usable_name(name), name
+
+
+def test_issue15_attack_review_plain_http_only_to_loopback(in_tmp: Path) -> None:
+    from tazpod.errors import ConfigError
+    from tazpod.secrets.mappings import read_secrets_config
+
+    path = in_tmp / "secrets.yml"
+    for url in ("http://127.0.0.1:8999", "http://localhost/api", "https://eu.infisical.com"):
+        path.write_text(f"config:\n  infisical_project_id: p\n  infisical_url: {url}\n")
+        read_secrets_config(path)
+    path.write_text("config:\n  infisical_project_id: p\n  infisical_url: http://evil.example\n")
+    with pytest.raises(ConfigError, match="plain http"):
+        read_secrets_config(path)
+
+
+def test_issue15_attack_review_a_symlinked_gemini_is_not_mounted(in_tmp: Path, cli: Cli) -> None:
+    from tazpod.engines.devcontainer import spec_for
+    from tazpod.project.locate import Project
+
+    cli("init", "base")
+    (in_tmp / ".gemini").rename(in_tmp / "gemini-real")
+    (in_tmp / ".gemini").symlink_to("/etc")
+    config = read_project_config(_config(in_tmp)).config
+    spec = spec_for(Project(in_tmp), config)
+    assert all(".gemini" not in str(mount.target) for mount in spec.mounts), spec.mounts

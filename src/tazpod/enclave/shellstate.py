@@ -6,6 +6,7 @@ less, REPL histories, Neovim's shada, swap and undo files) stays in the enclave:
 
   <vault>/.tazpod/shellrc        tazpod's start-up file, written at every unlock (unsaved)
   <vault>/.tazpod/cache/         XDG_CACHE_HOME (unsaved: gone when the enclave closes)
+  <vault>/.tazpod/tmp/           TMPDIR, TMUX_TMPDIR (unsaved; tmux's socket out of /tmp)
   <vault>/.state/                XDG_STATE_HOME and the histories (saved with the vault)
   <vault>/.bashrc                the user's own start-up file for the enclave, if any (saved)
 """
@@ -52,7 +53,7 @@ sys.__interactivehook__ = _tazpod_history
 def write_shell_files(vault_root: Path) -> None:
     """Run as the enclave's user, with the vault mounted at ``vault_root``."""
     control = vault_root / CONTROL_DIR
-    for directory in (control, control / "cache"):
+    for directory in (control, control / "cache", control / "tmp"):
         directory.mkdir(mode=0o700, exist_ok=True)
     for name, text in ((RC_NAME, _RC), ("python_startup.py", _PYTHON_STARTUP)):
         path = control / name
@@ -86,6 +87,10 @@ def state_environment(mount_point: Path, shell: str) -> dict[str, str]:
     env = {
         "XDG_STATE_HOME": str(state),
         "XDG_CACHE_HOME": str(control / "cache"),
+        # Sockets and temp files of the enclave's programs (tmux's server above all: its
+        # socket in the shared /tmp would let any session of the user type into the enclave).
+        "TMPDIR": str(control / "tmp"),
+        "TMUX_TMPDIR": str(control / "tmp"),
         "HISTFILE": str(state / "bash_history"),
         "LESSHISTFILE": str(state / "lesshst"),
         "PYTHON_HISTORY": str(state / "python_history"),

@@ -80,7 +80,9 @@ def spec_for(
     home = f"/home/{config.user}"
     gemini = project.root / ".gemini"
     mounts = [Mount(project.root, WORKSPACE)]
-    if gemini.is_dir():
+    # A real directory only: a symlink there (the container can make one) would have the
+    # engine bind its target, anywhere on the host, into the container.
+    if gemini.is_dir() and not gemini.is_symlink():
         mounts.append(Mount(gemini, f"{home}/.gemini"))
     environment = {CONTAINER_MARKER: "1"}
     if config.x11:

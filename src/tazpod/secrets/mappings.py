@@ -99,6 +99,9 @@ def _url(value: Any) -> str:
     text = str(value).strip()
     if not re.match(r"^https?://[^\s/]+", text):
         raise ValueError(f"{text!r} is not an http(s) URL")
+    host = re.sub(r"^https?://([^/:\s]+|\[[^\]]+\]).*$", r"\1", text)
+    if text.startswith("http://") and host not in ("localhost", "127.0.0.1", "[::1]"):
+        raise ValueError(f"{text!r} is plain http: the machine identity would cross in clear")
     return text
 
 

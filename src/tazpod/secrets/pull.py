@@ -45,10 +45,15 @@ def _fetch_with_identity(
     retry: RetryPolicy | None,
 ) -> tuple[Listing, int]:
     api = InfisicalApi(config.url, retry=retry)
-    if site_root(identity.site) != api.site:  # logged in elsewhere: a token there is no use
-        identity = api.login(identity)
-        secretstore.save_identity(root, identity)
-    elif not identity.token_valid():
+    if site_root(identity.site) != api.site:
+        # secrets.yml is in the workspace, which the container (or a commit) can change: the
+        # machine identity's client secret goes only to the site the user logged in to.
+        raise SecretsError(
+            f"secrets.yml names the Infisical site {api.site}, but the machine identity in the"
+            f" vault was made for {site_root(identity.site)}; tazpod never sends it elsewhere",
+            hint="if you moved to the new site on purpose, log in there: `tazpod login`",
+        )
+    if not identity.token_valid():
         identity = api.renew(identity)
         secretstore.save_identity(root, identity)
     args = (config.project_id, config.environment, config.secret_path)
