@@ -21,10 +21,14 @@ MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
+AT_FDCWD = -100
+RENAME_EXCHANGE = 1 << 1
+
 MNT_DETACH = 0x2
 UMOUNT_NOFOLLOW = 0x8
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -80,6 +84,18 @@ def mount(
 
 def umount(target: str, flags: int = UMOUNT_NOFOLLOW) -> None:
     _check(_libc().umount2(target.encode(), ctypes.c_int(flags)), "umount", target)
+
+
+def exchange(first: str, second: str) -> None:
+    """Swap two names atomically (renameat2 RENAME_EXCHANGE); EINVAL where unsupported."""
+    result = _libc().renameat2(
+        ctypes.c_int(AT_FDCWD),
+        first.encode(),
+        ctypes.c_int(AT_FDCWD),
+        second.encode(),
+        ctypes.c_uint(RENAME_EXCHANGE),
+    )
+    _check(result, "renameat2", first)
 
 
 def syncfs(fd: int) -> None:

@@ -129,8 +129,10 @@ class RamVault:
     def seal(self, archive: bytes, recipient: Recipient) -> None:
         """Encrypt and replace vault.age atomically, keeping the previous generation."""
         ciphertext = encrypt_to(archive, recipient)
-        self._keep_previous()
-        self._write(self.vault_path, ciphertext)
+        self._prepare_dir()
+        write_atomic(
+            self.vault_path, ciphertext, 0o600, self.owner, keep_previous=self.previous_path
+        )
 
     def seal_tree(
         self,
@@ -148,8 +150,9 @@ class RamVault:
         self._prepare_dir()
         stream = tarball.ArchiveStream(tree, ids, exclude)
         try:
-            self._keep_previous()
-            with atomic_writer(self.vault_path, mode=0o600, owner=self.owner) as handle:
+            with atomic_writer(
+                self.vault_path, 0o600, self.owner, keep_previous=self.previous_path
+            ) as handle:
                 pyrage.encrypt_io(stream, handle, [recipient])
                 stream.finish()
         finally:
@@ -157,17 +160,6 @@ class RamVault:
                 stream.process.kill()
                 stream.process.wait()
         return stream.size
-
-    def _keep_previous(self) -> None:
-        if self.vault_path.exists():
-            # vault.age.1 := the current generation, by an atomic link+rename; until the
-            # final rename below, vault.age itself still holds it too.
-            staging = self.directory / f".{VAULT_FILE}{PREVIOUS_SUFFIX}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                staging.unlink()
-            os.link(self.vault_path, staging)
-            staging.replace(self.previous_path)
-            fsync_dir(self.directory)
 
     def rewrap(self, identity: Identity, new_passphrase: str) -> None:
         """Passphrase change: only identity.age is rewritten."""
