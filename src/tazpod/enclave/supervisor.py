@@ -73,6 +73,7 @@ class Supervisor:
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> int:
         linux.prctl(procs.PR_SET_CHILD_SUBREAPER, 1)
+        linux.forbid_core_dumps(dumpable=False)  # it holds the decrypted tree's recipient
         wake_r, _previous = install_signal_wakeup()
         listener = self._listen()
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")

@@ -121,3 +121,14 @@ def raise_effective_caps() -> None:
     for half in data:
         half.effective = half.permitted
     _check(_libc().capset(ctypes.byref(header), data), "capset")
+
+
+def forbid_core_dumps(dumpable: bool = True) -> None:
+    """A hard RLIMIT_CORE of 0 (raising it back needs CAP_SYS_RESOURCE, which no process of
+    the user has, not even through prlimit(2) on this one), and unless ``dumpable`` this
+    process is also marked non-dumpable (execve resets that flag, the limit stays)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if not dumpable:
+        prctl(PR_SET_DUMPABLE, 0)
