@@ -130,12 +130,18 @@ def test_sigkill_during_save_never_corrupts_the_vault(tmp_path: Path) -> None:
         current = int(found)
         if vault.previous_path.exists():
             assert _generation_of(vault.previous_path, identity) in (str(current), str(current - 1))
+            # issue 16: never one generation under two names
+            assert not os.path.samefile(vault.vault_path, vault.previous_path), run
         assert sorted(p.name for p in vault.directory.iterdir()) in (
             ["vault.age"],
             ["vault.age", "vault.age.1"],
         )
     # Both outcomes were seen, so the kill points really straddled the commit.
     assert outcomes["old"] > 0 and outcomes["new"] > 0, outcomes
+    # issue 16: the next complete save leaves two distinct generations and no temp file.
+    assert save(current + 1).wait() == 0
+    assert sorted(p.name for p in vault.directory.iterdir()) == ["vault.age", "vault.age.1"]
+    assert not os.path.samefile(vault.vault_path, vault.previous_path)
 
 
 def _generation_of(path: Path, identity: object) -> str:

@@ -55,6 +55,7 @@ def _child(
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        linux.forbid_core_dumps()  # as root, so the user cannot raise the hard limit again
         os.seteuid(_owner_uid())
         linux.raise_effective_caps()  # so the kernel's userns-creation checks see CAP_SYS_ADMIN
         linux.unshare(linux.CLONE_NEWUSER)

@@ -22,6 +22,7 @@ from typing import Any
 from tazpod.enclave import control
 from tazpod.enclave.session import EnclaveMounts, seal_or_rescue
 from tazpod.enclave.spawn import spawn
+from tazpod.errors import TazpodError
 from tazpod.sysio import linux, procs
 
 _SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -73,6 +74,7 @@ class Supervisor:
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> int:
         linux.prctl(procs.PR_SET_CHILD_SUBREAPER, 1)
+        linux.forbid_core_dumps(dumpable=False)  # it holds the decrypted tree's recipient
         wake_r, _previous = install_signal_wakeup()
         listener = self._listen()
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
@@ -159,11 +161,13 @@ class Supervisor:
                 "size": total,
             }
         if op == "save":
-            saved, rescue = seal_or_rescue(self.enclave)
-            message = f"saved ({saved})"
+            try:
+                saved, rescue = seal_or_rescue(self.enclave)
+            except TazpodError as err:  # the enclave stays open: the work is still here
+                return {"ok": False, "message": f"{err}; the enclave is still open"}
             if rescue is not None:
-                return {"ok": False, "message": f"vault directory not writable; sealed to {rescue}"}
-            return {"ok": True, "message": message}
+                return {"ok": False, "message": f"the vault was not saved; sealed to {rescue}"}
+            return {"ok": True, "message": f"saved ({saved})"}
         if op == "lock":
             self.lock_requested = True
             return {"ok": True, "message": "saving and closing the enclave"}

@@ -21,10 +21,14 @@ MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
+AT_FDCWD = -100
+RENAME_EXCHANGE = 1 << 1
+
 MNT_DETACH = 0x2
 UMOUNT_NOFOLLOW = 0x8
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
@@ -82,6 +86,18 @@ def umount(target: str, flags: int = UMOUNT_NOFOLLOW) -> None:
     _check(_libc().umount2(target.encode(), ctypes.c_int(flags)), "umount", target)
 
 
+def exchange(first: str, second: str) -> None:
+    """Swap two names atomically (renameat2 RENAME_EXCHANGE); EINVAL where unsupported."""
+    result = _libc().renameat2(
+        ctypes.c_int(AT_FDCWD),
+        first.encode(),
+        ctypes.c_int(AT_FDCWD),
+        second.encode(),
+        ctypes.c_uint(RENAME_EXCHANGE),
+    )
+    _check(result, "renameat2", first)
+
+
 def syncfs(fd: int) -> None:
     _check(_libc().syncfs(ctypes.c_int(fd)), "syncfs")
 
@@ -105,3 +121,14 @@ def raise_effective_caps() -> None:
     for half in data:
         half.effective = half.permitted
     _check(_libc().capset(ctypes.byref(header), data), "capset")
+
+
+def forbid_core_dumps(dumpable: bool = True) -> None:
+    """A hard RLIMIT_CORE of 0 (raising it back needs CAP_SYS_RESOURCE, which no process of
+    the user has, not even through prlimit(2) on this one), and unless ``dumpable`` this
+    process is also marked non-dumpable (execve resets that flag, the limit stays)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if not dumpable:
+        prctl(PR_SET_DUMPABLE, 0)

@@ -129,8 +129,10 @@ class RamVault:
     def seal(self, archive: bytes, recipient: Recipient) -> None:
         """Encrypt and replace vault.age atomically, keeping the previous generation."""
         ciphertext = encrypt_to(archive, recipient)
-        self._keep_previous()
-        self._write(self.vault_path, ciphertext)
+        self._prepare_dir()
+        write_atomic(
+            self.vault_path, ciphertext, 0o600, self.owner, keep_previous=self.previous_path
+        )
 
     def seal_tree(
         self,
@@ -148,26 +150,22 @@ class RamVault:
         self._prepare_dir()
         stream = tarball.ArchiveStream(tree, ids, exclude)
         try:
-            self._keep_previous()
-            with atomic_writer(self.vault_path, mode=0o600, owner=self.owner) as handle:
+            with atomic_writer(
+                self.vault_path, 0o600, self.owner, keep_previous=self.previous_path
+            ) as handle:
                 pyrage.encrypt_io(stream, handle, [recipient])
                 stream.finish()
+        except (OSError, pyrage.EncryptError) as err:  # a write failed (ENOSPC, EFBIG, EIO)
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            raise VaultError(
+                f"could not write {self.vault_path.name} in {self.directory}: {reason}",
+                hint="free space there; the previous vault.age is unchanged",
+            ) from err
         finally:
             if stream.process.poll() is None:
                 stream.process.kill()
                 stream.process.wait()
         return stream.size
-
-    def _keep_previous(self) -> None:
-        if self.vault_path.exists():
-            # vault.age.1 := the current generation, by an atomic link+rename; until the
-            # final rename below, vault.age itself still holds it too.
-            staging = self.directory / f".{VAULT_FILE}{PREVIOUS_SUFFIX}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                staging.unlink()
-            os.link(self.vault_path, staging)
-            staging.replace(self.previous_path)
-            fsync_dir(self.directory)
 
     def rewrap(self, identity: Identity, new_passphrase: str) -> None:
         """Passphrase change: only identity.age is rewritten."""
@@ -231,15 +229,31 @@ class RamOpened:
 
     def rescue(self, root: Path, places: list[Path]) -> Path:
         """Seal to a rescue file in the first writable place (the vault dir was not)."""
+        import tempfile
+
         sealed = encrypt_to(tarball.pack(root), self.recipient)
-        name = f"tazpod-rescue-{int(datetime.datetime.now().timestamp())}.age"
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        failures = []
         for directory in places:
-            try:
-                write_atomic(directory / name, sealed, mode=0o600)
-            except OSError:
+            try:  # a unique name (mkstemp: 0600, O_EXCL), never over an earlier rescue
+                fd, name = tempfile.mkstemp(".age", f"tazpod-rescue-{stamp}-", directory)
+            except OSError as err:
+                failures.append(f"{directory}: {err.strerror}")
                 continue
-            return directory / name
-        raise VaultError("could not save the vault, nor a rescue copy anywhere")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(sealed)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError as err:
+                os.unlink(name)
+                failures.append(f"{directory}: {err.strerror}")
+                continue
+            return Path(name)
+        raise VaultError(
+            "could not save the vault, nor a rescue copy: " + "; ".join(failures),
+            hint="the enclave is still open: free space, then run `tazpod vault save` again",
+        )
 
     def release(self) -> list[str]:
         return []

@@ -1,7 +1,9 @@
 """The vault tree as a tar archive: packing for save, safe unpacking for open.
 
-Unpacking refuses absolute paths, `..`, links that leave the tree and entries
-under symlinks, skips device files and fifos, keeps numeric ownership and strips
+Unpacking refuses absolute paths, `..`, duplicate names, entries under anything but a
+directory, symlinks whose target (following the archive's other symlinks, as the
+kernel would) leaves the tree, hard links to anything but an earlier regular file,
+skips device files and fifos, keeps numeric ownership and strips
 setuid/setgid bits. (Python's own `data` filter arrived in 3.11.4 and drops ownership, so
 tazpod checks members itself.) A hostile or corrupted archive can therefore never write
 outside the vault's tmpfs.
@@ -31,25 +33,83 @@ def pack(tree: Path) -> bytes:
     return buffer.getvalue()
 
 
-def _unsafe(member: tarfile.TarInfo, seen: set[str], links: set[str]) -> str | None:
-    """Why ``member`` may not be extracted, or None when it is safe."""
+_MAX_LINK_DEPTH = 40  # the kernel's own limit on symlinks followed in one lookup
+
+
+def _name_problem(member: tarfile.TarInfo) -> str | None:
     name = member.name
     parts = PurePosixPath(name).parts
-    if not name or name.startswith("/") or ".." in parts:
-        return f"{name!r} is absolute or contains '..'"
-    if any("/".join(parts[:i]) in links for i in range(1, len(parts))):
-        return f"{name!r} lies under a symlink"
-    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
-        return None  # fifos and devices are dropped by _checked, never extracted
+    if not name or name.startswith("/") or ".." in parts or posixpath.normpath(name) == ".":
+        return f"{name!r} is absolute or contains '..' (or names the root)"
+    return None
+
+
+def _resolve(parts: list[str], members: dict[str, tarfile.TarInfo], depth: int = 0) -> list[str]:
+    """Where a relative path lands in the unpacked tree, following the archive's symlinks
+    as the kernel would; raises ValueError if it leaves the tree or loops."""
+    here: list[str] = []
+    for part in parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not here:
+                raise ValueError("leaves the vault")
+            here.pop()
+            continue
+        member = members.get("/".join([*here, part]))
+        if member is None or not member.issym():
+            here.append(part)
+            continue
+        if depth >= _MAX_LINK_DEPTH or not member.linkname or member.linkname.startswith("/"):
+            raise ValueError("is absolute or loops")
+        here = _resolve([*here, *member.linkname.split("/")], members, depth + 1)
+    return here
+
+
+def _link_problem(member: tarfile.TarInfo, members: dict[str, tarfile.TarInfo]) -> str | None:
+    name = posixpath.normpath(member.name)
     if member.issym():
-        target = member.linkname
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
-        if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            return f"symlink {name!r} points outside the vault ({target!r})"
+        if not member.linkname or member.linkname.startswith("/"):
+            return f"symlink {name!r} points outside the vault ({member.linkname!r})"
+        try:
+            _resolve([*PurePosixPath(name).parent.parts, *member.linkname.split("/")], members)
+        except ValueError as err:
+            return f"symlink {name!r} points outside the vault ({member.linkname!r} {err})"
     if member.islnk():
-        target = posixpath.normpath(member.linkname)
-        if target not in seen:
-            return f"hard link {name!r} points at {member.linkname!r}, not an earlier entry"
+        target = members.get(member.linkname)
+        if (
+            target is None
+            or not target.isreg()
+            or member.linkname != posixpath.normpath(member.linkname)
+        ):
+            return (
+                f"hard link {name!r} points at {member.linkname!r}, not an earlier entry (a file)"
+            )
+    return None
+
+
+def _tree_problem(members: list[tarfile.TarInfo]) -> str | None:
+    """Duplicates, entries under non-directories, links that leave the tree."""
+    by_name: dict[str, tarfile.TarInfo] = {}
+    for member in members:
+        name = posixpath.normpath(member.name)
+        if name in by_name:
+            return f"{name!r} appears twice (a later entry would replace the first)"
+        parts = PurePosixPath(name).parts
+        for i in range(1, len(parts)):
+            parent = by_name.get("/".join(parts[:i]))
+            if parent is not None and not parent.isdir():
+                kind = "a symlink" if parent.issym() else "a non-directory"
+                return f"{name!r} lies under {kind} ({parent.name!r})"
+        if member.islnk() and member.linkname not in by_name:
+            return (
+                f"hard link {name!r} points at {member.linkname!r}, not an earlier entry (a file)"
+            )
+        by_name[name] = member
+    for member in members:
+        problem = _link_problem(member, by_name)
+        if problem is not None:
+            return problem
     return None
 
 
@@ -58,25 +118,22 @@ def _checked(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
 
     FIFOs and device nodes (which a user can create in the vault) carry no data and are
     silently left out: extracting them is pointless on a nodev tmpfs, refusing them would
-    make the vault unopenable.
+    make the vault unopenable. Every other check looks at the whole archive, so no later
+    entry can change what an earlier one meant.
     """
-    seen: set[str] = set()
-    links: set[str] = set()
     members = [m for m in members if m.isreg() or m.isdir() or m.issym() or m.islnk()]
     for member in members:
         if posixpath.normpath(member.name).split("/", 1)[0] in UNSEALED:
             raise VaultError(f"vault archive contains reserved entry {member.name!r}")
-        problem = _unsafe(member, seen, links)
-        if problem is not None:
-            raise VaultError(
-                f"vault archive has an unsafe entry and was not opened: {problem}",
-                hint="the vault file may have been tampered with; the previous generation is"
-                " vault.age.1",
-            )
+    problem = next(filter(None, map(_name_problem, members)), None) or _tree_problem(members)
+    if problem is not None:
+        raise VaultError(
+            f"vault archive has an unsafe entry and was not opened: {problem}",
+            hint="the vault file may have been tampered with; the previous generation is"
+            " vault.age.1",
+        )
+    for member in members:
         member.mode &= 0o777  # no setuid, setgid or sticky bits from a vault
-        seen.add(posixpath.normpath(member.name))
-        if member.issym():
-            links.add(posixpath.normpath(member.name))
     return members
 
 

@@ -1,0 +1,77 @@
+"""Issue 16, item 9: a save that cannot be written is explained, leaves no temp file,
+and rescue copies never overwrite each other.
+
+A real write failure without root: RLIMIT_FSIZE makes writes past a size fail (EFBIG),
+as a full disk fails them (ENOSPC); the ENOSPC test itself is in the system tier.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from tazpod.errors import VaultError
+from tazpod.vault.ram import RamOpened, RamVault
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    vault = RamVault(tmp_path_factory.mktemp("made") / "vault")
+    return vault.directory, vault.create("pass")
+
+
+def test_issue16_write_failure_while_sealing_is_a_vault_error(
+    tmp_path: Path, made: tuple[Path, object]
+) -> None:
+    shutil.copytree(made[0], tmp_path / "vault")
+    vault = RamVault(tmp_path / "vault")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "big").write_bytes(os.urandom(4 << 20))
+    before = sorted(os.listdir(vault.directory))
+    result_r, result_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        verdict = b"no error"
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+            vault.seal_tree(tree, made[1], None)
+        except VaultError as err:
+            verdict = f"VaultError: {err}".encode()
+        except BaseException as err:
+            verdict = f"{type(err).__name__}: {err}".encode()
+        finally:
+            os.write(result_w, verdict)
+            os._exit(0)
+    os.close(result_w)
+    os.waitpid(pid, 0)
+    reported = os.read(result_r, 4000).decode()
+    os.close(result_r)
+    assert reported.startswith("VaultError: could not write vault.age"), reported
+    assert sorted(os.listdir(vault.directory)) == before  # no temp file, no rotation
+
+
+def test_issue16_rescue_files_get_unique_names(tmp_path: Path, made: tuple[Path, object]) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("work")
+    opened = RamOpened(RamVault(made[0]), made[1], None, 16)
+    names = {opened.rescue(tree, [tmp_path]) for _ in range(5)}  # all in one second
+    assert len(names) == 5
+    assert all(p.name.startswith("tazpod-rescue-") and p.suffix == ".age" for p in names)
+    assert all((p.stat().st_mode & 0o777) == 0o600 for p in names)
+
+
+def test_issue16_no_rescue_place_says_why(tmp_path: Path, made: tuple[Path, object]) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    opened = RamOpened(RamVault(made[0]), made[1], None, 16)
+    with pytest.raises(VaultError, match=r"nor a rescue copy: .*missing") as raised:
+        opened.rescue(tree, [tmp_path / "missing"])
+    assert "still open" in (raised.value.hint or "")
