@@ -56,9 +56,8 @@ def require_approved(project: Project, config: ProjectConfig) -> None:
     a command inside an enclave, whose opener (root) checked the settings it acts on.
     """
     from tazpod.project import trust
-    from tazpod.project.paths import in_container
 
-    if in_container():
+    if environ.in_container():
         if os.geteuid() == 0:  # whatever its environment says: root acts on settings
             trust.check_digest(project.root, config, approved_digest)
         return

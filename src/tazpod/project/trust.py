@@ -21,6 +21,7 @@ from typing import Any
 
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig
+from tazpod.project.locate import Project
 
 Settings = dict[str, str]  # dotted key -> the value as JSON
 APPROVED_OPTION = "--approved-settings="  # tazpod.cli.main reads it (host -> container root)
@@ -133,7 +134,7 @@ def changes(approved: Settings | None, current: Settings) -> list[tuple[str, str
 
 
 def describe(root: Path, approved: Settings | None, current: Settings) -> str:
-    config = root / ".tazpod" / "config.yaml"
+    config = Project(root).config_path
     if approved is None:
         head = f"{config}: this project's settings were never approved on this machine"
         rows = [(key, "", value) for key, value in sorted(current.items())]
@@ -155,14 +156,14 @@ def check_digest(root: Path, config: ProjectConfig, expected: str | None) -> Non
     """Root in the container: act only on the settings whose digest the host approved."""
     if expected is None:
         raise UntrustedConfigError(
-            f"{root / '.tazpod' / 'config.yaml'}: root in the container acts only on settings"
+            f"{Project(root).config_path}: root in the container acts only on settings"
             " approved on the host, and none came with this command",
             hint="run the command on the host (`tazpod unlock`, `tazpod run`, ...): it enters"
             " the container with the digest of the settings you approved",
         )
     if digest(settings_of(config)) != expected:
         raise UntrustedConfigError(
-            f"{root / '.tazpod' / 'config.yaml'} was changed inside the container: its settings"
+            f"{Project(root).config_path} was changed inside the container: its settings"
             " are not the ones approved on the host",
             hint=APPROVE_HINT,
         )

@@ -63,7 +63,9 @@ def _approve_new_backend(root: Path, backend: str, ui: UI) -> None:
 
     if in_container():
         return  # the host approves after its forwarded migration
-    config = load_project_config(root / ".tazpod" / "config.yaml").config
+    from tazpod.project.locate import Project
+
+    config = load_project_config(Project(root).config_path).config
     changed = {
         key
         for key, _old, _new in trust.changes(trust.load_approved(root), trust.settings_of(config))
