@@ -11,6 +11,7 @@ import os
 from tazpod.errors import ExitCode
 from tazpod.project import trust
 from tazpod.project.config import read_project_config
+from tazpod.secrets.mappings import read_secrets_config
 from tests.system.ptyutil import PtySession
 
 from .conftest import PASSPHRASE, Pod, _tazpod
@@ -58,8 +59,11 @@ def test_issue15_root_in_the_container_acts_only_on_the_hosts_digest(pod: Pod) -
     assert bare.returncode == ExitCode.CONFIG, bare.stderr
     assert "none came with this command" in bare.stderr
     # A change made after the host checked the file: the digest no longer matches.
-    approved = trust.settings_of(read_project_config(pod.root / ".tazpod/config.yaml").config)
-    option = trust.APPROVED_OPTION + trust.digest(approved)
+    secrets = read_secrets_config(pod.root / "secrets.yml")[0]
+    config = read_project_config(pod.root / ".tazpod/config.yaml").config
+    option = trust.APPROVED_OPTION + trust.digest(trust.settings_of(config, secrets))
+    same = pod.cli("exec", "-u", "0", pod.name, *inner, option, "vault", "status")
+    assert same.returncode == 0, same.stderr  # the digest of what the host approved
     _as_user(pod, "sed -i 's/^x11: false/x11: true/' /workspace/.tazpod/config.yaml")
     changed = pod.cli("exec", "-u", "0", pod.name, *inner, option, "vault", "status")
     assert changed.returncode == ExitCode.CONFIG, changed.stderr

@@ -139,8 +139,16 @@ class Project:
         text = config.read_text()
         assert old in text
         config.write_text(text.replace(old, new))
-        # What the user does on the host after editing config.yaml (tazpod trust).
-        as_user(self.user, [str(self.binary), "trust", "--yes"], cwd=self.root)
+        self.trust()
+
+    def set_secrets(self, text: str) -> None:
+        (self.root / "secrets.yml").write_text(text)
+        self.trust()
+
+    def trust(self) -> None:
+        """What the user does on the host after editing config.yaml or secrets.yml."""
+        done = as_user(self.user, [str(self.binary), "trust", "--yes"], cwd=self.root)
+        assert done.returncode == 0, done.stderr
 
 
 def as_user(user: User, argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -55,18 +55,25 @@ def test_plaintext_moves_into_the_vault_and_the_bridge_works(bridge: tuple[Proje
     assert list(home_dir.iterdir()) == []
 
 
-def test_conflicts_keep_both_copies(bridge: tuple[Project, Path]) -> None:
+def test_issue15_what_appears_outside_later_is_never_taken_in(
+    bridge: tuple[Project, Path],
+) -> None:
+    """A same-uid session plants files (and a link out) in the bridge while it is closed."""
     project, home_dir = bridge
     home_dir.mkdir()
     (home_dir / "cred").write_text("vault version\n")
     _own(home_dir, project)
-    project.run("true")  # migrates it
-    (home_dir / "cred").write_text("outside version\n")
-    (home_dir / "same").write_text("s\n")
+    assert project.run("true").returncode == 0  # the first opening takes it in
+    (home_dir / "cred").write_text("planted\n")
+    os.symlink("/etc/passwd", home_dir / "link-out")
     _own(home_dir, project)
-    done = project.run("sh", "-c", f"cat {home_dir}/cred {home_dir}/cred.outside")
-    assert done.stdout == "vault version\noutside version\n", done.stderr
-    assert list(home_dir.iterdir()) == []
+    done = project.run("sh", "-c", f"cat {home_dir}/cred; ls -A {home_dir}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "vault version\ncred\n"
+    assert "2 file(s) at" in done.stderr and "were not taken in" in done.stderr
+    assert sorted(p.name for p in home_dir.iterdir()) == ["cred", "link-out"]  # left alone
+    again = project.run("cat", f"{home_dir}/cred")  # and the vault still opens
+    assert again.returncode == 0 and again.stdout == "vault version\n", again.stderr
 
 
 def test_bridge_inside_the_mount_point_is_refused(project: Project) -> None:

@@ -44,7 +44,7 @@ def test_enclave_process_identity_and_environment(project: Project) -> None:
 
 
 def test_secret_mappings_become_file_paths(project: Project) -> None:
-    (project.root / "secrets.yml").write_text(
+    project.set_secrets(
         "secrets:\n  - {name: KUBE, file: kubeconfig, env: KUBECONFIG}\n"
         "  - {name: MISSING, file: absent, env: ABSENT_FILE}\n"
     )

@@ -118,9 +118,7 @@ def test_matrix(open_enclave: tuple[Project, int, int], other_user: User, tmp_pa
 
 
 def test_tazpods_own_environment_holds_no_secret(project: Project) -> None:
-    (project.root / "secrets.yml").write_text(
-        "secrets:\n  - {name: T, file: token, env: TOKEN_FILE}\n"
-    )
+    project.set_secrets("secrets:\n  - {name: T, file: token, env: TOKEN_FILE}\n")
     project.run("sh", "-c", f'echo {SECRET} > "$TAZPOD_VAULT/token"')
     done = project.run("sh", "-c", "cat /proc/self/environ")
     assert done.returncode == 0

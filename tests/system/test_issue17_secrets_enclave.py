@@ -34,7 +34,7 @@ def api() -> Iterator[InfisicalServer]:
 
 @pytest.fixture
 def logged_in(project: Project, api: InfisicalServer) -> Project:
-    (project.root / "secrets.yml").write_text(
+    project.set_secrets(
         f"config:\n  infisical_project_id: {PROJECT_ID}\n  infisical_url: {api.url}/api\n"
         "secrets:\n  - {name: KUBE, file: kubeconfig, env: KUBECONFIG}\n"
     )
@@ -112,9 +112,7 @@ def test_issue17_unreadable_pull_unknown_environment_and_empty_change_nothing(
     assert code == 8 and "NUL" in err and "no file was changed" in err
     del api.state.projects[PROJECT_ID]["dev"]["/"]["NUL"]
     secrets_yml = project.root / "secrets.yml"
-    secrets_yml.write_text(
-        secrets_yml.read_text().replace("/api\n", "/api\n  environment: staging\n")
-    )
+    project.set_secrets(secrets_yml.read_text().replace("/api\n", "/api\n  environment: staging\n"))
     code, err = _pull(project)
     assert code == 8 and "has no environment 'staging' (it has: dev)" in err
     assert project.run("cat", f"{project.secrets}/kubeconfig").stdout == "kube-v1"

@@ -26,7 +26,7 @@ def api() -> Iterator[InfisicalServer]:
 
 @pytest.fixture
 def configured(project: Project, api: InfisicalServer) -> Project:
-    (project.root / "secrets.yml").write_text(
+    project.set_secrets(
         f"config:\n  infisical_project_id: {PROJECT_ID}\n  infisical_url: {api.url}/api\n"
         "secrets:\n  - {name: KUBE, file: kubeconfig, env: KUBECONFIG}\n"
     )

@@ -169,7 +169,7 @@ def test_issue15_the_enclave_shell_reads_no_planted_rc_and_keeps_no_history_in_h
 
 
 def test_issue15_reserved_variables_are_refused_for_file_mappings(project: Project) -> None:
-    (project.root / "secrets.yml").write_text(
+    (project.root / "secrets.yml").write_text(  # (no `tazpod trust` would approve it)
         "config:\n  infisical_project_id: p\nsecrets:\n"
         "  - name: STARTUP\n    file: startup.sh\n    env: BASH_ENV\n"
     )

@@ -19,6 +19,7 @@ from tazpod.secrets.pull import pull
 from tazpod.secrets.value import Secret
 from tazpod.sources.http import JsonClient, RetryPolicy, TransportError
 from tests.support.infisical_server import ApiState, InfisicalServer
+from tests.support.trusting import approve
 
 Cli = Callable[..., tuple[int, str, str]]
 PROJECT = "6f1c0b0e-proj"
@@ -37,6 +38,11 @@ def api() -> Iterator[InfisicalServer]:
 class Enclave:
     def __init__(self, root: Path, vault: Path, secrets_yml: Path, site: str) -> None:
         self.root, self.vault, self.secrets_yml, self.site = root, vault, secrets_yml, site
+
+    def write_secrets(self, text: str) -> None:
+        """Edit secrets.yml as the user does on the host, then approve it (tazpod trust)."""
+        self.secrets_yml.write_text(text)
+        approve(self.root)
 
     def login(self) -> None:
         """A machine identity made for this site (`tazpod login`), without a token yet."""
@@ -62,6 +68,7 @@ def enclave(
         f"config:\n  infisical_project_id: {PROJECT}\n  infisical_url: {api.url}/api\n"
         "secrets:\n  - {name: KUBE, file: kubeconfig, env: KUBECONFIG}\n"
     )
+    approve(root)
     monkeypatch.setenv("TAZPOD_GHOST_MODE", "true")
     monkeypatch.setenv("TAZPOD_VAULT", str(vault))
     monkeypatch.setenv("TAZPOD_PROJECT", str(root))
@@ -110,7 +117,7 @@ def test_constant_number_of_requests_for_200_secrets(
 ) -> None:
     api.state.add_secrets(PROJECT, "dev", {f"S{i:03}": f"value {i}" for i in range(200)})
     mappings = "".join(f"  - {{name: S{i:03}, file: f{i:03}}}\n" for i in range(50))
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         f"config:\n  infisical_project_id: {PROJECT}\n  infisical_url: {api.url}\nsecrets:\n"
         + mappings
     )
@@ -126,7 +133,7 @@ def test_constant_number_of_requests_for_200_secrets(
 def test_environment_and_path_are_used(enclave: Enclave, api: InfisicalServer, cli: Cli) -> None:
     api.state.add_secrets(PROJECT, "prod", {"KUBE": "prod kube"}, path="/")
     api.state.add_secrets(PROJECT, "prod", {"KUBE": "app kube"}, path="/app")
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         f"config:\n  infisical_project_id: {PROJECT}\n  infisical_url: {api.url}\n"
         "  environment: prod\n  secret_path: /app\n"
         "secrets:\n  - {name: KUBE, file: kubeconfig}\n"
@@ -157,7 +164,7 @@ def test_missing_mapped_secret_changes_nothing(
     enclave.login()
     assert cli("pull")[0] == 0
     before = enclave.files()
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         enclave.secrets_yml.read_text()
         + "  - {name: NOPE, file: nope}\n  - {name: ALSO_NOPE, file: also}\n"
     )
@@ -301,7 +308,7 @@ def test_throttling_is_bounded() -> None:
 def test_unreachable_server(enclave: Enclave) -> None:
     enclave.site = "http://127.0.0.1:9"  # logged in there, and it is gone
     enclave.login()
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         f"config:\n  infisical_project_id: {PROJECT}\n  infisical_url: http://127.0.0.1:9\n"
     )
     config, _ = read_secrets_config(enclave.secrets_yml)
@@ -326,7 +333,7 @@ def test_not_logged_in(enclave: Enclave, cli: Cli) -> None:
 
 
 def test_empty_project_id(enclave: Enclave, cli: Cli) -> None:
-    enclave.secrets_yml.write_text("config:\n  infisical_project_id: ''\n")
+    enclave.write_secrets("config:\n  infisical_project_id: ''\n")
     code, _out, err = cli("pull")
     assert code == ExitCode.CONFIG and "infisical_project_id is empty" in err
 
@@ -335,7 +342,7 @@ def test_issue15_the_identity_is_never_sent_to_another_site(enclave: Enclave, cl
     """secrets.yml is the container's to edit: pointing it elsewhere must not leak the secret."""
     enclave.login()
     text = enclave.secrets_yml.read_text()
-    enclave.secrets_yml.write_text(text.replace(enclave.site, "http://127.0.0.1:9"))
+    enclave.write_secrets(text.replace(enclave.site, "http://127.0.0.1:9"))
     code, _, err = cli("pull")
     assert code == ExitCode.SECRETS
     assert "never sends it elsewhere" in err and "tazpod login" in err

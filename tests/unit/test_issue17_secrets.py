@@ -230,7 +230,7 @@ def test_issue17_unknown_environment_changes_nothing(
     enclave.login()
     assert cli("pull")[0] == 0
     before = enclave.files()
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         enclave.secrets_yml.read_text().replace("\nsecrets:", "\n  environment: staging\nsecrets:")
     )
     code, _out, err = cli("pull")
@@ -246,7 +246,7 @@ def test_issue17_unknown_environment_changes_nothing(
 def test_issue17_empty_folder_needs_allow_empty(
     enclave: Enclave, api: InfisicalServer, cli: Cli
 ) -> None:
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         f"config:\n  infisical_project_id: {PROJECT}\n  infisical_url: {api.url}/api\n"
     )
     enclave.login()

@@ -29,7 +29,7 @@ def test_env_outputs_values_files_and_unsets(enclave: Enclave, cli: Cli) -> None
     secretstore.write_values(
         enclave.vault, ".env-local", {"LOCAL_ONLY": Secret("l"), "bad-name": Secret("x")}
     )
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         enclave.secrets_yml.read_text() + "  - {name: DB_PASSWORD, file: gone, env: GONE_FILE}\n"
     )
     code, out, err = cli("env")
@@ -200,7 +200,7 @@ def test_env_caches_secrets_yml_and_notices_changes(enclave: Enclave) -> None:
     second, parsed_second = env_run()
     assert parsed_first and not parsed_second  # the second prompt skips YAML entirely
     assert first == second and "KUBECONFIG" in first
-    enclave.secrets_yml.write_text(
+    enclave.write_secrets(
         enclave.secrets_yml.read_text().replace("env: KUBECONFIG", "env: KUBE_FILE")
     )
     third, parsed_third = env_run()

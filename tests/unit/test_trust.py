@@ -71,13 +71,13 @@ def test_issue15_root_in_the_container_needs_the_hosts_digest(in_tmp: Path, cli:
     cli("init", "base")
     config = read_project_config(_config(in_tmp)).config
     expected = trust.digest(trust.settings_of(config))
-    trust.check_digest(in_tmp, config, expected)
+    trust.check_digest(in_tmp, config, None, expected)
     with pytest.raises(trust.UntrustedConfigError, match="none came with this command"):
-        trust.check_digest(in_tmp, config, None)
+        trust.check_digest(in_tmp, config, None, None)
     _edit(in_tmp, 'user: "tazpod"', 'user: "someone"')
     edited = read_project_config(_config(in_tmp)).config
     with pytest.raises(trust.UntrustedConfigError, match="changed inside the container"):
-        trust.check_digest(in_tmp, edited, expected)
+        trust.check_digest(in_tmp, edited, None, expected)
 
 
 def test_issue15_the_approval_is_never_kept_inside_the_project(
@@ -130,3 +130,89 @@ def test_issue15_attack_review_a_symlinked_gemini_is_not_mounted(in_tmp: Path, c
     config = read_project_config(_config(in_tmp)).config
     spec = spec_for(Project(in_tmp), config)
     assert all(".gemini" not in str(mount.target) for mount in spec.mounts), spec.mounts
+
+
+def _set_secrets(root: Path, environment: str = "dev", env: str = "KUBECONFIG") -> None:
+    (root / "secrets.yml").write_text(
+        "config:\n  infisical_project_id: p1\n  infisical_url: https://eu.infisical.com\n"
+        f"  environment: {environment}\n"
+        f"secrets:\n  - {{name: KUBE, file: kubeconfig, env: {env}}}\n"
+    )
+
+
+def test_issue15_secrets_yml_is_part_of_the_approval(in_tmp: Path, cli: Cli) -> None:
+    """A session in the container turns `environment: dev` into prod, or re-points a file."""
+    cli("init", "base")
+    _set_secrets(in_tmp)
+    code, _, err = cli("vault", "status")
+    assert code == ExitCode.CONFIG and "secrets.yml" in err
+    assert cli("trust", "--yes")[0] == 0
+    assert cli("vault", "status")[0] == 0
+    _set_secrets(in_tmp, environment="prod", env="KUBE_OTHER")
+    code, _, err = cli("vault", "status")
+    assert code == ExitCode.CONFIG
+    assert 'secrets.yml:config.environment: "dev" -> "prod"' in err
+    assert '"env": "KUBECONFIG"' in err and '"env": "KUBE_OTHER"' in err
+    assert "changed since approved: secrets.yml:config.environment" in cli("status")[1]
+
+
+def test_issue15_init_does_not_approve_a_secrets_yml_it_found(in_tmp: Path, cli: Cli) -> None:
+    _set_secrets(in_tmp, environment="prod")  # e.g. from a clone
+    code, out, _ = cli("init", "base")
+    assert code == 0 and "review the secrets.yml that was here already" in out
+    code, _, err = cli("vault", "status")
+    assert code == ExitCode.CONFIG
+    assert 'secrets.yml:config.environment: (not set) -> "prod"' in err
+
+
+def test_issue15_a_containers_enclave_acts_on_what_its_opener_checked(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tazpod.secrets.mappings import read_secrets_config
+    from tazpod.sysio import environ
+
+    cli("init", "base")
+    _set_secrets(in_tmp)
+    config = read_project_config(_config(in_tmp)).config
+    secrets = read_secrets_config(in_tmp / "secrets.yml")[0]
+    monkeypatch.setenv(environ.CONTAINER, "1")
+    monkeypatch.setenv(environ.GHOST_MODE, "true")
+    with pytest.raises(trust.UntrustedConfigError, match="changed since this enclave"):
+        trust.check_in_enclave(in_tmp, config, secrets)  # no digest: nothing was checked
+    monkeypatch.setenv(environ.APPROVED, trust.digest(trust.settings_of(config, secrets)))
+    trust.check_in_enclave(in_tmp, config, secrets)
+    _set_secrets(in_tmp, environment="prod")
+    edited = read_secrets_config(in_tmp / "secrets.yml")[0]
+    with pytest.raises(trust.UntrustedConfigError, match="changed since this enclave") as caught:
+        trust.check_in_enclave(in_tmp, config, edited)
+    assert "`tazpod lock`, `tazpod unlock`" in (caught.value.hint or "")
+
+
+def test_issue15_env_keeps_the_approved_mappings_and_says_so_once(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A same-uid session outside the enclave re-points a variable: `tazpod env` does not follow."""
+    from tazpod.sysio import environ
+
+    cli("init", "base")
+    _set_secrets(in_tmp)
+    assert cli("trust", "--yes")[0] == 0
+    vault = in_tmp / "vault-open"
+    (vault / ".tazpod").mkdir(parents=True)
+    (vault / "kubeconfig").write_text("k")
+    monkeypatch.setenv(environ.GHOST_MODE, "true")
+    monkeypatch.setenv(environ.VAULT, str(vault))
+    monkeypatch.setenv(environ.PROJECT, str(in_tmp))
+    code, out, err = cli("env")
+    assert code == 0 and f"export KUBECONFIG='{vault}/kubeconfig'" in out
+    _set_secrets(in_tmp, env="PAGER_SECRET")
+    code, out, err = cli("env")
+    assert code == 0 and "KUBECONFIG" in out and "PAGER_SECRET" not in out
+    assert "changed since you approved them" in err and "keeps the mappings" in err
+    code, out, err = cli("env")  # told once per change
+    assert code == 0 and "KUBECONFIG" in out and "approved" not in err
+    assert cli("trust", "--yes")[0] == 0  # the user approves it after all
+    _set_secrets(in_tmp, env="PAGER_SECRET")  # (a new version of the file)
+    assert cli("trust", "--yes")[0] == 0
+    code, out, err = cli("env")
+    assert code == 0 and "PAGER_SECRET" in out and "KUBECONFIG" not in out

@@ -11,7 +11,7 @@ from tazpod.cli.ui import UI
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import Project, require_project
-from tazpod.secrets.mappings import SecretsConfig, read_secrets_config
+from tazpod.secrets.mappings import SecretsConfig, load_secrets_config
 from tazpod.sysio import environ
 from tazpod.vault.prompts import PassphraseSource
 
@@ -34,35 +34,53 @@ def project_start() -> Path:
 approved_digest: str | None = None
 
 
-def load_context(ui: UI, with_secrets: bool = True) -> Context:
-    """The project, its config (as approved) and, unless not needed, secrets.yml."""
+def load_context(ui: UI) -> Context:
+    """The project, its config and secrets.yml, as approved (both are in the approval)."""
     project = require_project(project_start())
     loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
-    require_approved(project, loaded.config)
-    secrets = None
-    if with_secrets and project.secrets_path.is_file():
-        secrets, warnings = read_secrets_config(project.secrets_path)
-        for warning in warnings:
-            ui.warn(warning)
+    secrets = read_secrets(project, ui)
+    require_approved(project, loaded.config, secrets)
+    if inside_enclave() and os.geteuid() != 0:
+        from tazpod.secrets import mapping_table
+
+        # what `tazpod env` exports from now on: the approved mappings, never a newer file
+        rows = secrets.mappings if secrets else ()
+        vault = environ.enclave_vault() or ""
+        problem = mapping_table.record(vault, str(project.secrets_path), rows)
+        if problem:
+            ui.warn(problem)
     return Context(project, loaded.config, secrets)
 
 
-def require_approved(project: Project, config: ProjectConfig) -> None:
+def read_secrets(project: Project, ui: UI) -> SecretsConfig | None:
+    if not project.secrets_path.is_file():
+        return None
+    secrets, warnings = load_secrets_config(project.secrets_path)
+    for warning in warnings:
+        ui.warn(warning)
+    return secrets
+
+
+def require_approved(
+    project: Project, config: ProjectConfig, secrets: SecretsConfig | None
+) -> None:
     """Act only on settings the user approved on the host (see tazpod.project.trust).
 
-    The container's own user needs no approval: what it runs, it runs as itself; nor does
-    a command inside an enclave, whose opener (root) checked the settings it acts on.
+    On the host the approval store decides, inside an enclave too. In the container, root
+    acts on the digest the host sent with the command, an enclave's processes on the digest
+    its opener checked (they cannot be steered by a same-uid session outside it); the
+    container's user outside an enclave needs no approval: what it runs, it runs as itself.
     """
     from tazpod.project import trust
 
-    if environ.in_container():
-        if os.geteuid() == 0:  # whatever its environment says: root acts on settings
-            trust.check_digest(project.root, config, approved_digest)
-        return
-    if not inside_enclave():
-        trust.check(project.root, config)
+    if environ.in_container() and os.geteuid() == 0:  # whatever its environment says
+        trust.check_digest(project.root, config, secrets, approved_digest)
+    elif inside_enclave():
+        trust.check_in_enclave(project.root, config, secrets)
+    elif not environ.in_container():
+        trust.check(project.root, config, secrets)
 
 
 def passphrase_source(args: argparse.Namespace) -> PassphraseSource:

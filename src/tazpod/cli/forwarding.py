@@ -109,7 +109,8 @@ def forward(
     interactive = passphrase is None and sys.stdin.isatty()
     ui.info(f"entering container {info.name}")
     data = None if passphrase is None else (passphrase + "\n").encode()
-    approved = trust.APPROVED_OPTION + trust.digest(trust.settings_of(context.config))
+    settings = trust.settings_of(context.config, context.secrets)
+    approved = trust.APPROVED_OPTION + trust.digest(settings)
     argv = [*CONTAINER_TAZPOD, approved, *command]
     return run_session(engine, info.name, argv, "0", interactive, data)
 

@@ -2,11 +2,15 @@
 
 TazPod's three bridges keep TazPod's vault names (`.infisical-vault`,
 `.infisical-keyring`, `.gemini-vault`) so its vaults open unchanged; others
-live under `.bridges/`. Plaintext found at a bridge's home path is merged
-into the vault (never overwriting the vault's copy: a differing file is kept
-beside it as `NAME.outside`), and only removed from disk after a save that
-contains it succeeded. A top-level `.gitignore` stays where it is: it keeps the
-directory out of git and holds nothing secret.
+live under `.bridges/`. The first time a bridge opens, plaintext found at its home
+path is merged into the vault (never overwriting the vault's copy: a differing
+file is kept beside it as `NAME.outside`), and only removed from disk after a save
+that contains it succeeded. After that the home path, outside the enclave, is a
+directory any session of the user can write: what appears there later is never
+taken in (it would put a planted config into the enclave), only named. Links
+that point out of the bridge stay out too (a sealed vault holds no such link). A
+top-level `.gitignore` stays where it is: it keeps the directory out of git and
+holds nothing secret.
 """
 
 from __future__ import annotations
@@ -83,16 +87,27 @@ def _merge_file(source: Path, target: Path) -> bool:
     return True
 
 
-def migrate(home_path: Path, vault_copy: Path) -> list[Path]:
-    """Merge plaintext at ``home_path`` into ``vault_copy``; return what may be removed.
+@dataclass
+class Migration:
+    movable: list[Path]  # merged into the vault: removed after the save that holds them
+    left: list[Path]  # found but not taken in (see the module's docstring)
 
-    Runs as the user. Only regular files, directories and symlinks move;
+
+def migrate(home_path: Path, vault_copy: Path) -> Migration:
+    """Merge plaintext at ``home_path`` into ``vault_copy`` the first time; say what stayed.
+
+    Runs as the user. Only regular files, directories and links within the bridge move;
     anything else (sockets, fifos) stays where it is.
     """
+    first_time = not os.path.lexists(vault_copy)
     vault_copy.mkdir(mode=0o700, parents=True, exist_ok=True)
     if home_path.is_symlink() or not home_path.is_dir():
-        return []
+        return Migration([], [])
+    found = _found(home_path)
+    if not first_time:
+        return Migration([], found)
     movable: list[Path] = []
+    left: list[Path] = []
     for directory, dirnames, filenames in os.walk(home_path):
         here = Path(directory)
         target_dir = vault_copy / here.relative_to(home_path)
@@ -107,9 +122,35 @@ def migrate(home_path: Path, vault_copy: Path) -> list[Path]:
             if here == home_path and name == ".gitignore":
                 continue  # repository hygiene (tazpod init's .gemini/.gitignore), not a secret
             source = here / name
-            if (source.is_file() or source.is_symlink()) and _merge_file(source, target_dir / name):
+            if source.is_symlink() and not _link_within(source, home_path):
+                left.append(source)
+            elif (source.is_file() or source.is_symlink()) and _merge_file(
+                source, target_dir / name
+            ):
                 movable.append(source)
-    return movable
+    return Migration(movable, left)
+
+
+def _link_within(link: Path, top: Path) -> bool:
+    """A relative link whose target stays inside ``top`` (what a sealed vault may hold)."""
+    target = os.readlink(link)
+    if target.startswith("/"):
+        return False
+    joined = os.path.normpath(os.path.join(os.path.dirname(link), target))
+    return _inside(Path(joined), top)
+
+
+def _found(home_path: Path) -> list[Path]:
+    """Every file or link under ``home_path`` but the top-level .gitignore."""
+    found = []
+    for directory, dirnames, filenames in os.walk(home_path):
+        here = Path(directory)
+        links = [d for d in dirnames if (here / d).is_symlink()]
+        dirnames[:] = [d for d in dirnames if d not in links]
+        for name in [*filenames, *links]:
+            if not (here == home_path and name == ".gitignore"):
+                found.append(here / name)
+    return found
 
 
 def remove_migrated(paths: list[Path], home_path: Path) -> None:

@@ -26,12 +26,13 @@ from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
 from tazpod.errors import VaultBusyError, VaultError
-from tazpod.project import paths
+from tazpod.project import paths, trust
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.secrets import mapping_table
 from tazpod.secrets import store as secretstore
 from tazpod.secrets.mappings import SecretsConfig
-from tazpod.sysio import linux, procfs, procs
+from tazpod.sysio import environ, linux, procfs, procs
 from tazpod.sysio.creds import acting_as
 from tazpod.sysio.files import write_atomic
 from tazpod.vault import unlocking
@@ -83,11 +84,19 @@ def _environment(
     mappings = request.secrets.mappings if request.secrets else ()
     with acting_as(user.uid, user.gid, user.groups):
         found = secretstore.VaultSecrets(mount_point)
-    for notice in found.notices():  # a vault always opens; what it could not use is named
-        report(notice)
-    return enclave_environment(
+        # `tazpod env` inside exports these mappings, never those of a newer secrets.yml
+        problem = mapping_table.record(
+            str(mount_point), str(request.project.secrets_path), mappings
+        )
+    for notice in [*found.notices(), *([problem] if problem else [])]:
+        report(notice)  # a vault always opens; what it could not use is named
+    env = enclave_environment(
         request.environ, user, mount_point, request.project.root, mappings, found.values
     )
+    # What the enclave's own tazpod commands compare the shared files with (they were
+    # checked against the approval before this enclave was opened).
+    env[environ.APPROVED] = trust.digest(trust.settings_of(request.config, request.secrets))
+    return env
 
 
 def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]) -> int:

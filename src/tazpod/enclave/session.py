@@ -92,8 +92,16 @@ class EnclaveMounts:
         pending: list[tuple[bridge_ops.Bridge, list[Path]]] = []
         with self.as_user():
             for bridge in plans:
-                movable = bridge_ops.migrate(bridge.home_path, self.root / bridge.vault_name)
-                pending.append((bridge, movable))
+                moved = bridge_ops.migrate(bridge.home_path, self.root / bridge.vault_name)
+                pending.append((bridge, moved.movable))
+                if moved.left:
+                    shown = ", ".join(str(p) for p in moved.left[:3])
+                    more = f" and {len(moved.left) - 3} more" if len(moved.left) > 3 else ""
+                    self.report(
+                        f"{len(moved.left)} file(s) at {bridge.spec} outside the vault were not"
+                        f" taken in (any session can write there while the enclave is"
+                        f" closed): {shown}{more}; look at them, then delete them"
+                    )
         if any(movable for _bridge, movable in pending):
             self.save()  # the migrated plaintext is sealed before it is deleted anywhere
             with self.as_user():

@@ -98,14 +98,13 @@ def load_project_config(path: Path) -> Loaded:
     the cache is JSON in ~/.cache/tazpod and is refreshed whenever config.yaml changes.
     """
     from tazpod.project import cache
+    from tazpod.project.schema import SECTIONS
 
-    key = cache.cache_key(path, __version__)
-    where = cache.cache_path(path)
-    cached = cache.read_cached(where, key)
-    if cached is not None:
-        return cached
-    from tazpod.project import read
+    def parse(path: Path) -> tuple[ProjectConfig, tuple[str, ...]]:
+        from tazpod.project import read
 
-    loaded = read.read_project_config(path)
-    cache.write_cached(where, key, loaded)
-    return loaded
+        loaded = read.read_project_config(path)
+        return loaded.config, loaded.warnings
+
+    config, warnings = cache.parse_cached(path, "config", SECTIONS, __version__, parse)
+    return Loaded(config, warnings)

@@ -1,12 +1,14 @@
 """Approval of a project's settings, kept on the host where no container can write it.
 
-`.tazpod/config.yaml` lives in the workspace, which the dev container (and every commit)
-can change. Its settings decide what the host builds and runs, and what root does in the
-container, so tazpod acts on them only as the user approved them, like direnv's `allow`.
-The approval is a copy of the parsed settings in the user's state directory on the host
-(`~/.local/state/tazpod/approved/`), one file per project; a change shows as old and new
-values per key. Inside the container, root-side tazpod gets the digest of the approved
-settings from the host with each forwarded command and refuses a config that differs.
+`.tazpod/config.yaml` and `secrets.yml` live in the workspace, which the dev container
+(and every commit) can change. The config decides what the host builds and runs and what
+root does in the container; secrets.yml decides which secrets land in the vault, in which
+files and variables. tazpod acts on both only as the user approved them, like direnv's
+`allow`. The approval is a copy of the parsed settings in the user's state directory on
+the host (`~/.local/state/tazpod/approved/`), one file per project; a change shows as old
+and new values per key. Inside the container, root-side tazpod gets the digest of the
+approved settings from the host with each forwarded command and refuses files that differ;
+an enclave keeps the digest its opener checked, for the commands run inside it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from typing import Any
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.sysio import environ
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.secrets.mappings import SecretsConfig
 
 Settings = dict[str, str]  # dotted key -> the value as JSON
 APPROVED_OPTION = "--approved-settings="  # tazpod.cli.main reads it (host -> container root)
@@ -32,9 +39,15 @@ class UntrustedConfigError(ConfigError):
     """The project's settings are not (or no longer) the ones the user approved."""
 
 
-def settings_of(config: ProjectConfig) -> Settings:
-    """Every setting of the parsed config, flattened to dotted keys (comments don't count)."""
+def settings_of(config: ProjectConfig, secrets: SecretsConfig | None = None) -> Settings:
+    """Every setting of the parsed config and secrets.yml, flattened (comments don't count).
+
+    secrets.yml's keys start with `secrets.yml:`; each mapping is one setting, keyed by
+    the vault file it writes (file names are unique, secret names need not be).
+    """
     flat: Settings = {}
+    if secrets is not None:
+        flat.update(_secrets_settings(secrets))
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict) and value and prefix not in _LEAF_MAPS:
@@ -47,6 +60,20 @@ def settings_of(config: ProjectConfig) -> Settings:
     return flat
 
 
+def _secrets_settings(secrets: SecretsConfig) -> Settings:
+    flat = {
+        f"{SECRETS_PREFIX}config.infisical_project_id": json.dumps(secrets.project_id),
+        f"{SECRETS_PREFIX}config.infisical_url": json.dumps(secrets.url),
+        f"{SECRETS_PREFIX}config.environment": json.dumps(secrets.environment),
+        f"{SECRETS_PREFIX}config.secret_path": json.dumps(secrets.secret_path),
+    }
+    for mapping in secrets.mappings:
+        value = {"name": mapping.name, "env": mapping.env}
+        flat[f"{SECRETS_PREFIX}secrets[file={mapping.file}]"] = json.dumps(value, sort_keys=True)
+    return flat
+
+
+SECRETS_PREFIX = "secrets.yml:"
 # Mappings that are one setting each (a changed resource limit is shown whole).
 _LEAF_MAPS = frozenset({"kubernetes.resources", "kubernetes.node_selector"})
 
@@ -62,7 +89,11 @@ def state_dir() -> Path:
         return Path(pwd.getpwuid(int(sudo_uid)).pw_dir) / ".local" / "state" / "tazpod"
     # The passwd entry, not $HOME: `setpriv`/`su` without -l keep the caller's HOME.
     home = pwd.getpwuid(os.getuid()).pw_dir
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(home, ".local", "state")
+    chosen = os.environ.get("XDG_STATE_HOME")
+    vault = environ.enclave_vault()
+    if chosen and vault and (chosen == vault or chosen.startswith(vault.rstrip("/") + "/")):
+        chosen = None  # an enclave's shell keeps its state in the vault (enclave.shellstate)
+    base = chosen or os.path.join(home, ".local", "state")
     return Path(base) / "tazpod"
 
 
@@ -99,14 +130,15 @@ def load_approved(root: Path) -> Settings | None:
     return {str(k): str(v) for k, v in settings.items()}
 
 
-def approve(root: Path, config: ProjectConfig) -> Path:
+def approve(root: Path, config: ProjectConfig, secrets: SecretsConfig | None) -> Path:
     """Record the current settings as approved (init does this for what it writes)."""
     from tazpod.sysio.files import write_atomic
 
     path = approval_path(root)
     _check_outside(root, path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    payload = {"version": 1, "project": str(root.resolve()), "settings": settings_of(config)}
+    settings = settings_of(config, secrets)
+    payload = {"version": 1, "project": str(root.resolve()), "settings": settings}
     write_atomic(path, json.dumps(payload, indent=1).encode(), mode=0o600)
     _chown_to_sudo_caller(path)
     return path
@@ -134,25 +166,30 @@ def changes(approved: Settings | None, current: Settings) -> list[tuple[str, str
 
 
 def describe(root: Path, approved: Settings | None, current: Settings) -> str:
-    config = Project(root).config_path
+    project = Project(root)
+    files = f"{project.config_path}" + (
+        f" and {project.secrets_path}" if project.secrets_path.is_file() else ""
+    )
     if approved is None:
-        head = f"{config}: this project's settings were never approved on this machine"
+        head = f"{files}: this project's settings were never approved on this machine"
         rows = [(key, "", value) for key, value in sorted(current.items())]
         return head + "\n" + "\n".join(f"  {key}: {new}" for key, _old, new in rows)
-    head = f"{config}: these settings changed since you approved them"
+    head = f"{files}: these settings changed since you approved them"
     rows = changes(approved, current)
     return head + "\n" + "\n".join(f"  {key}: {old} -> {new}" for key, old, new in rows)
 
 
-def check(root: Path, config: ProjectConfig) -> None:
+def check(root: Path, config: ProjectConfig, secrets: SecretsConfig | None) -> None:
     """Refuse settings the user has not approved (host side)."""
     approved = load_approved(root)
-    current = settings_of(config)
+    current = settings_of(config, secrets)
     if approved != current:
         raise UntrustedConfigError(describe(root, approved, current), hint=APPROVE_HINT)
 
 
-def check_digest(root: Path, config: ProjectConfig, expected: str | None) -> None:
+def check_digest(
+    root: Path, config: ProjectConfig, secrets: SecretsConfig | None, expected: str | None
+) -> None:
     """Root in the container: act only on the settings whose digest the host approved."""
     if expected is None:
         raise UntrustedConfigError(
@@ -161,9 +198,34 @@ def check_digest(root: Path, config: ProjectConfig, expected: str | None) -> Non
             hint="run the command on the host (`tazpod unlock`, `tazpod run`, ...): it enters"
             " the container with the digest of the settings you approved",
         )
-    if digest(settings_of(config)) != expected:
+    if digest(settings_of(config, secrets)) != expected:
+        project = Project(root)
         raise UntrustedConfigError(
-            f"{Project(root).config_path} was changed inside the container: its settings"
-            " are not the ones approved on the host",
+            f"{project.config_path} or {project.secrets_path} was changed inside the"
+            " container: its settings are not the ones approved on the host",
             hint=APPROVE_HINT,
         )
+
+
+def check_in_enclave(root: Path, config: ProjectConfig, secrets: SecretsConfig | None) -> None:
+    """Inside an enclave: on a host the approval decides; in a container, the digest that
+    the enclave's opener checked (an enclave's environment is its own)."""
+    if environ.in_container():
+        check_enclave_digest(root, config, secrets, os.environ.get(environ.APPROVED))
+    else:
+        check(root, config, secrets)
+
+
+def check_enclave_digest(
+    root: Path, config: ProjectConfig, secrets: SecretsConfig | None, expected: str | None
+) -> None:
+    """In a container's enclave: act only on the settings its opener checked."""
+    if expected is not None and digest(settings_of(config, secrets)) == expected:
+        return
+    project = Project(root)
+    raise UntrustedConfigError(
+        f"{project.config_path} or {project.secrets_path} changed since this enclave was"
+        " opened: its settings are not the ones approved on the host",
+        hint="review the changes and run `tazpod trust` on the host, then leave the enclave"
+        " and open it again (`tazpod lock`, `tazpod unlock`)",
+    )

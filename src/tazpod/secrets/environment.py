@@ -1,22 +1,19 @@
 """The enclave's variables: dotenv secrets and mapped files, as `tazpod env` and `run` set them.
 
 This runs on every prompt refresh, so its imports are few: secrets.yml's mappings come
-from a cache in the enclave's control directory (refreshed whenever secrets.yml changes),
-and only a stale cache costs a YAML parse.
+from a table in the enclave's control directory (tazpod.secrets.mapping_table), written
+only after secrets.yml was checked against the user's approval.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from tazpod.errors import UsageError
+from tazpod.secrets import mapping_table
+from tazpod.secrets.mapping_table import MappingRow
 from tazpod.secrets.shell import EnvPlan, plan
 from tazpod.sysio import environ
-
-CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
-CACHE = "secrets-mappings.tsv"
-MappingRow = tuple[str, str, str | None]  # (secret name, file, env variable)
 
 
 def vault_root() -> str:
@@ -29,40 +26,52 @@ def vault_root() -> str:
     return root
 
 
-def mappings(root: str) -> list[MappingRow]:
-    """secrets.yml's mappings, from a tab-separated cache keyed by the file's mtime and size.
+def mappings(root: str) -> tuple[list[MappingRow], str | None]:
+    """secrets.yml's mappings as last approved, and a notice when a newer file was refused.
 
-    (No pathlib, json or YAML on the hot path: each costs more than the rest of the command.)
+    The table (tazpod.secrets.mapping_table) answers while secrets.yml is the file it was
+    checked from; a changed file is checked against the approval once, here, and only
+    then used. (No pathlib, json or YAML on this hot path while nothing changed.)
     """
     project = environ.enclave_project()
-    secrets_yml = os.path.join(project, "secrets.yml") if project else ""
-    if not secrets_yml or not os.path.isfile(secrets_yml):
-        return []
-    stat = os.stat(secrets_yml)
-    key = f"{secrets_yml}\t{stat.st_mtime_ns}\t{stat.st_size}"
-    control = os.path.join(root, CONTROL_DIR)
-    cache = os.path.join(control, CACHE)
-    try:
-        with open(cache, encoding="utf-8") as handle:
-            lines = handle.read().split("\n")
-        if lines[0] == key:
-            rows = [line.split("\t") for line in lines[1:] if line]
-            return [(r[0], r[1], r[2] or None) for r in rows]
-    except (OSError, IndexError):
-        pass
+    if not project:
+        return [], None
+    secrets_yml = os.path.join(project, "secrets.yml")
+    table = mapping_table.read(root)
+    key = mapping_table.file_key(secrets_yml)
+    if table is not None and key in (table.checked, table.refused):
+        return table.rows, None
+    return _check_again(root, project, table)
+
+
+def _check_again(
+    root: str, project: str, table: mapping_table.Table | None
+) -> tuple[list[MappingRow], str | None]:
     from pathlib import Path
 
-    from tazpod.secrets.mappings import read_secrets_config
+    from tazpod.errors import TazpodError
+    from tazpod.project import trust
+    from tazpod.project.config import load_project_config
+    from tazpod.project.locate import Project
+    from tazpod.secrets.mappings import load_secrets_config
 
-    config, _warnings = read_secrets_config(Path(secrets_yml))
-    mappings = [(m.name, m.file, m.env) for m in config.mappings]
-    if os.path.isdir(control):
-        from tazpod.sysio.files import write_atomic
-
-        table = "".join(f"{name}\t{file}\t{env or ''}\n" for name, file, env in mappings)
-        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-            write_atomic(Path(cache), f"{key}\n{table}".encode())
-    return mappings
+    where = Project(Path(project))
+    kept = table.rows if table is not None else []
+    key = mapping_table.file_key(str(where.secrets_path))  # before reading: see record()
+    try:
+        config = load_project_config(where.config_path).config
+        secrets = None
+        if where.secrets_path.is_file():
+            secrets = load_secrets_config(where.secrets_path)[0]
+        trust.check_in_enclave(where.root, config, secrets)
+    except TazpodError as err:
+        checked = table.checked if table is not None else ""
+        mapping_table.write(root, checked, kept, refused=key)
+        first_line = err.message.split("\n", 1)[0]
+        return kept, f"{first_line}; `tazpod env` keeps the mappings last approved"
+    rows = [(m.name, m.file, m.env) for m in secrets.mappings] if secrets else []
+    problem = mapping_table.write(root, key, rows)
+    return rows, problem
 
 
 def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:

@@ -170,3 +170,12 @@ def read_secrets_config(path: Path) -> tuple[SecretsConfig, tuple[str, ...]]:
     top.finish()
     config = SecretsConfig(project_id, url, environment, secret_path, tuple(mappings))
     return config, tuple(top.warnings)
+
+
+def load_secrets_config(path: Path) -> tuple[SecretsConfig, tuple[str, ...]]:
+    """read_secrets_config through the per-user parse cache (as config.yaml's)."""
+    from tazpod import __version__
+    from tazpod.project import cache
+
+    sections = (SecretsConfig, SecretMapping)
+    return cache.parse_cached(path, "secrets", sections, __version__, read_secrets_config)

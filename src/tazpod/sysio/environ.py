@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 GHOST_MODE = "TAZPOD_GHOST_MODE"  # "true" in every enclave process (tazpod.enclave.env)
 VAULT = "TAZPOD_VAULT"  # the enclave's open vault (its mount point)
 PROJECT = "TAZPOD_PROJECT"  # the project the enclave was opened for
+APPROVED = "TAZPOD_APPROVED_SETTINGS"  # digest of the settings the enclave's opener checked
 CONTAINER = "TAZPOD_CONTAINER"  # "1" in tazpod's dev containers (images and `tazpod up`)
 
 # What any program may see of its caller's environment: where programs are, and how

@@ -26,6 +26,7 @@ def vault_for(
     """
     if ids is None:
         ids = (os.getuid(), os.getgid(), ())
+    _refuse_links(directory)
     if settings.backend == "luks":
         from tazpod.sysio.cryptsetup import Kdf
         from tazpod.vault.luks import LuksVault
@@ -35,6 +36,25 @@ def vault_for(
     from tazpod.vault.ram import RamBackend, RamVault
 
     return RamBackend(RamVault(directory), ids, room_mib or settings.size_mib)
+
+
+def _refuse_links(directory: Path) -> None:
+    """The vault's directory and `.tazpod/` are real directories, never links.
+
+    Both are in the workspace, where a session in the container (or a commit) can put a
+    link: the host, root included, would then read, write and destroy vault files in a
+    directory the link chooses.
+    """
+    from tazpod.errors import VaultError
+
+    for path in (directory.parent, directory):
+        if path.is_symlink():
+            raise VaultError(
+                f"{path} is a symbolic link (to {os.readlink(path)}); tazpod keeps the vault"
+                " only in a real directory of the project",
+                hint=f"remove the link (rm {path}); if the vault is where it points, move it"
+                f" back: mv {os.readlink(path)} {path}",
+            )
 
 
 def needs_block_devices(settings: VaultConfig) -> bool:

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.images.stack import build_image
 
     require_host()
-    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    context = load_context(ui)
     build_image(engine_for(context), context.project, context.config, ui.info, rebuild_all=args.all)
     ui.say(f"built {context.config.image}")
     return 0

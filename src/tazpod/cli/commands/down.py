@@ -20,7 +20,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines.devcontainer import check_owned
 
     require_host()
-    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    context = load_context(ui)
     engine = engine_for(context)
     info = engine.find(context.config.container_name)
     if info is None:

@@ -33,7 +33,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             " them to a terminal",
             hint='run: eval "$(tazpod env)"',
         )
-    plan = environment_plan(mappings(root), root)
+    rows, notice = mappings(root)
+    if notice:
+        ui.warn(notice)
+    plan = environment_plan(rows, root)
     warn_skipped(plan, ui)
     ui.out.write(render(plan))
     ui.out.flush()

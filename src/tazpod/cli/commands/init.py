@@ -24,9 +24,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.project import trust
     from tazpod.project.config import read_project_config
+    from tazpod.project.locate import Project
+    from tazpod.secrets.mappings import read_secrets_config
 
     result = init_project(Path.cwd(), args.vertical, args.force)
-    trust.approve(result.root, read_project_config(result.root / ".tazpod" / "config.yaml").config)
+    project = Project(result.root)
+    config = read_project_config(project.config_path).config
+    secrets_label = str(project.secrets_path.relative_to(result.root))
+    wrote_secrets = secrets_label in result.created
+    # A secrets.yml that was there already (a clone's, say) is for the user to review.
+    secrets = read_secrets_config(project.secrets_path)[0] if wrote_secrets else None
+    trust.approve(result.root, config, secrets)
     ui.say(f"initialized tazpod project ({result.vertical}) in {result.root}")
     for label in result.created:
         ui.say(f"  created   {label}")
@@ -35,9 +43,19 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for label in result.kept:
         ui.say(f"  kept      {label} (already present)")
     ui.say(f"container name: {result.container_name}")
-    ui.say("settings approved on this machine (after editing config.yaml: `tazpod trust`)")
+    if wrote_secrets:
+        ui.say(
+            "settings approved on this machine (after editing config.yaml or secrets.yml:"
+            " `tazpod trust`)"
+        )
+    else:
+        ui.say(
+            f"config.yaml approved on this machine; review the {secrets_label} that was here"
+            " already, then approve it with `tazpod trust`"
+        )
     ui.say(
-        "next: edit secrets.yml, then `tazpod up` and `tazpod unlock` for the dev container,"
+        "next: edit secrets.yml and approve it (`tazpod trust`), then `tazpod up` and"
+        " `tazpod unlock` for the dev container,"
         " or `sudo tazpod unlock` to open the vault on this host"
     )
     return 0

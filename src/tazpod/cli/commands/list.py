@@ -22,6 +22,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     project = find_project(Path.cwd())
     config = load_project_config(project.config_path).config if project else None
+    if project is not None and config is not None and args.engine is None:
+        from tazpod.cli.context import read_secrets, require_approved
+
+        # the engine and its Kubernetes context are the project's settings: as approved
+        require_approved(project, config, read_secrets(project, ui))
     name = args.engine or (config.engine if config else "docker")
     engine = get_engine(name, config.kubernetes if config else None)
     rows = [

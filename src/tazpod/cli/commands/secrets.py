@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     try:
         _change(args, root, ui)
     except secretstore.VaultFull as err:
-        vault = load_context(ui, with_secrets=False).config.vault
+        vault = load_context(ui).config.vault
         raise err.explained(vault.backend, vault.size_mib) from err
     return 0
 

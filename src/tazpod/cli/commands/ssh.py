@@ -19,7 +19,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines.devcontainer import require_running
 
     require_host()
-    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    context = load_context(ui)
     engine = session_engine_for(context)
     info = require_running(engine, context.project, context.config)
     command = list(getattr(args, "argv", None) or [])

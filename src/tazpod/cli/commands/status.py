@@ -9,7 +9,7 @@ from tazpod.cli.ui import UI
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import find_project
-from tazpod.secrets.mappings import read_secrets_config
+from tazpod.secrets.mappings import SecretsConfig, load_secrets_config
 from tazpod.sysio.environ import in_container
 
 
@@ -24,6 +24,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for warning in loaded.warnings:
         ui.warn(warning)
     config: ProjectConfig = loaded.config
+    secrets: SecretsConfig | None = None
+    if project.secrets_path.is_file():
+        secrets, warnings = load_secrets_config(project.secrets_path)
+        for warning in warnings:
+            ui.warn(warning)
+    trust_state, approved = _trust_state(project.root, config, secrets)
     ui.say(f"project:     {project.root}")
     ui.say(f"config:      {project.config_path}")
     ui.say(f"vertical:    {config.vertical or '(custom image)'}")
@@ -33,7 +39,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.say(f"build:       {dockerfile} (context {config.build.context})")
     ui.say(f"name:        {config.container_name} on {config.engine}, network {config.network}")
     ui.say(f"user:        {config.user}")
-    ui.say(f"settings:    {_trust_state(project.root, config)}")
+    ui.say(f"settings:    {trust_state}")
     ui.say(f"ghost mode:  {'on' if config.features.ghost_mode else 'off'}")
     vault = config.vault
     ui.say(f"vault:       {vault.backend}, {vault.size_mib} MiB")
@@ -47,11 +53,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     ui.say(
         f"vault state: {'open (an enclave holds it)' if is_locked(project.vault_dir) else 'closed'}"
     )
-    ui.say(f"container:   {_container_state(config)}")
-    if project.secrets_path.is_file():
-        secrets, warnings = read_secrets_config(project.secrets_path)
-        for warning in warnings:
-            ui.warn(warning)
+    # The engine (a Kubernetes context, say) is asked only as approved.
+    container = _container_state(config) if approved else "not asked: settings not approved"
+    ui.say(f"container:   {container}")
+    if secrets is not None:
         ui.say(f"secrets:     {len(secrets.mappings)} mapped, source {secrets.url}")
         ui.say(
             f"             project {secrets.project_id or '(not set)'}, environment "
@@ -62,22 +67,25 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     return 0
 
 
-def _trust_state(root: Path, config: ProjectConfig) -> str:
+def _trust_state(
+    root: Path, config: ProjectConfig, secrets: SecretsConfig | None
+) -> tuple[str, bool]:
+    """What to say of the approval, and whether the settings may be acted on."""
     if in_container():
-        return "approved on the host, not here"
+        return "approved on the host, not here", True
     from tazpod.project import trust
 
     try:
         approved = trust.load_approved(root)
     except ConfigError as err:
-        return f"unknown ({err.message})"
+        return f"unknown ({err.message})", False
     if approved is None:
-        return "never approved on this machine (tazpod trust)"
-    changed = trust.changes(approved, trust.settings_of(config))
+        return "never approved on this machine (tazpod trust)", False
+    changed = trust.changes(approved, trust.settings_of(config, secrets))
     if not changed:
-        return "approved"
+        return "approved", True
     keys = ", ".join(key for key, _old, _new in changed)
-    return f"changed since approved: {keys} (tazpod trust)"
+    return f"changed since approved: {keys} (tazpod trust)", False
 
 
 def _container_state(config: ProjectConfig) -> str:

@@ -1,8 +1,9 @@
 """`tazpod trust [--yes]`: approve this project's settings on this machine (host only).
 
-tazpod acts on `.tazpod/config.yaml` only as approved here, so that a change made inside
-the container, in a pod, or by a commit cannot choose what the host builds and runs or
-what root does in the container. This command shows what would be approved and asks.
+tazpod acts on `.tazpod/config.yaml` and `secrets.yml` only as approved here, so that a
+change made inside the container, in a pod, or by a commit cannot choose what the host
+builds and runs, what root does in the container, or which secrets land where.
+This command shows what would be approved and asks.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    from tazpod.cli.context import read_secrets
     from tazpod.cli.forwarding import require_host
     from tazpod.project import trust
     from tazpod.project.config import load_project_config
@@ -32,10 +34,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
+    secrets = read_secrets(project, ui)
     approved = trust.load_approved(project.root)
-    current = trust.settings_of(loaded.config)
+    current = trust.settings_of(loaded.config, secrets)
     if approved == current:
-        ui.info(f"the settings in {project.config_path} are approved already")
+        ui.info("this project's settings are approved already")
         return 0
     ui.info(trust.describe(project.root, approved, current))
     if not args.yes:
@@ -47,6 +50,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         answer = input("approve these settings? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             raise UsageError("not approved; nothing changed")
-    path = trust.approve(project.root, loaded.config)
+    path = trust.approve(project.root, loaded.config, secrets)
     ui.info(f"approved; kept in {path}")
     return 0

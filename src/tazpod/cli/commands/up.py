@@ -17,7 +17,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines.devcontainer import up
 
     require_host()
-    context = load_context(ui, with_secrets=False)  # YAML parsing costs start-up time
+    context = load_context(ui)
     engine = engine_for(context)
     result = up(engine, context.project, context.config, ui.info, replace=args.replace)
     messages = {

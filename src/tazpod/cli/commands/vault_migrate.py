@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from tazpod.cli.context import load_context, passphrase_source
+from tazpod.cli.context import Context, load_context, passphrase_source
 from tazpod.cli.options import passphrase_options, size_mib
 from tazpod.cli.ui import UI
 
@@ -24,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    context = load_context(ui, with_secrets=False)
+    context = load_context(ui)
     from tazpod.cli.forwarding import forward, running_container
 
     target = running_container(context)
@@ -34,7 +33,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             inner += ["--size", f"{args.size}M"]
         code = forward(args, ui, target, inner, context)
         if code == 0:
-            _approve_new_backend(context.project.root, args.to, ui)
+            _approve_new_backend(context, ui)
         return code
     from tazpod.enclave.migrate import migrate
 
@@ -50,12 +49,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.info,
         on_retry,
     )
-    _approve_new_backend(context.project.root, args.to, ui)
+    _approve_new_backend(context, ui)
     ui.info(f"the vault now uses the {args.to} backend")
     return 0
 
 
-def _approve_new_backend(root: Path, backend: str, ui: UI) -> None:
+def _approve_new_backend(context: Context, ui: UI) -> None:
     """The migration recorded vault.backend and vault.size: approve exactly that change."""
     from tazpod.project import trust
     from tazpod.project.config import load_project_config
@@ -63,14 +62,11 @@ def _approve_new_backend(root: Path, backend: str, ui: UI) -> None:
 
     if in_container():
         return  # the host approves after its forwarded migration
-    from tazpod.project.locate import Project
-
-    config = load_project_config(Project(root).config_path).config
-    changed = {
-        key
-        for key, _old, _new in trust.changes(trust.load_approved(root), trust.settings_of(config))
-    }
+    root = context.project.root
+    config = load_project_config(context.project.config_path).config
+    current = trust.settings_of(config, context.secrets)
+    changed = {key for key, _old, _new in trust.changes(trust.load_approved(root), current)}
     if changed <= {"vault.backend", "vault.size_mib"}:
-        trust.approve(root, config)
+        trust.approve(root, config, context.secrets)
     else:
         ui.warn(f"not approved (other settings changed too): {', '.join(sorted(changed))}")

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines.devcontainer import require_running
 
-    context = load_context(ui, with_secrets=False)
+    context = load_context(ui)
     if args.action == "files":
         import sys
 

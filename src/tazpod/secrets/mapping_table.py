@@ -1,0 +1,82 @@
+"""The table of secrets.yml's approved mappings that an enclave's `tazpod env` reads.
+
+secrets.yml is in the workspace, which any session of the user (outside the enclave
+too) can change, so `tazpod env` never takes mappings from it directly: the table in
+the enclave's control directory holds the mappings of the last secrets.yml that was
+checked against the user's approval, with the file's identity (path, mtime, size,
+inode, ctime) at that time, and the identity of a later file that was refused, so a
+refusal is told once. This module imports only ``os``: it is on the prompt's path.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from tazpod.secrets.mappings import SecretMapping
+
+CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
+TABLE = "secrets-mappings.tsv"
+HEADER = "tazpod approved mappings 2"
+MappingRow = tuple[str, str, str | None]  # (secret name, file, env variable)
+
+
+def file_key(secrets_yml: str) -> str:
+    """What identifies one version of secrets.yml (no user can set a file's ctime), one line."""
+    path = secrets_yml.replace("\n", "\\n")
+    try:
+        st = os.stat(secrets_yml)
+    except FileNotFoundError:
+        return f"{path}\tabsent"
+    return f"{path}\t{st.st_mtime_ns}\t{st.st_size}\t{st.st_ino}\t{st.st_ctime_ns}"
+
+
+class Table:
+    def __init__(self, checked: str, refused: str, rows: list[MappingRow]) -> None:
+        self.checked, self.refused, self.rows = checked, refused, rows
+
+
+def read(root: str) -> Table | None:
+    try:
+        with open(os.path.join(root, CONTROL_DIR, TABLE), encoding="utf-8") as handle:
+            lines = handle.read().split("\n")
+    except OSError:
+        return None
+    if len(lines) < 3 or lines[0] != HEADER:
+        return None
+    fields = [line.split("\t") for line in lines[3:] if line]
+    rows = [(f[0], f[1], f[2] or None) for f in fields if len(f) == 3]
+    return Table(lines[1], lines[2], rows)
+
+
+def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = "") -> str | None:
+    """Store the table; returns what to tell the user when it cannot be (a full vault)."""
+    from pathlib import Path
+
+    from tazpod.sysio.files import write_atomic
+
+    control = os.path.join(root, CONTROL_DIR)
+    if not root or not os.path.isdir(control):
+        return None
+    body = "".join(f"{name}\t{file}\t{env or ''}\n" for name, file, env in rows)
+    try:
+        write_atomic(Path(control, TABLE), f"{HEADER}\n{checked}\n{refused}\n{body}".encode())
+    except OSError as err:
+        return (
+            f"could not record secrets.yml's mappings in {control} ({err.strerror}):"
+            " `tazpod env` keeps the ones it had"
+        )
+    return None
+
+
+def record(root: str, secrets_yml: str, mappings: Iterable[SecretMapping]) -> str | None:
+    """After a check of secrets.yml against the approval: its mappings are the ones to use.
+
+    The key is taken after the check: a file changed in between gets the checked rows
+    under its own key, never its own rows.
+    """
+    rows = [(" ".join(m.name.split()), m.file, m.env) for m in mappings]  # a name is one cell
+    return write(root, file_key(secrets_yml), rows)
