@@ -81,9 +81,10 @@ class LuksMapping:
 
     def fill(self, root: Path) -> str:
         free = os.statvfs(root)
+        count = _count_files(root)
         return (
-            f"{len(os.listdir(root))} entries, {free.f_bavail * free.f_frsize // (1024 * 1024)}"
-            " MiB free"
+            f"{count} file{'' if count == 1 else 's'},"
+            f" {free.f_bavail * free.f_frsize // (1024 * 1024)} MiB free"
         )
 
     def save(self, root: Path) -> str:
@@ -114,3 +115,14 @@ class LuksMapping:
             return [f"{self.device}: {result.stderr.strip() or 'busy'}"]
         self.closed = True
         return []
+
+
+def _count_files(root: Path) -> int:
+    """Files and links in the vault, as the ram backend counts them (not its own dirs)."""
+    count = 0
+    for directory, dirnames, filenames in os.walk(root):
+        if directory == str(root):
+            dirnames[:] = [d for d in dirnames if d not in ("lost+found", ".tazpod")]
+        links = [d for d in dirnames if os.path.islink(os.path.join(directory, d))]
+        count += len(filenames) + len(links)
+    return count

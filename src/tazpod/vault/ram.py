@@ -198,6 +198,10 @@ class RamVault:
         write_atomic(path, data, mode=0o600, owner=self.owner)
 
 
+def _files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
+
+
 @dataclass
 class RamOpened:
     """An opened ram vault: a tmpfs that the archive is unpacked into, sealed on save."""
@@ -222,7 +226,7 @@ class RamOpened:
                 f" {self.size_mib} MiB of RAM",
                 hint="raise vault.size in .tazpod/config.yaml",
             )
-        return f"{tarball.unpack(archive, root)} entries"
+        return _files(tarball.unpack(archive, root))
 
     def save(self, root: Path) -> str:
         return f"{self.vault.seal_tree(root, self.recipient, None)} bytes sealed"

@@ -138,7 +138,10 @@ def _checked(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
 
 
 def unpack(data: bytes, dest: Path) -> int:
-    """Extract into ``dest`` (an empty directory); returns the number of entries."""
+    """Extract into ``dest`` (an empty directory); returns the number of files and links.
+
+    (Directories are not counted: the bridges' own directories are no secrets.)
+    """
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
             members = _checked(archive.getmembers())
@@ -147,7 +150,7 @@ def unpack(data: bytes, dest: Path) -> int:
                 archive.extractall(dest, members, numeric_owner=True, filter="fully_trusted")  # noqa: S202
             else:
                 archive.extractall(dest, members, numeric_owner=True)  # noqa: S202
-            return len(members)
+            return sum(1 for m in members if not m.isdir())
     except tarfile.TarError as err:
         raise VaultError(f"vault archive is damaged: {err}") from err
 
