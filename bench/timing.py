@@ -20,6 +20,28 @@ def median_ms(action: Callable[[], object], runs: int, warmup: int = 1) -> float
     return statistics.median(samples)
 
 
+def alternating(
+    first: Callable[[], object], second: Callable[[], object], runs: int, warmup: int = 2
+) -> tuple[float, float, float]:
+    """Run A B A B ...: the medians of each, and the median of the pairs' ratios A/B.
+
+    Alternating puts both under the same moment's load (these machines are noisy); the
+    ratio of each pair, not of two medians taken minutes apart, is the result.
+    """
+    for _ in range(warmup):
+        first()
+        second()
+    a_samples: list[float] = []
+    b_samples: list[float] = []
+    for _ in range(runs):
+        for action, samples in ((first, a_samples), (second, b_samples)):
+            started = time.perf_counter()
+            action()
+            samples.append((time.perf_counter() - started) * 1000)
+    ratios = [a / b for a, b in zip(a_samples, b_samples, strict=True) if b]
+    return statistics.median(a_samples), statistics.median(b_samples), statistics.median(ratios)
+
+
 def command(argv: Sequence[str], **kwargs: object) -> Callable[[], None]:
     def run() -> None:
         done = subprocess.run(  # type: ignore[call-overload]
@@ -39,9 +61,12 @@ class Row:
     floor_ms: float
     goal: float | None  # ratio goal (tazpod / floor <= goal)
     note: str = ""
+    paired_ratio: float | None = None  # the median of alternating pairs' ratios, if measured
 
     @property
     def ratio(self) -> float:
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.tazpod_ms / self.floor_ms if self.floor_ms else float("nan")
 
     @property

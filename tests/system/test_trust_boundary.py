@@ -83,7 +83,10 @@ def test_issue15_a_bridge_through_a_home_symlink_into_the_project_is_refused(
 
 
 def test_issue15_user_root_is_refused(project: Project) -> None:
-    project.set_config('user: "tazpod"', 'user: "root"')
+    config = project.root / ".tazpod" / "config.yaml"
+    config.write_text(config.read_text().replace('user: "tazpod"', 'user: "root"'))
+    trusted = as_user(project.user, [str(project.binary), "trust", "--yes"], cwd=project.root)
+    assert trusted.returncode == ExitCode.CONFIG  # no approval makes it acceptable
     done = project.run("true")
     assert done.returncode == ExitCode.CONFIG, done.stderr
     assert "user: must be an unprivileged user" in done.stderr

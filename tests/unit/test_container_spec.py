@@ -192,3 +192,68 @@ def test_issue13_every_line_of_a_diagnostic_is_prefixed() -> None:
     err = io.StringIO()
     UI(out=io.StringIO(), err=err).error("first\n  second", hint="do this")
     assert err.getvalue() == "tazpod: first\ntazpod:   second\nhint: do this\n"
+
+
+def _engine_socket(tmp_path: Path, replies: dict[str, bytes]) -> tuple[str, list[bytes]]:
+    """A Unix socket answering as the Docker engine (Go's net/http) does to HTTP/1.0."""
+    import socket
+    import threading
+
+    path = str(tmp_path / "docker.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(4)
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                seen.append(request)
+                target = request.split(b" ")[1].decode()
+                conn.sendall(replies[target])
+
+    threading.Thread(target=serve, daemon=True).start()
+    return path, seen
+
+
+def test_quick_docker_inspect_reads_the_engines_replies(tmp_path: Path) -> None:
+    """Replies as dockerd sends them: 200 with Content-Length, 404's JSON message, chunked."""
+    from tazpod.engines.docker_socket import inspect
+    from tazpod.errors import EngineError
+
+    body = (
+        b'{"Id":"0123456789abcdef","Name":"/tazpod-p-1","State":{"Status":"running"},'
+        b'"Config":{"Image":"tazpod-base:1","Labels":{"dev.tazpod.project":"/p"}}}'
+    )
+    ok = b"HTTP/1.0 200 OK\r\nApi-Version: 1.47\r\nContent-Type: application/json\r\n"
+    ok += f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    missing = b'{"message":"No such container: gone"}\n'
+    not_found = b"HTTP/1.0 404 Not Found\r\nContent-Type: application/json\r\n"
+    not_found += f"Content-Length: {len(missing)}\r\n\r\n".encode() + missing
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunked += f"{len(body[:10]):x}\r\n".encode() + body[:10] + b"\r\n"
+    chunked += f"{len(body[10:]):x}\r\n".encode() + body[10:] + b"\r\n0\r\n\r\n"
+    path, seen = _engine_socket(
+        tmp_path,
+        {
+            "/containers/tazpod-p-1/json": ok,
+            "/containers/gone/json": not_found,
+            "/containers/a%2Fb%20c/json": chunked,
+            "/containers/boom/json": b"HTTP/1.0 500 Internal Server Error\r\n\r\n{}",
+        },
+    )
+    info = inspect(path, "tazpod-p-1")
+    assert info is not None and info.state == "running" and info.id == "0123456789ab"
+    assert info.name == "tazpod-p-1" and info.labels == {"dev.tazpod.project": "/p"}
+    assert inspect(path, "gone") is None
+    assert inspect(path, "a/b c") == info  # the name is one path segment, percent-encoded
+    with pytest.raises(EngineError, match="answered 500 for boom"):
+        inspect(path, "boom")
+    assert seen[0].startswith(b"GET /containers/tazpod-p-1/json HTTP/1.0\r\n")

@@ -175,10 +175,10 @@ def test_issue15_a_containers_enclave_acts_on_what_its_opener_checked(
     _set_secrets(in_tmp)
     config = read_project_config(_config(in_tmp)).config
     secrets = read_secrets_config(in_tmp / "secrets.yml")[0]
-    monkeypatch.setenv(environ.CONTAINER, "1")
     monkeypatch.setenv(environ.GHOST_MODE, "true")
+    monkeypatch.setenv(environ.APPROVED, "0" * 64)  # what an opener checked: not these
     with pytest.raises(trust.UntrustedConfigError, match="changed since this enclave"):
-        trust.check_in_enclave(in_tmp, config, secrets)  # no digest: nothing was checked
+        trust.check_in_enclave(in_tmp, config, secrets)
     monkeypatch.setenv(environ.APPROVED, trust.digest(trust.settings_of(config, secrets)))
     trust.check_in_enclave(in_tmp, config, secrets)
     _set_secrets(in_tmp, environment="prod")

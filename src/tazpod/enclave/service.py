@@ -93,9 +93,11 @@ def _environment(
     env = enclave_environment(
         request.environ, user, mount_point, request.project.root, mappings, found.values
     )
-    # What the enclave's own tazpod commands compare the shared files with (they were
-    # checked against the approval before this enclave was opened).
-    env[environ.APPROVED] = trust.digest(trust.settings_of(request.config, request.secrets))
+    if paths.in_container():
+        # What the enclave's own tazpod commands compare the shared files with (checked
+        # against the host's approval before this enclave was opened); on a host they
+        # ask the approval store itself, so `tazpod trust` needs no new enclave.
+        env[environ.APPROVED] = trust.digest(trust.settings_of(request.config, request.secrets))
     return env
 
 

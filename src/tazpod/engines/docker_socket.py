@@ -8,11 +8,9 @@ engine's Unix socket does that. Anything else (a TCP or SSH DOCKER_HOST) uses th
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
-import urllib.parse
 from collections.abc import Sequence
 
 from tazpod.engines.base import ContainerInfo, exec_command
@@ -20,6 +18,8 @@ from tazpod.errors import EngineError
 from tazpod.sysio.tools import find_tool
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+_MAX_REPLY = 16 * 1024 * 1024
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
 
 def socket_path() -> str | None:
@@ -30,35 +30,81 @@ def socket_path() -> str | None:
     return host[len("unix://") :] if host.startswith("unix://") else None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self.path)
+def _quote(name: str) -> str:
+    """Percent-encoding of one path segment (urllib.parse costs this path ~3 ms)."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in name.encode())
 
 
-def inspect(path: str, name: str) -> ContainerInfo | None:
-    connection = _UnixConnection(path)
+def get(path: str, target: str) -> tuple[int, bytes]:
+    """One HTTP/1.0 GET on the engine's Unix socket: (status, body).
+
+    HTTP/1.0 asks the engine (Go's net/http) to close the connection after the reply,
+    so the body is everything up to the end (http.client and its email parsers would
+    cost more than the rest of `tazpod exec`). A chunked reply is decoded all the same.
+    """
     try:
-        connection.request("GET", f"/containers/{urllib.parse.quote(name, safe='')}/json")
-        response = connection.getresponse()
-        body = response.read()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(10)
+            conn.connect(path)
+            conn.sendall(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            chunks, size = [], 0
+            while size <= _MAX_REPLY:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except OSError as err:
         raise EngineError(
             f"cannot reach the Docker engine at {path}: {err.strerror or err}",
             hint="start it (e.g. `sudo systemctl start docker`), or check that you may use"
             " its socket",
         ) from None
-    finally:
-        connection.close()
-    if response.status == 404:
+    return _parse_reply(b"".join(chunks), path)
+
+
+def _parse_reply(reply: bytes, path: str) -> tuple[int, bytes]:
+    head, separator, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if (
+        not separator
+        or len(parts) < 2
+        or not parts[0].startswith("HTTP/")
+        or not parts[1].isdigit()
+    ):
+        raise EngineError(f"the Docker engine at {path} sent a reply that is not HTTP")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:])}
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _unchunk(body, path)
+    elif headers.get("content-length", "").isdigit():
+        body = body[: int(headers["content-length"])]
+    return int(parts[1]), body
+
+
+def _unchunk(body: bytes, path: str) -> bytes:
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        end = body.find(b"\r\n", pos)
+        try:
+            size = int(body[pos:end].split(b";", 1)[0], 16) if end >= 0 else -1
+        except ValueError:
+            size = -1
+        if size < 0:
+            raise EngineError(f"the Docker engine at {path} sent a damaged reply")
+        if size == 0:
+            return b"".join(out)
+        out.append(body[end + 2 : end + 2 + size])
+        pos = end + 2 + size + 2
+
+
+def inspect(path: str, name: str) -> ContainerInfo | None:
+    status, body = get(path, f"/containers/{_quote(name)}/json")
+    if status == 404:
         return None
-    if response.status != 200:
-        raise EngineError(f"the Docker engine answered {response.status} for {name}")
+    if status != 200:
+        raise EngineError(f"the Docker engine answered {status} for {name}")
     data = json.loads(body)
     config = data.get("Config") or {}
     return ContainerInfo(

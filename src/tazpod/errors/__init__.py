@@ -8,28 +8,32 @@ never carry secret values: only names, paths and counts.
 
 from __future__ import annotations
 
-from enum import IntEnum
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
-class ExitCode(IntEnum):
-    OK = 0
-    FAILURE = 1
-    USAGE = 2
-    CONFIG = 3
-    PRIVILEGE = 4
-    VAULT = 5
-    WRONG_PASSPHRASE = 6
-    VAULT_BUSY = 7
-    SECRETS = 8
-    ENGINE = 9
-    INTERRUPTED = 130
-    INTERNAL = 70
+class ExitCode:
+    """The exit codes (plain ints: importing enum costs `tazpod env`'s prompt path ~1 ms)."""
+
+    OK: Final = 0
+    FAILURE: Final = 1
+    USAGE: Final = 2
+    CONFIG: Final = 3
+    PRIVILEGE: Final = 4
+    VAULT: Final = 5
+    WRONG_PASSPHRASE: Final = 6
+    VAULT_BUSY: Final = 7
+    SECRETS: Final = 8
+    ENGINE: Final = 9
+    INTERRUPTED: Final = 130
+    INTERNAL: Final = 70
 
 
 class TazpodError(Exception):
     """A failure the user can understand and, with the hint, fix."""
 
-    exit_code: ExitCode = ExitCode.FAILURE
+    exit_code: int = ExitCode.FAILURE
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

@@ -9,7 +9,6 @@ every engine, while staying recognisable: `Mon Projet` -> `mon-projet`,
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 
 PREFIX = "tazpod-"
@@ -28,6 +27,8 @@ def safe_dir_part(directory_name: str) -> str:
 
 
 def new_container_name(directory_name: str) -> str:
+    import secrets  # (hmac and hashlib: only `init` needs a random name)
+
     digits = 1_000_000 + secrets.randbelow(9_000_000)
     return f"{PREFIX}{safe_dir_part(directory_name)}-{digits}"
 

@@ -208,10 +208,12 @@ def check_digest(
 
 
 def check_in_enclave(root: Path, config: ProjectConfig, secrets: SecretsConfig | None) -> None:
-    """Inside an enclave: on a host the approval decides; in a container, the digest that
-    the enclave's opener checked (an enclave's environment is its own)."""
-    if environ.in_container():
-        check_enclave_digest(root, config, secrets, os.environ.get(environ.APPROVED))
+    """Inside an enclave: the digest its opener checked, where the opener left one (a dev
+    container's enclave: no approval store there); else (a host's) the approval itself.
+    An enclave's environment is its own: no session outside it can set or change it."""
+    expected = os.environ.get(environ.APPROVED)
+    if expected is not None:
+        check_enclave_digest(root, config, secrets, expected)
     else:
         check(root, config, secrets)
 

@@ -23,9 +23,8 @@ Which grammar a vault file gets (the rule, also in the README):
 from __future__ import annotations
 
 import os
-import re
 
-from tazpod.secrets.dotenv_grammar import Parsed, Problem, Reader
+from tazpod.secrets.dotenv_parsed import Parsed, Problem, read_rendered
 from tazpod.secrets.value import Secret
 
 TYPE_CHECKING = False
@@ -33,8 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 HEADER = "# written by tazpod: do not edit (it is rewritten on every pull)"
-_BARE_NAME = re.compile(r"[^=#\s'\"\\]+")
-_CLI_ENTRY = re.compile(r"(?:export[^\S\r\n]+)?([^=#\s'\"][^=\s]*)='", re.MULTILINE)
+# The grammar and its patterns (`re`) load only for files tazpod did not render itself:
+# `tazpod env` reads the vault's files on every prompt.
+_BARE_NAME = r"[^=#\s'\"\\]+"
+_CLI_ENTRY = r"(?:export[^\S\r\n]+)?([^=#\s'\"][^=\s]*)='"
 
 __all__ = [
     "HEADER",
@@ -55,7 +56,9 @@ def quote(value: str) -> str:
 
 
 def _name(name: str) -> str:
-    if _BARE_NAME.fullmatch(name) and not name.startswith("export"):
+    import re
+
+    if re.fullmatch(_BARE_NAME, name) and not name.startswith("export"):
         return name
     return quote(name)
 
@@ -70,12 +73,20 @@ def render(values: Mapping[str, Secret]) -> str:
 def read_text(text: str, origin: str) -> Parsed:
     """A vault file's content (see the module's rule for which grammar applies)."""
     parsed = Parsed()
+    rendered = read_rendered(text, HEADER)
+    if rendered is not None:
+        parsed.values = {name: Secret(value) for name, value in rendered.items()}
+        return parsed
+    import re
+
+    from tazpod.secrets.dotenv_grammar import Reader
+
     reader = Reader(text, origin, "tazpod", parsed)
     if text.startswith(HEADER.split(":", 1)[0]):
         reader.read(0, len(text))
         return parsed
     reader.dialect = "dotenv"
-    starts = list(_CLI_ENTRY.finditer(text))
+    starts = list(re.finditer(_CLI_ENTRY, text, re.MULTILINE))
     reader.read(0, starts[0].start() if starts else len(text))
     for index, match in enumerate(starts):
         end = starts[index + 1].start() if index + 1 < len(starts) else len(text)
@@ -110,6 +121,8 @@ def read_file(path: str | os.PathLike[str]) -> Parsed:
 
 def parse_import(text: str, origin: str) -> Parsed:
     """A .env file to import, read as python-dotenv reads it (notes where a shell differs)."""
+    from tazpod.secrets.dotenv_grammar import Reader
+
     parsed = Parsed()
     text = text.removeprefix("\ufeff")
     Reader(text, origin, "dotenv", parsed).read(0, len(text))

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import re
 
+from tazpod.secrets.dotenv_parsed import Parsed, Problem
 from tazpod.secrets.value import Secret
+
+__all__ = ["Parsed", "Problem", "Reader"]
 
 _BLANK = re.compile(r"\s*")
 _HSPACE = re.compile(r"[^\S\r\n]*")
@@ -44,32 +47,6 @@ _DOUBLE_ESCAPES = {
     "t": "\t",
     "v": "\v",
 }
-
-
-class Problem:
-    """One line of a file: where it is and what is wrong (or ambiguous). Never a value."""
-
-    __slots__ = ("line", "message", "name", "origin")
-
-    def __init__(self, origin: str, line: int, name: str | None, message: str) -> None:
-        self.origin, self.line, self.name, self.message = origin, line, name, message
-
-    def __str__(self) -> str:
-        subject = f"{self.name}: " if self.name else ""
-        return f"{self.origin}:{self.line}: {subject}{self.message}"
-
-    __repr__ = __str__
-
-
-class Parsed:
-    """What a file gave: its values, the lines skipped, and the lines read with a caveat."""
-
-    __slots__ = ("notes", "problems", "values")
-
-    def __init__(self) -> None:
-        self.values: dict[str, Secret] = {}
-        self.problems: list[Problem] = []
-        self.notes: list[Problem] = []
 
 
 class _LineError(Exception):

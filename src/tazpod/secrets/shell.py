@@ -8,8 +8,6 @@ for the shell's memory, not for a screen or a scrollback buffer.
 
 from __future__ import annotations
 
-import re
-
 from tazpod.secrets.dotenv import quote
 from tazpod.secrets.reserved import is_reserved
 from tazpod.secrets.value import Secret
@@ -18,7 +16,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def is_identifier(name: str) -> bool:
+    """A shell variable name: ASCII letters, digits and _, not starting with a digit.
+
+    (No `re` here: `tazpod env` runs on every prompt, and importing re costs more than
+    everything else it does.)
+    """
+    return bool(name) and not name[0].isdigit() and _WORD_CHARS.issuperset(name)
 
 
 class EnvPlan:
@@ -38,7 +45,7 @@ def usable_name(name: str) -> bool:
 
 def skip_reason(name: str) -> str | None:
     """Why a secret is kept in the vault but not exported as a variable (None: it is)."""
-    if not _IDENTIFIER.match(name):
+    if not is_identifier(name):
         return "not a shell variable name"
     if is_reserved(name):
         return "reserved: it would change how programs start"
