@@ -392,40 +392,71 @@ def machine() -> str:
     )
 
 
+GROUPS = ("cli", "open", "save", "sync", "engine")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=11, help="timed runs per figure")
     parser.add_argument("--out", type=Path, help="write the report (markdown) here")
+    parser.add_argument(
+        "--only",
+        type=lambda text: set(text.split(",")),
+        default=set(GROUPS),
+        metavar="GROUPS",
+        help=f"comma-separated groups to measure (default: all of {','.join(GROUPS)})",
+    )
     args = parser.parse_args()
+    unknown = args.only - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
     if os.geteuid() != 0:
         print("bench: needs root (the enclave)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="tazpod-bench-", dir="/var/tmp") as tmp:
         base = Path(tmp)
         base.chmod(0o755)
-        print("measuring CLI start ...", file=sys.stderr)
-        rows = cli_rows(base, args.runs * 2)
-        print("measuring open ...", file=sys.stderr)
-        rows += open_rows(base, args.runs)
-        print("measuring save and scaling ...", file=sys.stderr)
-        save, scaling = save_rows(base, args.runs)
-        rows += save
-        print("measuring sync ...", file=sys.stderr)
-        rows += sync_rows(base, args.runs)
-        print("measuring engine overhead ...", file=sys.stderr)
-        engine = engine_rows(base, args.runs)
-        rows += engine
+        rows: list[Row] = []
+        scaling: list[str] = []
+        engine: list[Row] = []
+        if "cli" in args.only:
+            print("measuring CLI start ...", file=sys.stderr)
+            rows += cli_rows(base, args.runs * 2)
+        if "open" in args.only:
+            print("measuring open ...", file=sys.stderr)
+            rows += open_rows(base, args.runs)
+        if "save" in args.only:
+            print("measuring save and scaling ...", file=sys.stderr)
+            save, scaling = save_rows(base, args.runs)
+            rows += save
+        if "sync" in args.only:
+            print("measuring sync ...", file=sys.stderr)
+            rows += sync_rows(base, args.runs)
+        if "engine" in args.only:
+            print("measuring engine overhead ...", file=sys.stderr)
+            engine = engine_rows(base, args.runs)
+            rows += engine
     report = "\n".join(
         [
             f"Machine: {machine()}. Medians of {args.runs} runs after a warm-up"
             " (CLI start: twice as many).",
             "",
             table(rows),
-            "",
-            "Open and save cost by vault size (in-process, the code the enclave runs):",
-            "",
+            *(
+                [
+                    "",
+                    "Open and save cost by vault size (in-process, the code the enclave runs):",
+                    "",
+                ]
+                if scaling
+                else []
+            ),
             *scaling,
-            *([] if engine else ["", "Engine rows skipped: no Docker engine reachable."]),
+            *(
+                ["", "Engine rows skipped: no Docker engine reachable."]
+                if "engine" in args.only and not engine
+                else []
+            ),
         ]
     )
     print(report)

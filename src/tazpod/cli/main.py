@@ -130,10 +130,15 @@ def _parse(name: str, rest: list[str]) -> Any:
 
     module = load(name)
     if not rest and getattr(module, "configure", None) is None:
-        from types import SimpleNamespace
-
-        return SimpleNamespace(command=name)
+        return _NoArguments(name)
     return command_parser(name, module).parse_args(rest)
+
+
+class _NoArguments:
+    """The parsed arguments of a command that takes none (types.SimpleNamespace costs more)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
 
 
 def _dispatch(args: list[str], debug: bool) -> int:

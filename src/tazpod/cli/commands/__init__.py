@@ -54,6 +54,8 @@ def summary(module: str) -> str:
 
 def load(module: str) -> ModuleType:
     """A command module by its name under this package (`vault_status` for `vault status`)."""
-    import importlib
+    import sys
 
-    return importlib.import_module(f"{__name__}.{module}")
+    qualified = f"{__name__}.{module}"
+    __import__(qualified)  # (importlib's own import costs `tazpod env` ~0.4 ms)
+    return sys.modules[qualified]
