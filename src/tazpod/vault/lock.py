@@ -12,6 +12,8 @@ import fcntl
 import os
 from pathlib import Path
 
+from tazpod.errors import VaultError
+
 LOCK_FILE = ".lock"
 
 
@@ -21,7 +23,12 @@ class VaultLock:
         self.fd: int | None = None
 
     def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(
+                self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+            )
+        except OSError as err:
+            raise _explained(self.path, err) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -38,6 +45,30 @@ class VaultLock:
             self.fd = None
 
 
+class LockNotPermitted(VaultError):
+    """This user may not create or open the lock (another user's vault, a read-only dir)."""
+
+
+def _explained(path: Path, err: OSError) -> Exception:
+    """The lock file cannot be opened: say why, with the fix (never an internal error)."""
+    import errno
+
+    if err.errno == errno.ELOOP:
+        return VaultError(
+            f"{path} is a symbolic link; tazpod locks the vault only through a real file",
+            hint=f"remove it (rm {path}): the next command makes a new one",
+        )
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        owner = path.parent.stat().st_uid if path.parent.exists() else None
+        return LockNotPermitted(
+            f"cannot create or open {path} ({err.strerror})"
+            + (f"; {path.parent} belongs to uid {owner}" if owner is not None else ""),
+            hint=f"the vault's directory must be writable by the vault's user: chown that user"
+            f" {path.parent}",
+        )
+    return VaultError(f"cannot open {path}: {err.strerror or err}")
+
+
 def is_locked(vault_dir: Path) -> bool:
     """True while an enclave holds this vault (probing takes and drops the lock)."""
     if not (vault_dir / LOCK_FILE).exists():
@@ -46,8 +77,8 @@ def is_locked(vault_dir: Path) -> bool:
     try:
         if probe.try_acquire():
             return False
-    except PermissionError:
-        return False
+    except LockNotPermitted:
+        return False  # not this user's to open: whoever holds it, it is not us
     finally:
         probe.release()
     return True
