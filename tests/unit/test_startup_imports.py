@@ -41,6 +41,13 @@ def _imported(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[set[str]
     return modules, done.stdout + done.stderr
 
 
+def _container_name(project: Path) -> str:
+    text = (project / ".tazpod/config.yaml").read_text()
+    return next(line for line in text.splitlines() if line.startswith("container_name:")).split(
+        '"'
+    )[1]
+
+
 def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
     return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
 
@@ -93,11 +100,7 @@ def test_exec_reaches_the_engine_without_the_sdk_or_http_client(
     approve(project)
     gone = b'{"message":"No such container"}'
     reply = f"HTTP/1.0 404 Not Found\r\nContent-Length: {len(gone)}\r\n\r\n".encode() + gone
-    name = next(
-        line
-        for line in (project / ".tazpod/config.yaml").read_text().splitlines()
-        if line.startswith("container_name:")
-    ).split('"')[1]
+    name = _container_name(project)
     socket_path, _seen = _engine_socket(tmp_path, {f"/containers/{name}/json": reply})
     env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}"}
     _imported(command, env, project)  # the first run after an edit parses the YAML ...
@@ -107,3 +110,34 @@ def test_exec_reaches_the_engine_without_the_sdk_or_http_client(
     heavy = ("docker", "requests", "urllib3", "http", "email", "ruamel", "secrets")
     heavy += ("kubernetes", "pyrage", "hmac")
     assert _loaded(modules, heavy) == []
+
+
+def test_up_of_a_running_container_asks_the_socket_and_imports_no_sdk(tmp_path: Path) -> None:
+    import json
+
+    from tazpod import __version__
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    assert subprocess.run([str(LAUNCHER), "init", "base"], cwd=project, check=False).returncode == 0
+    name = _container_name(project)
+    labels = {
+        "dev.tazpod.managed": "true",
+        "dev.tazpod.project": str(project),
+        "dev.tazpod.version": __version__,
+    }
+    body = json.dumps(
+        {
+            "Id": "0123456789abcdef",
+            "Name": f"/{name}",
+            "State": {"Status": "running"},
+            "Config": {"Image": "tazpod-base:x", "Labels": labels},
+        }
+    ).encode()
+    reply = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    socket_path, _seen = _engine_socket(tmp_path, {f"/containers/{name}/json": reply})
+    env = {**os.environ, "DOCKER_HOST": f"unix://{socket_path}"}
+    _imported(["up"], env, project)
+    modules, out = _imported(["up"], env, project)
+    assert f"{name}: already running (tazpod-base:x)" in out
+    assert _loaded(modules, ("docker", "requests", "urllib3", "http", "ruamel")) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.context import load_context
+from tazpod.cli.context import Context, load_context
 from tazpod.cli.forwarding import engine_for, require_host
 from tazpod.cli.ui import UI
 
@@ -13,11 +13,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true", help="recreate the container")
 
 
+def _already_running(context: Context, ui: UI) -> bool:
+    """The daily case, answered by the engine's socket alone (no Docker SDK import)."""
+    from tazpod import __version__
+    from tazpod.cli.forwarding import session_engine_for
+    from tazpod.engines.devcontainer import check_owned
+
+    if context.config.engine == "kubernetes":
+        return False  # (its `up` also seeds the pod's workspace)
+    info = session_engine_for(context).find(context.config.container_name)
+    if info is None or info.state != "running" or info.version != __version__:
+        return False  # to create, restart or replace: the full engine says what and why
+    check_owned(info, context.project)
+    ui.say(f"{info.name}: already running ({info.image})")
+    ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
+    return True
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines.devcontainer import up
 
     require_host()
     context = load_context(ui)
+    if not args.replace and _already_running(context, ui):
+        return 0
     engine = engine_for(context)
     result = up(engine, context.project, context.config, ui.info, replace=args.replace)
     messages = {
