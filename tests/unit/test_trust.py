@@ -216,3 +216,39 @@ def test_issue15_env_keeps_the_approved_mappings_and_says_so_once(
     assert cli("trust", "--yes")[0] == 0
     code, out, err = cli("env")
     assert code == 0 and "PAGER_SECRET" in out and "KUBECONFIG" not in out
+
+
+def test_issue15_attack_review_a_planted_key_cannot_redraw_the_approval_screen(
+    in_tmp: Path, cli: Cli
+) -> None:
+    """An unknown key holding escape sequences cleared the screen, drew a harmless change
+    and confined the real list to a scroll region the user never saw, then `y` approved it."""
+    cli("init", "base")
+    spoof = (
+        '"\\e[2J\\e[1;1Htazpod:   vault.size: \\"64M\\" -> \\"128M\\"\\e[3;4r\\e[3;1H'
+        '\\ntazpod:   (nothing else changed)\\u202e": 0\n'
+    )
+    _config(in_tmp).write_text(
+        _config(in_tmp).read_text().replace('image: "', 'image: "evil-', 1) + spoof
+    )
+    code, out, err = cli("vault", "status")
+    assert code == ExitCode.CONFIG
+    for text in (out, err):
+        assert "\x1b" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in err and "\\u202e" in err  # shown, escaped, where it was planted
+    assert "unknown key (ignored)" in err and "\\ntazpod:" in err  # one line, not two
+    assert 'image: "tazpod-base' in err and '-> "evil-tazpod-base' in err  # the real change
+    code, _, err = cli("trust")
+    assert "\x1b" not in err and 'image: "tazpod-base' in err
+
+
+def test_issue15_attack_review_output_escapes_what_a_terminal_acts_on() -> None:
+    import io
+
+    from tazpod.cli.ui import UI, shown
+
+    assert shown("plain text, ключ, tab\there") == "plain text, ключ, tab\there"
+    assert shown("a\x1b[2Jb\x9bc\x7fd\u202ee") == "a\\x1b[2Jb\\x9bc\\x7fd\\u202ee"
+    err = io.StringIO()
+    UI(out=io.StringIO(), err=err).error("bad \x1b]0;title\x07", hint="fix \x1b[1A it")
+    assert err.getvalue() == "tazpod: bad \\x1b]0;title\\x07\nhint: fix \\x1b[1A it\n"

@@ -2,6 +2,11 @@
 
 Diagnostics follow age's rule: `tazpod: ` prefix, lowercase, separate
 `hint:` lines. Services never print; they hand messages to the CLI.
+
+Messages quote files that others can write (a config key, a Dockerfile's step, a
+secret's name), so every character a terminal could act on is shown escaped (`\x1b`,
+`\u202e`): an escape sequence in a planted key must not redraw what the user reads
+before approving it. Only `tazpod env` writes raw text, and never to a terminal.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ class UI:
         self.err = err or sys.stderr
 
     def say(self, text: str = "") -> None:
-        print(text, file=self.out, flush=True)
+        self.out.write("".join(f"{shown(line)}\n" for line in text.splitlines() or [""]))
+        self.out.flush()
 
     def info(self, text: str) -> None:
         self._diagnostic("tazpod: ", text)
@@ -30,14 +36,28 @@ class UI:
     def error(self, text: str, hint: str | None = None) -> None:
         self._diagnostic("tazpod: ", text)
         if hint:
-            for line in hint.splitlines():
-                print(f"hint: {line}", file=self.err, flush=True)
+            self.err.write("".join(f"hint: {shown(line)}\n" for line in hint.splitlines()))
+            self.err.flush()
 
     def _diagnostic(self, prefix: str, text: str) -> None:
         """Every line prefixed, so a multi-line message still reads as tazpod's."""
         lines = text.splitlines() or [""]
         body = "".join(
-            f"{prefix if i == 0 else 'tazpod: '}{line}\n" for i, line in enumerate(lines)
+            f"{prefix if i == 0 else 'tazpod: '}{shown(line)}\n" for i, line in enumerate(lines)
         )
         self.err.write(body)
         self.err.flush()
+
+
+def shown(line: str) -> str:
+    """One line as the terminal must show it: whatever it could act on, escaped."""
+    if line.isprintable():
+        return line
+    return "".join(c if c.isprintable() or c == "\t" else _escape(c) for c in line)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -168,4 +168,6 @@ class MapReader:
         """Warn about keys nobody asked for (likely typos)."""
         for key in self.data:
             if str(key) not in self.seen:
-                self.warnings.append(f"{self.where(str(key))}: unknown key (ignored)")
+                name = str(key) if str(key).isprintable() else repr(str(key))  # planted text
+                where = self.where(name, self.line_of(str(key)))
+                self.warnings.append(f"{where}: unknown key (ignored)")

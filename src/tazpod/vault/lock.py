@@ -24,9 +24,7 @@ class VaultLock:
 
     def try_acquire(self) -> bool:
         try:
-            fd = os.open(
-                self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-            )
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as err:
             raise _explained(self.path, err) from None
         try:
