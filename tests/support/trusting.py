@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tazpod.project import trust
+from tazpod.project import build_files, trust
 from tazpod.project.config import read_project_config
 from tazpod.project.locate import Project
 from tazpod.secrets.mappings import read_secrets_config
@@ -17,4 +17,7 @@ def approve(root: Path) -> None:
     secrets = None
     if project.secrets_path.is_file():
         secrets = read_secrets_config(project.secrets_path)[0]
-    trust.approve(root, config, secrets)
+    files = None
+    if config.build is not None and build_files.custom(config.build):
+        files = build_files.manifest(project, config.build)
+    trust.approve(root, config, secrets, files)

@@ -12,6 +12,7 @@ from tazpod.images import stack as imagebuild
 from tazpod.images.stack import build_image
 from tazpod.project.config import read_project_config
 from tazpod.project.locate import Project, init_project
+from tests.support.trusting import approve
 
 
 class RecordingEngine:
@@ -93,6 +94,7 @@ def test_a_custom_dockerfile_is_built_alone(tmp_path: Path, staged: list[str]) -
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     extra = "build:\n  dockerfile: Dockerfile\n  args:\n    A: b\n"
     project, config = _project(tmp_path, "k8s", extra)
+    approve(tmp_path)
     engine = RecordingEngine(set())
     build_image(engine, project, config, lambda _m: None)  # type: ignore[arg-type]
     assert [(tag, args) for tag, args, _f in engine.builds] == [
@@ -116,3 +118,55 @@ def test_bootstrap_components_follow_the_distribution() -> None:
         "main,universe"
     )
     assert args("http://deb.debian.org/debian", given="main,contrib") == "main,contrib"
+
+
+def test_issue15_attack_review_a_custom_build_uses_only_the_approved_files(
+    tmp_path: Path, staged: list[str]
+) -> None:
+    """A session in the container rewrote the approved Dockerfile (its root code then read
+    the passphrase off stdin), or planted a file its build copies in."""
+    from tazpod.project.trust import UntrustedConfigError
+
+    (tmp_path / "image").mkdir()
+    (tmp_path / "image" / "Dockerfile").write_text("FROM scratch\nCOPY . /src\n")
+    (tmp_path / "image" / "setup.sh").write_text("echo setup\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    extra = "build:\n  dockerfile: image/Dockerfile\n  context: .\n"
+    project, config = _project(tmp_path, "base", extra)
+    (project.vault_dir / "vault.age").write_bytes(b"sealed")
+    approve(tmp_path)
+    engine = RecordingEngine(set())
+    build_image(engine, project, config, lambda _m: None)  # type: ignore[arg-type]
+    files = engine.builds[0][2]
+    assert "image/setup.sh" in files and "secrets.yml" in files
+    assert not any(f.startswith((".git/", ".tazpod/vault/")) for f in files)
+    (tmp_path / "image" / "Dockerfile").write_text("FROM evil\nRUN steal\n")
+    (tmp_path / "image" / "planted.sh").write_text("steal\n")
+    engine.present.clear()
+    with pytest.raises(UntrustedConfigError) as caught:
+        build_image(engine, project, config, lambda _m: None)  # type: ignore[arg-type]
+    assert "build file Dockerfile: changed" in caught.value.message
+    assert "build file context/image/planted.sh: added" in caught.value.message
+    assert "tazpod trust" in (caught.value.hint or "") and len(engine.builds) == 1
+
+
+def test_issue15_a_file_changed_after_the_check_is_not_copied_into_the_build(
+    tmp_path: Path,
+) -> None:
+    from tazpod.errors import ConfigError
+    from tazpod.project import build_files
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "a").write_text("approved\n")
+    project, config = _project(
+        tmp_path, "base", "build:\n  dockerfile: Dockerfile\n  context: ctx\n"
+    )
+    build = config.build  # type: ignore[attr-defined]
+    approved = build_files.manifest(project, build)
+    assert set(approved) == {"Dockerfile", "context/a"}
+    (tmp_path / "ctx" / "a").write_text("swapped\n")  # between the check and the copy
+    copy = build_files.approved_copy(project, build, approved)
+    with pytest.raises(ConfigError, match="changed while the image was being built"), copy:
+        pass

@@ -252,3 +252,18 @@ def test_issue15_attack_review_output_escapes_what_a_terminal_acts_on() -> None:
     err = io.StringIO()
     UI(out=io.StringIO(), err=err).error("bad \x1b]0;title\x07", hint="fix \x1b[1A it")
     assert err.getvalue() == "tazpod: bad \\x1b]0;title\\x07\nhint: fix \\x1b[1A it\n"
+
+
+def test_issue15_attack_review_trust_shows_and_approves_a_custom_builds_files(
+    in_tmp: Path, cli: Cli
+) -> None:
+    cli("init", "base")
+    (in_tmp / "Dockerfile").write_text("FROM scratch\n")
+    _config(in_tmp).write_text(_config(in_tmp).read_text() + "build:\n  dockerfile: Dockerfile\n")
+    code, _, err = cli("trust", "--yes")
+    assert code == 0 and "build file Dockerfile: added" in err
+    assert trust.load_approved_build(in_tmp) is not None
+    assert "approved already" in cli("trust", "--yes")[2]
+    (in_tmp / "Dockerfile").write_text("FROM scratch\nRUN steal\n")
+    code, _, err = cli("trust", "--yes")
+    assert code == 0 and "build file Dockerfile: changed" in err

@@ -20,8 +20,9 @@ from pathlib import Path
 from tazpod import __version__
 from tazpod.engines.base import Engine, Progress
 from tazpod.errors import ConfigError, EngineError
+from tazpod.project import build_files
 from tazpod.project.locate import Project
-from tazpod.project.schema import ProjectConfig
+from tazpod.project.schema import BuildConfig, ProjectConfig
 from tazpod.project.verticals import vertical_chain, vertical_image
 from tazpod.sysio.environ import Inherit, child_env
 from tazpod.sysio.run import CommandFailed, run
@@ -125,6 +126,26 @@ def write_wheels(target: Path, progress: Progress) -> None:
         )
 
 
+def _approved_build_files(project: Project, build: BuildConfig) -> dict[str, str]:
+    """The Dockerfile and context as approved, refused when they changed since."""
+    from tazpod.project import trust
+
+    approved = trust.load_approved_build(project.root)
+    rows = build_files.changes(approved, build_files.manifest(project, build))
+    if rows:
+        head = (
+            "the custom image's Dockerfile and build context (built as root from the"
+            " workspace) are not the ones you approved"
+        )
+        shown = rows[:20] + ([f"... and {len(rows) - 20} more"] if len(rows) > 20 else [])
+        raise trust.UntrustedConfigError(
+            head + "\n" + "\n".join(f"  {row}" for row in shown),
+            hint="review them, then run `tazpod trust` on the host to approve them",
+        )
+    assert approved is not None
+    return approved
+
+
 def build_image(
     engine: Engine,
     project: Project,
@@ -137,12 +158,13 @@ def build_image(
     user_args.setdefault("TAZPOD_VERSION", __version__)
     build = config.build
     if build is not None and build.dockerfile is not None:
-        context = (project.root / build.context).resolve()
         dockerfile = (project.root / build.dockerfile).resolve()
         if not dockerfile.is_file():
             raise ConfigError(f"{project.config_path}: build.dockerfile {dockerfile} not found")
-        progress(f"building {config.image} from {dockerfile}")
-        engine.build(context, dockerfile, config.image, user_args, progress)
+        approved = _approved_build_files(project, build)
+        progress(f"building {config.image} from {dockerfile} (the approved copy)")
+        with build_files.approved_copy(project, build, approved) as copied:
+            engine.build(copied.parent / "context", copied, config.image, user_args, progress)
         return
     vertical = config.vertical or "base"
     below: str | None = None

@@ -113,7 +113,7 @@ def _check_outside(root: Path, path: Path) -> None:
         )
 
 
-def load_approved(root: Path) -> Settings | None:
+def _load(root: Path) -> dict[str, Any] | None:
     path = approval_path(root)
     try:
         data = json.loads(path.read_text())
@@ -127,18 +127,40 @@ def load_approved(root: Path) -> Settings | None:
     settings = data.get("settings") if isinstance(data, dict) else None
     if not isinstance(settings, dict) or data.get("project") != str(root.resolve()):
         raise ConfigError(f"{path}: not an approval of {root}", hint="run `tazpod trust`")
-    return {str(k): str(v) for k, v in settings.items()}
+    return data  # type: ignore[no-any-return]
 
 
-def approve(root: Path, config: ProjectConfig, secrets: SecretsConfig | None) -> Path:
-    """Record the current settings as approved (init does this for what it writes)."""
+def load_approved(root: Path) -> Settings | None:
+    data = _load(root)
+    return None if data is None else {str(k): str(v) for k, v in data["settings"].items()}
+
+
+def load_approved_build(root: Path) -> dict[str, str] | None:
+    """The approved digests of a custom image's Dockerfile and context (build_files)."""
+    data = _load(root)
+    files = data.get("build_files") if data is not None else None
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else None
+
+
+def approve(
+    root: Path,
+    config: ProjectConfig,
+    secrets: SecretsConfig | None,
+    build_files: dict[str, str] | None = None,
+) -> Path:
+    """Record the current settings as approved (init does this for what it writes).
+
+    ``build_files``: a custom image's Dockerfile and context (tazpod.project.build_files).
+    """
     from tazpod.sysio.files import write_atomic
 
     path = approval_path(root)
     _check_outside(root, path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = settings_of(config, secrets)
-    payload = {"version": 1, "project": str(root.resolve()), "settings": settings}
+    payload: dict[str, Any] = {"version": 1, "project": str(root.resolve()), "settings": settings}
+    if build_files is not None:
+        payload["build_files"] = build_files
     write_atomic(path, json.dumps(payload, indent=1).encode(), mode=0o600)
     _chown_to_sudo_caller(path)
     return path

@@ -25,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.cli.context import read_secrets
     from tazpod.cli.forwarding import require_host
-    from tazpod.project import trust
+    from tazpod.project import build_files, trust
     from tazpod.project.config import load_project_config
     from tazpod.project.locate import require_project
 
@@ -37,10 +37,22 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     secrets = read_secrets(project, ui)
     approved = trust.load_approved(project.root)
     current = trust.settings_of(loaded.config, secrets)
-    if approved == current:
+    files: dict[str, str] | None = None
+    file_changes: list[str] = []
+    if build_files.custom(loaded.config.build):
+        assert loaded.config.build is not None
+        files = build_files.manifest(project, loaded.config.build)
+        file_changes = build_files.changes(trust.load_approved_build(project.root), files)
+    if approved == current and not file_changes:
         ui.info("this project's settings are approved already")
         return 0
-    ui.info(trust.describe(project.root, approved, current))
+    if approved != current:
+        ui.info(trust.describe(project.root, approved, current))
+    if file_changes:
+        ui.info(
+            "the custom image's Dockerfile and build context (built as root from the"
+            " workspace): review these files\n" + "\n".join(f"  {row}" for row in file_changes)
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(
@@ -50,6 +62,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         answer = input("approve these settings? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             raise UsageError("not approved; nothing changed")
-    path = trust.approve(project.root, loaded.config, secrets)
+    path = trust.approve(project.root, loaded.config, secrets, files)
     ui.info(f"approved; kept in {path}")
     return 0

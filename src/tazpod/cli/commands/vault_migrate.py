@@ -67,6 +67,6 @@ def _approve_new_backend(context: Context, ui: UI) -> None:
     current = trust.settings_of(config, context.secrets)
     changed = {key for key, _old, _new in trust.changes(trust.load_approved(root), current)}
     if changed <= {"vault.backend", "vault.size_mib"}:
-        trust.approve(root, config, context.secrets)
+        trust.approve(root, config, context.secrets, trust.load_approved_build(root))
     else:
         ui.warn(f"not approved (other settings changed too): {', '.join(sorted(changed))}")

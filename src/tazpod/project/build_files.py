@@ -1,0 +1,139 @@
+"""A custom image's Dockerfile and build context, as the user approved them.
+
+With `build.dockerfile`, the host builds (as root in the image) what the workspace holds,
+and every session in the container can write the workspace: approving the path of a
+Dockerfile is not approving what it says. So `tazpod trust` records the digest of the
+Dockerfile and of every file in the build context, and a build uses a copy of exactly
+those files (each one checked against its digest as it is copied), never the live
+directory. Left out of the context: the project's `.git` (it changes with every commit)
+and its vault directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from tazpod.errors import ConfigError
+from tazpod.project.locate import Project
+from tazpod.project.schema import BuildConfig
+
+Manifest = dict[str, str]  # "Dockerfile" or "context/<path>" -> "sha256:..." / "symlink:..."
+DOCKERFILE = "Dockerfile"
+_CONTEXT = "context/"
+
+
+def custom(build: BuildConfig | None) -> bool:
+    return build is not None and build.dockerfile is not None
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return "sha256:" + sha.hexdigest()
+
+
+def _places(project: Project, build: BuildConfig) -> tuple[Path, Path]:
+    assert build.dockerfile is not None
+    return project.root / build.context, project.root / build.dockerfile
+
+
+def manifest(project: Project, build: BuildConfig) -> Manifest:
+    """The digests of the Dockerfile and of the context's files, links by their target."""
+    context, dockerfile = _places(project, build)
+    if not dockerfile.is_file() or dockerfile.is_symlink():
+        raise ConfigError(
+            f"{project.config_path}: build.dockerfile {dockerfile} is not a regular file",
+            hint="point build.dockerfile at the Dockerfile in the project",
+        )
+    if context.is_symlink() or not context.is_dir():
+        raise ConfigError(
+            f"{project.config_path}: build.context {context} is not a directory",
+            hint="point build.context at a directory in the project",
+        )
+    found: Manifest = {DOCKERFILE: _digest(dockerfile)}
+    skipped = {os.path.realpath(project.root / ".git"), os.path.realpath(project.vault_dir)}
+    for directory, dirnames, filenames in os.walk(context):
+        here = Path(directory)
+        kept = []
+        for name in sorted(dirnames):
+            path = here / name
+            if path.is_symlink():
+                filenames.append(name)
+            elif os.path.realpath(path) not in skipped:
+                kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            path = here / name
+            key = _CONTEXT + str(path.relative_to(context))
+            if path.is_symlink():
+                found[key] = "symlink:" + os.readlink(path)
+            elif path.is_file():
+                found[key] = _digest(path)
+    return found
+
+
+def changes(approved: Manifest | None, current: Manifest) -> list[str]:
+    """One line per file added, removed or changed since the approval."""
+    before = approved or {}
+    rows = []
+    for key in sorted(set(before) | set(current)):
+        if key not in before:
+            rows.append(f"build file {key}: added")
+        elif key not in current:
+            rows.append(f"build file {key}: removed")
+        elif before[key] != current[key]:
+            rows.append(f"build file {key}: changed")
+    return rows
+
+
+@contextlib.contextmanager
+def approved_copy(project: Project, build: BuildConfig, approved: Manifest) -> Iterator[Path]:
+    """A temporary build context holding exactly the approved files; yields its Dockerfile.
+
+    Each file is checked against its approved digest as it is copied, so a file changed
+    between the check and the copy (or a directory swapped for a link) is refused.
+    """
+    context, dockerfile = _places(project, build)
+    with tempfile.TemporaryDirectory(prefix="tazpod-build-") as tmp:
+        copy = Path(tmp) / "context"
+        copy.mkdir()
+        for key, expected in approved.items():
+            source = dockerfile if key == DOCKERFILE else context / key[len(_CONTEXT) :]
+            target = Path(tmp) / "Dockerfile" if key == DOCKERFILE else copy / key[len(_CONTEXT) :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if expected.startswith("symlink:"):
+                target.symlink_to(expected.removeprefix("symlink:"))
+                continue
+            _copy_checked(source, target, expected, project)
+        yield Path(tmp) / "Dockerfile"
+
+
+def _copy_checked(source: Path, target: Path, expected: str, project: Project) -> None:
+    sha = hashlib.sha256()
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise _changed(project, source) from err
+    with os.fdopen(fd, "rb") as reader, open(target, "wb") as writer:
+        for block in iter(lambda: reader.read(1 << 20), b""):
+            sha.update(block)
+            writer.write(block)
+    shutil.copymode(source, target, follow_symlinks=False)
+    if "sha256:" + sha.hexdigest() != expected:
+        raise _changed(project, source)
+
+
+def _changed(project: Project, path: Path) -> ConfigError:
+    return ConfigError(
+        f"{path} changed while the image was being built from it: not built",
+        hint=f"review it, run `tazpod trust` in {project.root}, and build again",
+    )
