@@ -75,3 +75,19 @@ def test_issue16_no_rescue_place_says_why(tmp_path: Path, made: tuple[Path, obje
     with pytest.raises(VaultError, match=r"nor a rescue copy: .*missing") as raised:
         opened.rescue(tree, [tmp_path / "missing"])
     assert "still open" in (raised.value.hint or "")
+
+
+def test_issue16_earlier_rescue_copies_are_found_for_the_next_save_to_name(
+    tmp_path: Path, made: tuple[Path, object]
+) -> None:
+    from tazpod.enclave.session import earlier_rescues
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    opened = RamOpened(RamVault(made[0]), made[1], None, 16)
+    first, second = opened.rescue(tree, [tmp_path]), opened.rescue(tree, [tmp_path])
+    (tmp_path / "tazpod-rescue-link.age").symlink_to(first)  # not a rescue file of ours
+    (tmp_path / "unrelated.age").write_bytes(b"x")
+    found = earlier_rescues([tmp_path, tmp_path / "missing"], os.getuid())
+    assert found == sorted([first, second])
+    assert earlier_rescues([tmp_path], os.getuid() + 1) == []  # another user's are not named

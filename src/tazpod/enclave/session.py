@@ -190,17 +190,43 @@ def _explained(what: str) -> Iterator[None]:
         ) from err
 
 
+def _rescue_places(enclave: EnclaveMounts) -> list[Path]:
+    return [enclave.user.home, Path("/var/tmp")]  # noqa: S108 (sealed data only)
+
+
 def seal_or_rescue(enclave: EnclaveMounts) -> tuple[str, Path | None]:
     """Save; if the vault directory cannot be written, seal to a rescue file instead.
 
-    Returns what was saved and the rescue file, if one was needed.
+    Returns what was saved (with a word on rescue copies that earlier failed saves left,
+    so they are not forgotten) and the rescue file, if one was needed.
     """
     try:
-        return enclave.save(), None
+        saved = enclave.save()
     except (OSError, TazpodError) as first:
-        places = [enclave.user.home, Path("/var/tmp")]  # noqa: S108 (sealed data only)
+        places = _rescue_places(enclave)
         try:
             with enclave.as_user():
                 return "", enclave.store.rescue(enclave.root, places)
         except (OSError, TazpodError) as err:
             raise VaultError(f"could not save the vault: {first}; {err}") from first
+    left = earlier_rescues(_rescue_places(enclave), enclave.user.uid)
+    if left:
+        shown = ", ".join(str(path) for path in left[:3]) + (" ..." if len(left) > 3 else "")
+        saved += (
+            f"; {len(left)} rescue cop{'y' if len(left) == 1 else 'ies'} of earlier failed saves"
+            f" {'is' if len(left) == 1 else 'are'} still there ({shown}): each opens like vault.age"
+            " with your identity; delete"
+            " them once you have what you need"
+        )
+    return saved, None
+
+
+def earlier_rescues(places: list[Path], uid: int) -> list[Path]:
+    """Rescue files (tazpod.vault.ram's names) of this user in the rescue places."""
+    found = []
+    for directory in places:
+        with contextlib.suppress(OSError):
+            for path in sorted(directory.glob("tazpod-rescue-*.age")):
+                if path.is_file() and not path.is_symlink() and path.lstat().st_uid == uid:
+                    found.append(path)
+    return found
