@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.context import load_context
+from tazpod.cli.context import Context, load_context
 from tazpod.cli.forwarding import engine_for, require_host
 from tazpod.cli.ui import UI
-from tazpod.errors import UsageError
+from tazpod.errors import UsageError, VaultBusyError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--purge", action="store_true", help="kubernetes: also delete the workspace volume"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="remove the container even while an enclave in it holds the vault open",
     )
 
 
@@ -36,9 +41,29 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             "--purge is for engine: kubernetes (its workspace volume)",
             hint="with Docker and Podman the workspace is this directory; nothing to purge",
         )
+    _refuse_open_enclave(context, info.name, args.force)
     engine.remove(info.name, purge=args.purge)
     if args.purge:
         ui.say(f"{info.name}: removed, with its workspace volume (and the vault in it)")
     else:
         ui.say(f"{info.name}: removed (workspace and vault kept)")
     return 0
+
+
+def _refuse_open_enclave(context: Context, name: str, force: bool) -> None:
+    """Removing the container kills an open enclave in it before it saves: say so first.
+
+    (The vault's lock is an flock on a file of the workspace, which the container shares:
+    the host sees it held. A pod's vault is in its own volume: its engine is not asked.)
+    """
+    from tazpod.vault.lock import is_locked
+
+    if force or context.config.engine == "kubernetes":
+        return
+    if is_locked(context.project.vault_dir):
+        raise VaultBusyError(
+            f"the vault is open in an enclave in {name}: removing the container now loses"
+            " what was changed there since its last save",
+            hint="close the enclave first (`tazpod lock` in its shell saves it), then"
+            " `tazpod down`; `tazpod down --force` removes the container anyway",
+        )
