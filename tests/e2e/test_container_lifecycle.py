@@ -165,3 +165,40 @@ def test_status_list_and_clear_errors(pod: Pod) -> None:
     assert not bounding & (1 << 13) and not bounding & (1 << 27)  # no NET_RAW, no MKNOD
     assert not bounding & (1 << 19)  # no SYS_PTRACE: container root cannot trace the enclave
     assert fields["NoNewPrivs"].strip() == "1"
+
+
+def test_issue16_down_with_an_open_enclave_keeps_the_data(pod: Pod) -> None:
+    from tazpod.vault.lock import is_locked
+
+    assert pod.tazpod("up").returncode == 0
+    holder = subprocess.Popen(
+        [
+            _tazpod(),
+            "run",
+            "--passphrase-file",
+            str(pod.passfile),
+            "--",
+            "sh",
+            "-c",
+            'echo kept > "$TAZPOD_VAULT/work"; exec sleep 300',
+        ],
+        cwd=pod.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    vault_dir = pod.root / ".tazpod" / "vault"
+    wait_for(lambda: is_locked(vault_dir), 120)  # the enclave holds the vault
+    down = pod.tazpod("down")
+    assert down.returncode == ExitCode.VAULT_BUSY, down.stderr
+    assert "the vault is open in an enclave" in down.stderr
+    assert pod.cli("inspect", pod.name).returncode == 0  # the container is still there
+    pod.cli("exec", pod.name, "pkill", "-u", "tazpod", "-x", "sleep")  # the enclave ends
+    _out, err = holder.communicate(timeout=120)
+    assert "vault saved" in err, err
+    assert pod.tazpod("down").returncode == 0
+    assert pod.tazpod("up").returncode == 0
+    kept = pod.tazpod(
+        "run", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", 'cat "$TAZPOD_VAULT/work"'
+    )
+    assert kept.returncode == 0 and kept.stdout == "kept\n", kept.stderr
