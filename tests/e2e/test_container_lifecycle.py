@@ -187,8 +187,12 @@ def test_issue16_down_with_an_open_enclave_keeps_the_data(pod: Pod) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    vault_dir = pod.root / ".tazpod" / "vault"
-    wait_for(lambda: is_locked(vault_dir), 120)  # the enclave holds the vault
+
+    def sleeping() -> bool:  # (not is_locked: its probe takes the lock for a moment)
+        return bool(pod.cli("exec", pod.name, "pgrep", "-u", "tazpod", "-xf", "sleep 300").stdout)
+
+    wait_for(sleeping, 120)
+    assert is_locked(pod.root / ".tazpod" / "vault")  # what `down` looks at
     down = pod.tazpod("down")
     assert down.returncode == ExitCode.VAULT_BUSY, down.stderr
     assert "the vault is open in an enclave" in down.stderr
