@@ -44,3 +44,21 @@ def test_a_symlinked_vault_directory_is_refused(tmp_path: Path) -> None:
     os.symlink(tmp_path / ".tazpod", tmp_path / "linked")
     with pytest.raises(VaultError, match="is a symbolic link"):
         vault_for(VaultConfig(), tmp_path / "linked" / "vault")
+
+
+def test_looking_never_takes_the_lock(tmp_path: Path) -> None:
+    """status and down look while an enclave may be opening: their probe must not win."""
+    import fcntl
+
+    holder = VaultLock(tmp_path)
+    assert holder.try_acquire()
+    fd = os.open(tmp_path / ".lock", os.O_RDONLY)
+    try:
+        assert is_locked(tmp_path)
+        holder.release()
+        assert not is_locked(tmp_path)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # any holder counts, whoever it is
+        assert is_locked(tmp_path)
+    finally:
+        os.close(fd)
+    assert not is_locked(tmp_path) and not is_locked(tmp_path / "absent")

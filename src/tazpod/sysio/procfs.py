@@ -40,3 +40,23 @@ def write_id_maps(pid: int, mapping: str) -> None:
 def fd_path(fd: int) -> str:
     """A path that opens this process's descriptor ``fd`` (also for a child it is passed to)."""
     return f"/proc/self/fd/{fd}"
+
+
+PROC_LOCKS = Path("/proc/locks")
+
+
+def flock_held(path: Path, source: Path = PROC_LOCKS) -> bool:
+    """Whether any process holds an flock on ``path`` (read from the kernel's lock table,
+    without taking the lock: a probe that took it could make a real opener fail)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+        table = source.read_text()
+    except FileNotFoundError:
+        return False
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 21119 fe:00:1557427 0 EOF" (a waiter: "1: -> FLOCK ...")
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted:
+            return True
+    return False

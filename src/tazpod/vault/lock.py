@@ -8,6 +8,7 @@ crash never leaves a stale lock.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
@@ -49,8 +50,6 @@ class LockNotPermitted(VaultError):
 
 def _explained(path: Path, err: OSError) -> Exception:
     """The lock file cannot be opened: say why, with the fix (never an internal error)."""
-    import errno
-
     if err.errno == errno.ELOOP:
         return VaultError(
             f"{path} is a symbolic link; tazpod locks the vault only through a real file",
@@ -67,16 +66,27 @@ def _explained(path: Path, err: OSError) -> Exception:
     return VaultError(f"cannot open {path}: {err.strerror or err}")
 
 
-def is_locked(vault_dir: Path) -> bool:
-    """True while an enclave holds this vault (probing takes and drops the lock)."""
-    if not (vault_dir / LOCK_FILE).exists():
+def is_locked(vault_dir: Path, strict: bool = False) -> bool:
+    """True while an enclave holds this vault.
+
+    From the kernel's lock table: looking never takes the lock, so it cannot make an
+    enclave that is opening fail. The table leaves out holders in other pid namespaces
+    (an enclave on the host, seen from a container): ``strict`` also tries the lock itself,
+    for commands that destroy the vault, where a refused opener is the lesser harm.
+    """
+    from tazpod.sysio.procfs import flock_held
+
+    path = vault_dir / LOCK_FILE
+    if path.is_symlink():
+        raise _explained(path, OSError(errno.ELOOP, "a symbolic link"))
+    if flock_held(path):
+        return True
+    if not strict or not path.exists():
         return False
     probe = VaultLock(vault_dir)
     try:
-        if probe.try_acquire():
-            return False
+        return not probe.try_acquire()
     except LockNotPermitted:
         return False  # not this user's to open: whoever holds it, it is not us
     finally:
         probe.release()
-    return True

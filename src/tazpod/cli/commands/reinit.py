@@ -21,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ui: UI) -> int:
     context = load_context(ui)
     vault = vault_for(context.config.vault, context.project.vault_dir)
-    if is_locked(vault.directory):
+    if is_locked(vault.directory, strict=True):
         raise VaultBusyError(
             "the vault is open in an enclave", hint="close it first with `tazpod lock`"
         )
