@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tazpod import __version__
-from tazpod.cli import forwarding
+from tazpod.cli.commands import down
 from tazpod.engines.base import LABEL_MANAGED, LABEL_PROJECT, LABEL_VERSION, ContainerInfo
 from tazpod.errors import ExitCode
 from tazpod.project.config import read_project_config
@@ -36,7 +36,7 @@ def test_down_refuses_while_an_enclave_holds_the_vault(
     config = read_project_config(in_tmp / ".tazpod" / "config.yaml").config
     labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
     engine = FakeEngine(ContainerInfo(config.container_name, "id", "running", "img", labels))
-    monkeypatch.setattr(forwarding, "engine_for", lambda _context: engine)
+    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
     lock = VaultLock(in_tmp / ".tazpod" / "vault")  # what the enclave's supervisor holds
     assert lock.try_acquire()
     try:

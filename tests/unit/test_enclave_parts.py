@@ -46,6 +46,30 @@ def test_environment_is_an_allowlist(tmp_path: Path) -> None:
     assert env["PATH"].endswith("/usr/bin:/bin")
 
 
+def test_attack_review_the_enclaves_path_has_nothing_of_the_home_not_even_tazpods_venv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A same-uid process planted `ls` in ~/.tazpod-venv/bin, which came first in PATH."""
+    import sys
+
+    home = tmp_path / "home"
+    venv_bin = home / ".tazpod-venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "tazpod").write_text("")
+    (tmp_path / "link-to-home").symlink_to(home)  # e.g. pipx's ~/.local/bin by another name
+    user = EnclaveUser("dev", 1000, 1000, (1000,), home, "/bin/bash")
+    monkeypatch.setattr(sys, "argv", [str(venv_bin / "tazpod"), "run"])
+    inherited = {"PATH": f"{tmp_path / 'link-to-home'}/bin:{venv_bin}:/usr/bin:/bin"}
+    env = enclave_environment(inherited, user, tmp_path / "vault", Path("/proj"), ())
+    assert env["PATH"] == "/usr/bin:/bin"
+    system_bin = tmp_path / "opt" / "tazpod" / "bin"  # a root-owned install is put first
+    system_bin.mkdir(parents=True)
+    (system_bin / "tazpod").write_text("")
+    monkeypatch.setattr(sys, "argv", [str(system_bin / "tazpod"), "run"])
+    env = enclave_environment(inherited, user, tmp_path / "vault", Path("/proj"), ())
+    assert env["PATH"] == f"{system_bin}:/usr/bin:/bin"
+
+
 def test_bridge_names_keep_tazpods_layout() -> None:
     assert bridges.vault_name("~/.infisical") == ".infisical-vault"
     assert bridges.vault_name("~/infisical-keyring") == ".infisical-keyring"

@@ -43,6 +43,7 @@ PROGRAMS_OF = {
     "dpkg": "dpkg dpkg-deb dpkg-query",
     "apt": "apt-get apt-cache",
     "passwd": "useradd",
+    "libc-bin": "getent",
     "mount": "mount umount losetup",
     "util-linux": "flock nsenter setpriv setsid unshare",
     "procps": "pgrep pkill ps",

@@ -152,6 +152,14 @@ def _dispatch(args: list[str], debug: bool) -> int:
         message, hint = _unknown(args[0])
         ui.error(message, hint=hint)
         return int(ExitCode.USAGE)
+    if os.geteuid() == 0:
+        from tazpod.sysio.selfcheck import require_root_owned_install
+
+        try:
+            require_root_owned_install()  # root runs no code another user could change
+        except TazpodError as err:
+            ui.error(err.message, err.hint)
+            return int(err.exit_code)
     try:
         parsed = _parse(name, args[1:])
     except SystemExit as exit_:  # argparse printed its own error or help

@@ -40,17 +40,29 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 def _path(inherited: str | None, user: EnclaveUser, project_root: Path) -> str:
     """The caller's PATH, with the directory of this tazpod first (for `tazpod lock`).
 
-    Directories in the user's home or the project are left out: any session of the user
-    (or a commit) can put a program there that the enclave would run by its name.
+    Directories in the user's home or the project are left out, whatever their name says
+    (a link into the home counts as the home): any session of the user (or a commit) can
+    put a program there that the enclave would run by its name. That goes for tazpod's
+    own directory too: a venv in the home is not put first.
     """
+    import os
+
+    shared = [os.path.realpath(p) for p in (user.home, project_root)]
+
+    def safe(entry: str) -> bool:
+        real = os.path.realpath(entry)
+        return entry.startswith("/") and not any(
+            real == s or real.startswith(s + "/") for s in shared
+        )
+
     tazpod_bin = str(Path(sys.argv[0]).absolute().parent) if sys.argv and sys.argv[0] else ""
-    shared = (str(user.home), str(project_root))
-    entries = [
-        e
-        for e in (inherited or DEFAULT_PATH).split(":")
-        if e.startswith("/") and not any(e == s or e.startswith(s + "/") for s in shared)
-    ]
-    if tazpod_bin and Path(tazpod_bin, "tazpod").exists() and tazpod_bin not in entries:
+    entries = [e for e in (inherited or DEFAULT_PATH).split(":") if safe(e)]
+    if (
+        tazpod_bin
+        and safe(tazpod_bin)
+        and Path(tazpod_bin, "tazpod").exists()
+        and tazpod_bin not in entries
+    ):
         entries.insert(0, tazpod_bin)
     return ":".join(entries)
 
