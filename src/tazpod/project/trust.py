@@ -53,7 +53,7 @@ def settings_of(config: ProjectConfig, secrets: SecretsConfig | None = None) -> 
         if isinstance(value, dict) and value and prefix not in _LEAF_MAPS:
             for key in sorted(value):
                 walk(f"{prefix}.{key}" if prefix else str(key), value[key])
-        else:
+        elif value is not None:  # unset: shown as "(not set)", never as a null beside it
             flat[prefix] = json.dumps(value, sort_keys=True)
 
     walk("", asdict(config))
