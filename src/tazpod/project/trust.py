@@ -19,16 +19,20 @@ import os
 import pwd
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
 from tazpod.sysio import environ
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from tazpod.secrets.mappings import SecretsConfig
+
+class SecretsConfig(Protocol):
+    """secrets.yml as parsed (tazpod.secrets.mappings; named here, not imported: the
+    project layer sits below secrets)."""
+
+    def approval_settings(self) -> dict[str, str]: ...
+
 
 Settings = dict[str, str]  # dotted key -> the value as JSON
 APPROVED_OPTION = "--approved-settings="  # tazpod.cli.main reads it (host -> container root)
@@ -47,7 +51,7 @@ def settings_of(config: ProjectConfig, secrets: SecretsConfig | None = None) -> 
     """
     flat: Settings = {}
     if secrets is not None:
-        flat.update(_secrets_settings(secrets))
+        flat.update(secrets.approval_settings())
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict) and value and prefix not in _LEAF_MAPS:
@@ -60,20 +64,6 @@ def settings_of(config: ProjectConfig, secrets: SecretsConfig | None = None) -> 
     return flat
 
 
-def _secrets_settings(secrets: SecretsConfig) -> Settings:
-    flat = {
-        f"{SECRETS_PREFIX}config.infisical_project_id": json.dumps(secrets.project_id),
-        f"{SECRETS_PREFIX}config.infisical_url": json.dumps(secrets.url),
-        f"{SECRETS_PREFIX}config.environment": json.dumps(secrets.environment),
-        f"{SECRETS_PREFIX}config.secret_path": json.dumps(secrets.secret_path),
-    }
-    for mapping in secrets.mappings:
-        value = {"name": mapping.name, "env": mapping.env}
-        flat[f"{SECRETS_PREFIX}secrets[file={mapping.file}]"] = json.dumps(value, sort_keys=True)
-    return flat
-
-
-SECRETS_PREFIX = "secrets.yml:"
 # Mappings that are one setting each (a changed resource limit is shown whole).
 _LEAF_MAPS = frozenset({"kubernetes.resources", "kubernetes.node_selector"})
 

@@ -61,6 +61,24 @@ class SecretsConfig:
     secret_path: str = "/"  # noqa: S105 (a folder path, not a password)
     mappings: tuple[SecretMapping, ...] = ()
 
+    def approval_settings(self) -> dict[str, str]:
+        """What `tazpod trust` approves of it (tazpod.project.trust), flattened: keys start
+        with `secrets.yml:`; each mapping is one setting, keyed by the vault file it
+        writes (file names are unique, secret names need not be)."""
+        import json
+
+        prefix = "secrets.yml:"
+        flat = {
+            f"{prefix}config.infisical_project_id": json.dumps(self.project_id),
+            f"{prefix}config.infisical_url": json.dumps(self.url),
+            f"{prefix}config.environment": json.dumps(self.environment),
+            f"{prefix}config.secret_path": json.dumps(self.secret_path),
+        }
+        for mapping in self.mappings:
+            value = {"name": mapping.name, "env": mapping.env}
+            flat[f"{prefix}secrets[file={mapping.file}]"] = json.dumps(value, sort_keys=True)
+        return flat
+
 
 def check_file_name(name: str) -> str:
     """A secret's file name: one plain path component inside the vault."""
