@@ -24,6 +24,17 @@ def ulimits(pod: Pod) -> list[str]:
     return ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
 
 
+def _hold(pod: Pod, script: str) -> subprocess.Popen[str]:
+    """`tazpod run -- sh -c SCRIPT` from the host, in the background: an open enclave."""
+    return subprocess.Popen(
+        [_tazpod(), "run", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", script],
+        cwd=pod.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _probe(pod: Pod, user: str, pid: int) -> dict[str, str]:
     done = pod.cli(
         "exec",
@@ -55,22 +66,10 @@ def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:
 
     shutil.copy(PROBE, pod.root / "probe.py")
     (pod.root / "probe.py").chmod(0o755)
-    holder = subprocess.Popen(
-        [
-            _tazpod(),
-            "run",
-            "--passphrase-file",
-            str(pod.passfile),
-            "--",
-            "sh",
-            "-c",
-            f'echo {SECRET} > "$TAZPOD_VAULT/token"; cd "$TAZPOD_VAULT";'
-            f' exec env TOKEN="$(cat token)" sleep 120 < token',
-        ],
-        cwd=pod.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    holder = _hold(
+        pod,
+        f'echo {SECRET} > "$TAZPOD_VAULT/token"; cd "$TAZPOD_VAULT";'
+        f' exec env TOKEN="$(cat token)" sleep 120 < token',
     )
 
     def enclave_pid() -> int | None:
@@ -171,22 +170,7 @@ def test_issue16_down_with_an_open_enclave_keeps_the_data(pod: Pod) -> None:
     from tazpod.vault.lock import is_locked
 
     assert pod.tazpod("up").returncode == 0
-    holder = subprocess.Popen(
-        [
-            _tazpod(),
-            "run",
-            "--passphrase-file",
-            str(pod.passfile),
-            "--",
-            "sh",
-            "-c",
-            'echo kept > "$TAZPOD_VAULT/work"; exec sleep 300',
-        ],
-        cwd=pod.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    holder = _hold(pod, 'echo kept > "$TAZPOD_VAULT/work"; exec sleep 300')
 
     def sleeping() -> bool:  # (not is_locked: its probe takes the lock for a moment)
         return bool(pod.cli("exec", pod.name, "pgrep", "-u", "tazpod", "-xf", "sleep 300").stdout)
