@@ -164,3 +164,16 @@ def test_second_level_commands_have_descriptions(cli: Cli) -> None:
         assert description and not description.startswith(("positional", "options")), words
     code, out, _ = cli("vault", "migrate", "--help")
     assert ACTION_SUMMARIES["vault_migrate"] in out
+
+
+def test_a_closed_pipe_is_no_internal_error(in_tmp: Path) -> None:
+    """`tazpod status | head -1`: the reader stops early (here: at once); tazpod ends quietly."""
+    launcher = Path(sys.executable).with_name("tazpod")
+    subprocess.run([str(launcher), "init", "base"], cwd=in_tmp, check=True, capture_output=True)
+    done = subprocess.run(
+        ["sh", "-c", f"'{launcher}' status | true"],
+        cwd=in_tmp,
+        capture_output=True,
+        text=True,
+    )
+    assert "internal error" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

@@ -172,6 +172,10 @@ def _dispatch(args: list[str], debug: bool) -> int:
     except KeyboardInterrupt:
         ui.error("interrupted")
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # `tazpod status | head`: the reader had enough
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141  # what a shell reports for a command ended by SIGPIPE
     except Exception as err:
         if debug:
             import traceback
