@@ -267,3 +267,47 @@ def test_issue15_attack_review_trust_shows_and_approves_a_custom_builds_files(
     (in_tmp / "Dockerfile").write_text("FROM scratch\nRUN steal\n")
     code, _, err = cli("trust", "--yes")
     assert code == 0 and "build file Dockerfile: changed" in err
+
+
+def test_issue15_attack_review_3_no_character_starts_a_line_of_its_own() -> None:
+    """U+2028, NEL, VT and FF in a planted key became real line breaks before escaping."""
+    import io
+
+    from tazpod.cli.ui import UI
+
+    err = io.StringIO()
+    UI(out=io.StringIO(), err=err).info("key db\u2028  forged: a -> b\x85X\x0bY\x0cZ\u2029W\rV")
+    assert err.getvalue().count("\n") == 1
+    assert "\\u2028" in err.getvalue() and "\\x85" in err.getvalue() and "\\r" not in err.getvalue()
+
+
+def test_issue15_attack_review_3_names_and_files_must_be_printable(in_tmp: Path) -> None:
+    from tazpod.errors import ConfigError
+    from tazpod.secrets.mappings import read_secrets_config
+
+    path = in_tmp / "secrets.yml"
+    for entry in (
+        '{name: "A\\tdb\\tDB_FILE\\nB\\t/etc/hostname\\tPWN=$(id)", file: db, env: DB_FILE}',
+        '{name: A, file: "db\\u2028  forged: a -> b", env: DB_FILE}',
+        '{name: A, file: "db\\x85", env: DB_FILE}',
+    ):
+        path.write_text(f"config:\n  infisical_project_id: p\nsecrets:\n  - {entry}\n")
+        with pytest.raises(ConfigError, match="control or formatting characters"):
+            read_secrets_config(path)
+
+
+def test_issue15_attack_review_3_the_env_table_is_checked_again_when_read(tmp_path: Path) -> None:
+    """Rows that no secrets.yml could hold are never exported, whoever wrote the table."""
+    from tazpod.secrets.environment import environment_plan
+    from tazpod.secrets.shell import render
+
+    (tmp_path / "db").write_text("x")
+    rows: list[tuple[str, str, str | None]] = [
+        ("A", "/etc/hostname", "HOSTFILE"),
+        ("B", "db", "LD_PRELOAD"),
+        ("C", "db", "PWN=$(id>/tmp/pwned)"),
+        ("D", "../db", "UP"),
+        ("E", "db", "DB_FILE"),
+    ]
+    out = render(environment_plan(rows, str(tmp_path)))
+    assert out == f"export DB_FILE='{tmp_path}/db'\n"

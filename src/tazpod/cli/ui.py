@@ -24,7 +24,7 @@ class UI:
         self.err = err or sys.stderr
 
     def say(self, text: str = "") -> None:
-        self.out.write("".join(f"{shown(line)}\n" for line in text.splitlines() or [""]))
+        self.out.write("".join(f"{shown(line)}\n" for line in _lines(text)))
         self.out.flush()
 
     def info(self, text: str) -> None:
@@ -36,17 +36,26 @@ class UI:
     def error(self, text: str, hint: str | None = None) -> None:
         self._diagnostic("tazpod: ", text)
         if hint:
-            self.err.write("".join(f"hint: {shown(line)}\n" for line in hint.splitlines()))
+            self.err.write("".join(f"hint: {shown(line)}\n" for line in _lines(hint)))
             self.err.flush()
 
     def _diagnostic(self, prefix: str, text: str) -> None:
         """Every line prefixed, so a multi-line message still reads as tazpod's."""
-        lines = text.splitlines() or [""]
+        lines = _lines(text)
         body = "".join(
             f"{prefix if i == 0 else 'tazpod: '}{shown(line)}\n" for i, line in enumerate(lines)
         )
         self.err.write(body)
         self.err.flush()
+
+
+def _lines(text: str) -> list[str]:
+    """Lines at "\n" only: str.splitlines would also break at U+2028, NEL, VT, FF, ...,
+    which planted text could use to start lines of its own (they are escaped instead)."""
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def shown(line: str) -> str:

@@ -12,7 +12,7 @@ import os
 from tazpod.errors import UsageError
 from tazpod.secrets import mapping_table
 from tazpod.secrets.mapping_table import MappingRow
-from tazpod.secrets.shell import EnvPlan, plan
+from tazpod.secrets.shell import EnvPlan, plan, usable_name
 from tazpod.sysio import environ
 
 
@@ -69,9 +69,14 @@ def _check_again(
         mapping_table.write(root, checked, kept, refused=key)
         first_line = err.message.split("\n", 1)[0]
         return kept, f"{first_line}; `tazpod env` keeps the mappings last approved"
-    rows = [(m.name, m.file, m.env) for m in secrets.mappings] if secrets else []
-    problem = mapping_table.write(root, key, rows)
-    return rows, problem
+    mappings = secrets.mappings if secrets else ()
+    problem = mapping_table.record(root, str(where.secrets_path), mappings, key)
+    return mapping_table.rows_of(mappings), problem
+
+
+def _plain_file(name: str) -> bool:
+    """One plain, printable name inside the vault (what secrets.yml's checks allow)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and name.isprintable()
 
 
 def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:
@@ -81,7 +86,9 @@ def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:
     files: dict[str, str] = {}
     missing: list[str] = []
     for _name, file, env in mappings:
-        if env is None:
+        # The table is the enclave's own, but checked again all the same: a variable
+        # name that could start code, or a file outside the vault, is never exported.
+        if env is None or not usable_name(env) or not _plain_file(file):
             continue
         target = os.path.join(root, file)
         if os.path.isfile(target):

@@ -72,11 +72,17 @@ def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = ""
     return None
 
 
-def record(root: str, secrets_yml: str, mappings: Iterable[SecretMapping]) -> str | None:
+def rows_of(mappings: Iterable[SecretMapping]) -> list[MappingRow]:
+    """The table's rows: one line each, whatever a name holds (a name is one cell)."""
+    return [(" ".join(m.name.split()), m.file, m.env) for m in mappings]
+
+
+def record(
+    root: str, secrets_yml: str, mappings: Iterable[SecretMapping], key: str | None = None
+) -> str | None:
     """After a check of secrets.yml against the approval: its mappings are the ones to use.
 
-    The key is taken after the check: a file changed in between gets the checked rows
-    under its own key, never its own rows.
+    The key is taken after the check (or given, taken before it): a file changed in
+    between gets the checked rows under its own key, never its own rows.
     """
-    rows = [(" ".join(m.name.split()), m.file, m.env) for m in mappings]  # a name is one cell
-    return write(root, file_key(secrets_yml), rows)
+    return write(root, key or file_key(secrets_yml), rows_of(mappings))

@@ -90,8 +90,8 @@ def check_file_name(name: str) -> str:
         raise ValueError(f"{name!r} contains '..'; write a plain file name")
     if "/" in name or "\\" in name:
         raise ValueError(f"{name!r} contains a path separator; write a plain file name")
-    if "\0" in name or any(ord(c) < 32 for c in name):
-        raise ValueError(f"{name!r} contains control characters")
+    if not name.isprintable():
+        raise ValueError(f"{name!r} contains control or formatting characters")
     if name in RESERVED_FILES:
         raise ValueError(f"{name!r} is reserved for tazpod's own use")
     if len(name.encode()) > 255:
@@ -150,6 +150,10 @@ def _mapping(top: MapReader, item: Any, line: int | None) -> SecretMapping:
     name = entry.string("name", "")
     if not name.strip():
         raise entry.error("name", "is empty")
+    if not name.isprintable():
+        raise entry.error(
+            "name", f"{name!r} contains control or formatting characters (no secret's name does)"
+        )
     file = entry.converted("file", "", lambda v: check_file_name(str(v)))
     env = entry.converted("env", None, lambda v: check_env_name(str(v)))
     entry.finish()
