@@ -45,6 +45,7 @@ def _project(base: Path, payload_mib: int) -> Path:
     )
     size = max(64, payload_mib * 2 + 16)
     config.write_text(text.replace("size: 64M", f"size: {size}M"))
+    subprocess.run([TAZPOD, "trust", "--yes"], cwd=root, env=ENV, check=True, capture_output=True)
     (root / ".passphrase").write_text(PASSPHRASE + "\n")
     script = f'head -c {payload_mib * 1024 * 1024} /dev/urandom > "$TAZPOD_VAULT/payload"'
     subprocess.run(
@@ -84,28 +85,46 @@ def _paired(
     return Row(what, mine, floor_name, theirs, goal, paired_ratio=ratio)
 
 
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
 def cli_rows(base: Path, runs: int) -> list[Row]:
-    """Through the launcher a user runs (the venv's bin/tazpod), alternating with the floor."""
+    """Through the launcher a user runs (the venv's bin/tazpod), alternating with the floor.
+
+    As an unprivileged user, as a user runs them (as root tazpod first checks that its
+    installation is root's alone, which `tazpod env` in an enclave never pays).
+    """
     from tazpod.secrets import dotenv
     from tazpod.secrets.value import Secret
 
-    floor = [PY, "-c", "pass"]
+    floor = [*NOBODY, PY, "-c", "pass"]
+    version, help_ = [*NOBODY, TAZPOD, "--version"], [*NOBODY, TAZPOD, "--help"]
     rows = [
-        _paired("`tazpod --version`", [TAZPOD, "--version"], "`python3 -c pass`", floor, 1.2, runs),
-        _paired("`tazpod --help`", [TAZPOD, "--help"], "`python3 -c pass`", floor, 1.5, runs),
+        _paired("`tazpod --version`", version, "`python3 -c pass`", floor, 1.2, runs),
+        _paired("`tazpod --help`", help_, "`python3 -c pass`", floor, 1.5, runs),
     ]
     root = base / "env-project"
     vault = base / "env-vault"
+    state = base / "env-state"
     root.mkdir()
     (vault / ".tazpod").mkdir(parents=True)  # the enclave's control directory
-    subprocess.run([TAZPOD, "init", "base"], cwd=root, env=ENV, check=True, capture_output=True)
+    state.mkdir()
     mappings = "".join(f"  - {{name: S{i}, file: f{i}, env: F{i}}}\n" for i in range(5))
-    (root / "secrets.yml").write_text(f"config:\n  infisical_project_id: p\nsecrets:\n{mappings}")
-    subprocess.run([TAZPOD, "trust", "--yes"], cwd=root, env=ENV, check=True, capture_output=True)
     values = {f"S{i}": Secret(f"value {i}") for i in range(50)}
     (vault / ".env-infisical").write_text(dotenv.render(values))  # as `tazpod pull` writes it
+    subprocess.run(["chown", "-R", "65534:65534", str(root), str(vault), str(state)], check=True)
+    user_env = {**ENV, "XDG_STATE_HOME": str(state), "XDG_CACHE_HOME": str(state / "cache")}
+
+    def as_nobody(*argv: str) -> None:
+        subprocess.run([*NOBODY, *argv], cwd=root, env=user_env, check=True, capture_output=True)
+
+    as_nobody(TAZPOD, "init", "base")
+    secrets_yml = f"config:\n  infisical_project_id: p\nsecrets:\n{mappings}"
+    (root / "secrets.yml").write_text(secrets_yml)
+    os.chown(root / "secrets.yml", 65534, 65534)
+    as_nobody(TAZPOD, "trust", "--yes")
     env = {
-        **ENV,
+        **user_env,
         "TAZPOD_GHOST_MODE": "true",
         "TAZPOD_VAULT": str(vault),
         "TAZPOD_PROJECT": str(root),
@@ -113,7 +132,7 @@ def cli_rows(base: Path, runs: int) -> list[Row]:
     rows.append(
         _paired(
             "`tazpod env` (50 secrets, 5 mappings)",
-            [TAZPOD, "env"],
+            [*NOBODY, TAZPOD, "env"],
             "`python3 -c pass`",
             floor,
             1.3,
@@ -439,7 +458,12 @@ def main() -> int:
     report = "\n".join(
         [
             f"Machine: {machine()}. Medians of {args.runs} runs after a warm-up"
-            " (CLI start: twice as many).",
+            " (CLI start: twice as many)."
+            + (
+                f" Groups measured: {', '.join(g for g in GROUPS if g in args.only)}."
+                if args.only != set(GROUPS)
+                else ""
+            ),
             "",
             table(rows),
             *(
