@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
+from pathlib import Path
 
 from tazpod.cli.context import load_context, passphrase_source
 from tazpod.cli.options import passphrase_options
@@ -35,13 +36,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             "--passphrase-file/--passphrase-fd need --new-passphrase-file",
             hint="non-interactive changes read both passphrases from files",
         )
-    sudo_uid = os.environ.get("SUDO_UID") if os.geteuid() == 0 else None
-    entry = pwd.getpwuid(int(sudo_uid)) if sudo_uid else None
-    ids = (
-        (entry.pw_uid, entry.pw_gid, tuple(os.getgrouplist(entry.pw_name, entry.pw_gid)))
-        if (entry)
-        else (0, 0, ())
-    )
+    ids = _vault_owner(context.project.vault_dir)
 
     def on_retry(remaining: int) -> None:
         ui.error(f"wrong passphrase ({remaining} left)")
@@ -49,3 +44,22 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     vault = vault_for(context.config.vault, context.project.vault_dir, ids)
     change_passphrase(vault, old_source, new_source, ui.info, on_retry)
     return 0
+
+
+def _vault_owner(vault_dir: Path) -> tuple[int, int, tuple[int, ...]]:
+    """Whose files the vault's are: the owner of its directory (as root, under sudo or in
+    the container alike), so a new identity.age is never left root's."""
+    if os.geteuid() != 0:
+        return (os.getuid(), os.getgid(), ())
+    try:
+        st = os.stat(vault_dir)
+    except FileNotFoundError:
+        st = None
+    uid = st.st_uid if st is not None else int(os.environ.get("SUDO_UID") or 0)
+    if uid == 0:
+        return (0, 0, ())
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:  # a uid without a passwd entry: its own group only
+        return (uid, st.st_gid if st is not None else uid, ())
+    return (entry.pw_uid, entry.pw_gid, tuple(os.getgrouplist(entry.pw_name, entry.pw_gid)))
