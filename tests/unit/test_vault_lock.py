@@ -62,18 +62,3 @@ def test_looking_never_takes_the_lock(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert not is_locked(tmp_path) and not is_locked(tmp_path / "absent")
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
-def test_issue16_vault_passwd_as_root_keeps_the_vaults_owner(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Container root (no SUDO_UID) rewrote identity.age as root:root; the next run failed."""
-    from tazpod.cli.commands.vault_passwd import _vault_owner
-
-    monkeypatch.delenv("SUDO_UID", raising=False)
-    os.chown(tmp_path, 4321, 4322)  # the vault dir belongs to the enclave's user
-    uid, gid, _groups = _vault_owner(tmp_path)
-    assert (uid, gid) == (4321, 4322)  # (no passwd entry here: the directory's group)
-    os.chown(tmp_path, 0, 0)
-    assert _vault_owner(tmp_path) == (0, 0, ())
