@@ -23,6 +23,7 @@ from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
 from tazpod.sysio.mounts import is_mount_point, mounts_under
 from tazpod.vault.base import OpenedVault, Report
+from tazpod.vault.layout import RESCUE_PREFIX, RESCUE_SUFFIX
 
 
 @dataclass
@@ -214,19 +215,18 @@ def seal_or_rescue(enclave: EnclaveMounts) -> tuple[str, Path | None]:
         shown = ", ".join(str(path) for path in left[:3]) + (" ..." if len(left) > 3 else "")
         saved += (
             f"; {len(left)} rescue cop{'y' if len(left) == 1 else 'ies'} of earlier failed saves"
-            f" {'is' if len(left) == 1 else 'are'} still there ({shown}): each opens like vault.age"
-            " with your identity; delete"
-            " them once you have what you need"
+            f" {'is' if len(left) == 1 else 'are'} still there ({shown}): each opens like"
+            " vault.age with your identity; delete them once you have what you need"
         )
     return saved, None
 
 
 def earlier_rescues(places: list[Path], uid: int) -> list[Path]:
-    """Rescue files (tazpod.vault.ram's names) of this user in the rescue places."""
+    """Rescue files (named as tazpod.vault.layout says) of this user in the rescue places."""
     found = []
     for directory in places:
         with contextlib.suppress(OSError):
-            for path in sorted(directory.glob("tazpod-rescue-*.age")):
+            for path in sorted(directory.glob(f"{RESCUE_PREFIX}*{RESCUE_SUFFIX}")):
                 if path.is_file() and not path.is_symlink() and path.lstat().st_uid == uid:
                     found.append(path)
     return found

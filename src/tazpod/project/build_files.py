@@ -32,12 +32,16 @@ def custom(build: BuildConfig | None) -> bool:
     return build is not None and build.dockerfile is not None
 
 
-def _digest(path: Path) -> str:
+def _digest(path: Path, copy_to: Path | None = None) -> str:
+    """The file's digest (never through a link), copied to ``copy_to`` as it is read."""
     sha = hashlib.sha256()
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+    with os.fdopen(fd, "rb") as reader, contextlib.ExitStack() as stack:
+        writer = stack.enter_context(open(copy_to, "wb")) if copy_to is not None else None
+        for block in iter(lambda: reader.read(1 << 20), b""):
             sha.update(block)
+            if writer is not None:
+                writer.write(block)
     return "sha256:" + sha.hexdigest()
 
 
@@ -118,17 +122,12 @@ def approved_copy(project: Project, build: BuildConfig, approved: Manifest) -> I
 
 
 def _copy_checked(source: Path, target: Path, expected: str, project: Project) -> None:
-    sha = hashlib.sha256()
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        copied = _digest(source, copy_to=target)
     except OSError as err:
         raise _changed(project, source) from err
-    with os.fdopen(fd, "rb") as reader, open(target, "wb") as writer:
-        for block in iter(lambda: reader.read(1 << 20), b""):
-            sha.update(block)
-            writer.write(block)
     shutil.copymode(source, target, follow_symlinks=False)
-    if "sha256:" + sha.hexdigest() != expected:
+    if copied != expected:
         raise _changed(project, source)
 
 

@@ -231,10 +231,10 @@ def check_in_enclave(root: Path, config: ProjectConfig, secrets: SecretsConfig |
 
 
 def check_enclave_digest(
-    root: Path, config: ProjectConfig, secrets: SecretsConfig | None, expected: str | None
+    root: Path, config: ProjectConfig, secrets: SecretsConfig | None, expected: str
 ) -> None:
     """In a container's enclave: act only on the settings its opener checked."""
-    if expected is not None and digest(settings_of(config, secrets)) == expected:
+    if digest(settings_of(config, secrets)) == expected:
         return
     project = Project(root)
     raise UntrustedConfigError(

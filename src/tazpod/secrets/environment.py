@@ -75,8 +75,12 @@ def _check_again(
 
 
 def _plain_file(name: str) -> bool:
-    """One plain, printable name inside the vault (what secrets.yml's checks allow)."""
-    return bool(name) and name not in (".", "..") and "/" not in name and name.isprintable()
+    """What secrets.yml's own check allows a mapping's file to be."""
+    try:
+        mapping_table.check_file_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:

@@ -5,7 +5,9 @@ too) can change, so `tazpod env` never takes mappings from it directly: the tabl
 the enclave's control directory holds the mappings of the last secrets.yml that was
 checked against the user's approval, with the file's identity (path, mtime, size,
 inode, ctime) at that time, and the identity of a later file that was refused, so a
-refusal is told once. This module imports only ``os``: it is on the prompt's path.
+refusal is told once. The one check of a mapping's file name is here too: secrets.yml's
+reader and the table's reader both apply it. This module imports only ``os``: it is on
+the prompt's path.
 """
 
 from __future__ import annotations
@@ -22,6 +24,42 @@ CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing
 TABLE = "secrets-mappings.tsv"
 HEADER = "tazpod approved mappings 2"
 MappingRow = tuple[str, str, str | None]  # (secret name, file, env variable)
+
+# Names tazpod itself uses inside the vault; a mapping must not overwrite them.
+RESERVED_FILES = frozenset(
+    {
+        ".env-infisical",
+        ".env-local",
+        ".infisical-auth.json",
+        ".tazpod",
+        ".bridges",
+        ".infisical-vault",
+        ".infisical-keyring",
+        ".gemini-vault",
+        "lost+found",
+        ".state",
+        ".bashrc",
+    }
+)
+
+
+def check_file_name(name: str) -> str:
+    """A secret's file name: one plain path component inside the vault."""
+    if not name:
+        raise ValueError("file is empty")
+    if name.startswith("/"):
+        raise ValueError(f"{name!r} is an absolute path; write a plain file name")
+    if name in (".", "..") or ".." in name.split("/"):
+        raise ValueError(f"{name!r} contains '..'; write a plain file name")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"{name!r} contains a path separator; write a plain file name")
+    if not name.isprintable():
+        raise ValueError(f"{name!r} contains control or formatting characters")
+    if name in RESERVED_FILES:
+        raise ValueError(f"{name!r} is reserved for tazpod's own use")
+    if len(name.encode()) > 255:
+        raise ValueError("file name is longer than 255 bytes")
+    return name
 
 
 def file_key(secrets_yml: str) -> str:
@@ -85,4 +123,8 @@ def record(
     The key is taken after the check (or given, taken before it): a file changed in
     between gets the checked rows under its own key, never its own rows.
     """
-    return write(root, key or file_key(secrets_yml), rows_of(mappings))
+    key, rows = key or file_key(secrets_yml), rows_of(mappings)
+    table = read(root)
+    if table is not None and (table.checked, table.refused, table.rows) == (key, "", rows):
+        return None  # already so: every tazpod command in the enclave comes here
+    return write(root, key, rows)

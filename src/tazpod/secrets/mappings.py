@@ -21,27 +21,10 @@ from typing import Any
 
 from tazpod.errors import ConfigError
 from tazpod.project.yamldoc import MapReader, parse_yaml, type_name
-from tazpod.secrets.reserved import is_reserved
+from tazpod.secrets.mapping_table import check_file_name
+from tazpod.secrets.reserved import is_identifier, is_reserved
 
 DEFAULT_URL = "https://app.infisical.com"
-# Names tazpod itself uses inside the vault; a mapping must not overwrite them.
-RESERVED_FILES = frozenset(
-    {
-        ".env-infisical",
-        ".env-local",
-        ".infisical-auth.json",
-        ".tazpod",
-        ".bridges",
-        ".infisical-vault",
-        ".infisical-keyring",
-        ".gemini-vault",
-        "lost+found",
-        ".state",
-        ".bashrc",
-    }
-)
-# Variables whose hijacking would change how every program runs, or tazpod's own.
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SLUG_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -80,27 +63,8 @@ class SecretsConfig:
         return flat
 
 
-def check_file_name(name: str) -> str:
-    """A secret's file name: one plain path component inside the vault."""
-    if not name:
-        raise ValueError("file is empty")
-    if name.startswith("/"):
-        raise ValueError(f"{name!r} is an absolute path; write a plain file name")
-    if name in (".", "..") or ".." in name.split("/"):
-        raise ValueError(f"{name!r} contains '..'; write a plain file name")
-    if "/" in name or "\\" in name:
-        raise ValueError(f"{name!r} contains a path separator; write a plain file name")
-    if not name.isprintable():
-        raise ValueError(f"{name!r} contains control or formatting characters")
-    if name in RESERVED_FILES:
-        raise ValueError(f"{name!r} is reserved for tazpod's own use")
-    if len(name.encode()) > 255:
-        raise ValueError("file name is longer than 255 bytes")
-    return name
-
-
 def check_env_name(name: str) -> str:
-    if not _ENV_RE.match(name):
+    if not is_identifier(name):
         raise ValueError(
             f"{name!r} is not a valid shell variable name (letters, digits and _, not starting"
             " with a digit)"

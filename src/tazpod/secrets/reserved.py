@@ -48,3 +48,15 @@ RESERVED_PREFIXES = (
 
 def is_reserved(name: str) -> bool:
     return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
+
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def is_identifier(name: str) -> bool:
+    """A shell variable name: ASCII letters, digits and _, not starting with a digit.
+
+    (No `re` here: `tazpod env` runs on every prompt, and importing re costs more than
+    everything else it does.)
+    """
+    return bool(name) and not name[0].isdigit() and _WORD_CHARS.issuperset(name)

@@ -9,23 +9,12 @@ for the shell's memory, not for a screen or a scrollback buffer.
 from __future__ import annotations
 
 from tazpod.secrets.dotenv import quote
-from tazpod.secrets.reserved import is_reserved
+from tazpod.secrets.reserved import is_identifier, is_reserved
 from tazpod.secrets.value import Secret
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-
-_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def is_identifier(name: str) -> bool:
-    """A shell variable name: ASCII letters, digits and _, not starting with a digit.
-
-    (No `re` here: `tazpod env` runs on every prompt, and importing re costs more than
-    everything else it does.)
-    """
-    return bool(name) and not name[0].isdigit() and _WORD_CHARS.issuperset(name)
 
 
 class EnvPlan:

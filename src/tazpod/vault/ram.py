@@ -28,7 +28,13 @@ from tazpod.sysio.creds import acting_as
 from tazpod.sysio.files import atomic_writer, fsync_dir, write_atomic
 from tazpod.vault import tarball
 from tazpod.vault.base import Ids, Report
-from tazpod.vault.layout import IDENTITY_FILE, PREVIOUS_SUFFIX, VAULT_FILE
+from tazpod.vault.layout import (
+    IDENTITY_FILE,
+    PREVIOUS_SUFFIX,
+    RESCUE_PREFIX,
+    RESCUE_SUFFIX,
+    VAULT_FILE,
+)
 
 Identity = Any  # pyrage.x25519.Identity (untyped extension module)
 Recipient = Any  # pyrage.x25519.Recipient
@@ -240,7 +246,7 @@ class RamOpened:
         failures = []
         for directory in places:
             try:  # a unique name (mkstemp: 0600, O_EXCL), never over an earlier rescue
-                fd, name = tempfile.mkstemp(".age", f"tazpod-rescue-{stamp}-", directory)
+                fd, name = tempfile.mkstemp(RESCUE_SUFFIX, f"{RESCUE_PREFIX}{stamp}-", directory)
             except OSError as err:
                 failures.append(f"{directory}: {err.strerror}")
                 continue

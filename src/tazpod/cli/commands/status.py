@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tazpod.cli.context import read_secrets
 from tazpod.cli.ui import UI
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import find_project
-from tazpod.secrets.mappings import SecretsConfig, load_secrets_config
+from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio.environ import in_container
 
 
@@ -24,11 +25,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for warning in loaded.warnings:
         ui.warn(warning)
     config: ProjectConfig = loaded.config
-    secrets: SecretsConfig | None = None
-    if project.secrets_path.is_file():
-        secrets, warnings = load_secrets_config(project.secrets_path)
-        for warning in warnings:
-            ui.warn(warning)
+    secrets = read_secrets(project, ui)
     trust_state, approved = _trust_state(project.root, config, secrets)
     ui.say(f"project:     {project.root}")
     ui.say(f"config:      {project.config_path}")
