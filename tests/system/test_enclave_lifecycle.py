@@ -59,10 +59,12 @@ def test_leftover_background_processes_are_ended(project: Project) -> None:
 
 
 def test_lock_and_save_outside_an_enclave_explain_themselves(project: Project) -> None:
-    for args in (("lock",), ("vault", "save")):
-        done = project.tazpod(*args)
-        assert done.returncode == ExitCode.USAGE
-        assert "not inside an enclave" in done.stderr and "tazpod unlock" in done.stderr
+    done = project.tazpod("vault", "save")
+    assert done.returncode == ExitCode.USAGE
+    assert "not inside an enclave" in done.stderr and "tazpod unlock" in done.stderr
+    # `lock` outside, as root, asks the enclave's door: with none open there is nothing to do.
+    done = project.tazpod("lock")
+    assert done.returncode == 0 and "nothing to lock" in done.stdout, done.stderr
 
 
 def test_vault_save_and_status_inside(project: Project) -> None:

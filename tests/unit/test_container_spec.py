@@ -25,8 +25,10 @@ def project(tmp_path: Path, extra: str = "") -> tuple[Project, object]:
 def test_least_privilege_by_default(tmp_path: Path) -> None:
     proj, config = project(tmp_path)
     spec = spec_for(proj, config, environ={})  # type: ignore[arg-type]
-    assert spec.cap_add == ("SYS_ADMIN",) and set(spec.cap_drop) == {"NET_RAW", "MKNOD"}
+    # The ram enclave is built in a user namespace: no CAP_SYS_ADMIN, tazpod's profile.
+    assert spec.cap_add == () and set(spec.cap_drop) == {"NET_RAW", "MKNOD"}
     assert "no-new-privileges:true" in spec.security_opt and not spec.privileged
+    assert spec.seccomp is not None and '"unshare"' in spec.seccomp
     assert spec.command == ("sleep", "infinity") and spec.network == "host"
     assert spec.labels["dev.tazpod.project"] == str(tmp_path)
     assert spec.labels["dev.tazpod.version"] == __version__
@@ -43,6 +45,7 @@ def test_privileged_is_an_explicit_opt_in(tmp_path: Path) -> None:
     config = read_project_config(proj.config_path).config
     spec = spec_for(proj, config, environ={})
     assert spec.privileged and spec.cap_add == () and spec.security_opt == ()
+    assert spec.seccomp is None
 
 
 def test_ulimits_and_network(tmp_path: Path) -> None:
@@ -257,3 +260,57 @@ def test_quick_docker_inspect_reads_the_engines_replies(tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="answered 500 for boom"):
         inspect(path, "boom")
     assert seen[0].startswith(b"GET /containers/tazpod-p-1/json HTTP/1.0\r\n")
+
+
+def test_seccomp_profile_is_no_wider_than_podmans_default_plus_the_enclave() -> None:
+    """Every call tazpod's profile allows unconditionally is one Podman's own default
+    profile (containers-common, as the distribution ships it) allows too: the profile
+    widens nothing but what the enclave needs, and it keeps bpf, kexec, modules,
+    keyrings, io_uring and the new-namespace clone flags out."""
+    import json
+
+    from tazpod.engines import seccomp
+
+    reference = Path("/usr/share/containers/seccomp.json")
+    if not reference.exists():
+        pytest.skip("containers-common's seccomp.json is not installed")
+    theirs = json.loads(reference.read_text())
+    allowed_there = {
+        name
+        for rule in theirs["syscalls"]
+        if rule["action"] == "SCMP_ACT_ALLOW" and not rule.get("args") and not rule.get("includes")
+        for name in rule["names"]
+    }
+    ours = seccomp.profile()
+    unconditional = ours["syscalls"][0]  # type: ignore[index]
+    # Calls newer than Debian 12's copy of that profile (Linux 5.18-6.7; Docker's current
+    # default allows them), and socket(2), which it allows apart from audit netlink
+    # sockets, for which the kernel asks CAP_AUDIT_WRITE anyway.
+    newer = {
+        "fchmodat2",
+        "futex_requeue",
+        "futex_wait",
+        "futex_waitv",
+        "futex_wake",
+        "io_pgetevents",
+        "io_pgetevents_time64",
+        "vmsplice",
+        "socket",
+    }
+    extra = set(unconditional["names"]) - allowed_there
+    assert extra <= set(seccomp.ENCLAVE_ALLOWANCE) | newer, extra
+    for kept_out in (
+        "bpf",
+        "kexec_load",
+        "init_module",
+        "keyctl",
+        "add_key",
+        "io_uring_setup",
+        "userfaultfd",
+        "open_by_handle_at",
+        "perf_event_open",
+        "clone3",
+        "clone",
+    ):
+        assert kept_out not in unconditional["names"], kept_out
+    assert ours["defaultAction"] == "SCMP_ACT_ERRNO"

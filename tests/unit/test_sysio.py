@@ -191,13 +191,14 @@ def test_procfs_names_what_it_reads(tmp_path: Path) -> None:
         "Character devices:\n  1 mem\n\nBlock devices:\n  7 loop\n253 device-mapper\n"
     )
     assert procfs.device_majors(devices) == {"mem": 1, "loop": 7, "device-mapper": 253}
-    fd = procfs.open_mount_namespace(os.getpid())
-    try:
-        assert os.readlink(procfs.fd_path(fd)).startswith("mnt:")
-    finally:
-        os.close(fd)
+    for kind, prefix in (("mnt", "mnt:"), ("user", "user:")):
+        fd = procfs.open_own_namespace(kind)
+        try:
+            assert os.readlink(procfs.fd_path(fd)).startswith(prefix)
+        finally:
+            os.close(fd)
     with pytest.raises(FileNotFoundError):
-        procfs.open_mount_namespace(2**22 + 12345)  # above any pid_max
+        procfs.open_own_namespace("no-such-namespace")
 
 
 PACKAGE = Path(__file__).parents[2] / "src" / "tazpod"

@@ -112,7 +112,55 @@ def forward(
     settings = trust.settings_of(context.config, context.secrets)
     approved = trust.APPROVED_OPTION + trust.digest(settings)
     argv = [*CONTAINER_TAZPOD, approved, *command]
+    if inner[0] in ENCLAVE_COMMANDS and getattr(engine, "session", None) is None:
+        lifeline = [*CONTAINER_TAZPOD, approved, "lock", "--on-hangup"]
+        return _tied_session(engine, info.name, argv, lifeline, interactive, data)
     return run_session(engine, info.name, argv, "0", interactive, data)
+
+
+ENCLAVE_COMMANDS = ("run", "unlock")
+_CLOSE_WAIT = 300.0  # seconds the host side waits for the enclave's final save
+
+
+def _tied_session(
+    engine: SessionEngine,
+    name: str,
+    argv: list[str],
+    lifeline_argv: list[str],
+    tty: bool,
+    stdin_data: bytes | None,
+) -> int:
+    """The enclave's session in the container, tied to this process by a lifeline.
+
+    A second exec (`tazpod lock --on-hangup`, as root) reads a pipe this process holds:
+    when this side is interrupted (Ctrl-C, SIGTERM, a closed terminal) or killed, the
+    pipe closes and the enclave in the container is saved and closed instead of being
+    left open without anyone attached; a session that ends normally says "done" first.
+    """
+    import signal
+
+    from tazpod.cli.commands.lock import DONE
+    from tazpod.sysio.run import Lifeline
+
+    env = child_env(inherit=Inherit.EVERYTHING)
+    line = Lifeline(engine.exec_argv(name, lifeline_argv, "0", False, "/workspace"), env)
+    stopped: list[int] = []
+
+    def cut(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        line.cut()
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, cut)
+    command = engine.exec_argv(name, argv, "0", tty, "/workspace")
+    code = run(command, input=stdin_data, env=env, capture=False, check=False).returncode
+    if stopped:
+        line.cut()
+        line.wait(_CLOSE_WAIT)  # it prints the enclave's final save
+        return 128 + stopped[0]
+    line.release(DONE)
+    line.wait(30.0)
+    return code
 
 
 def _in_container(root: Path, arg: str) -> str:

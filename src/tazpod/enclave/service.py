@@ -8,8 +8,6 @@ supervisor.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
 import time
@@ -17,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod.enclave import control
+from tazpod.enclave import admission, control
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import EnclaveMounts
@@ -32,16 +30,15 @@ from tazpod.project.locate import Project
 from tazpod.secrets import mapping_table
 from tazpod.secrets import store as secretstore
 from tazpod.secrets.mappings import SecretsConfig
-from tazpod.sysio import environ, linux, procfs, procs
+from tazpod.sysio import environ, linux, procs
 from tazpod.sysio.creds import acting_as
-from tazpod.sysio.files import write_atomic
 from tazpod.vault import unlocking
 from tazpod.vault.base import Report, Vault
 from tazpod.vault.factory import vault_for
 from tazpod.vault.lock import VaultLock
 from tazpod.vault.prompts import PassphraseSource
 
-_JOIN_ATTEMPTS = 5
+_JOIN_WAIT = 15.0  # seconds a joiner waits for an enclave that is still opening
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,8 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault.directory, user)
     opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
-    for _attempt in range(_JOIN_ATTEMPTS):
+    deadline = time.monotonic() + _JOIN_WAIT
+    while True:
         with acting_as(user.uid, user.gid, user.groups):
             acquired = lock.try_acquire()
         if acquired:
@@ -124,11 +122,16 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
         try:
             return _join(opening)
         except _EnclaveGone:
-            time.sleep(0.2)  # it was closing while we looked: try to open it ourselves
-    raise VaultBusyError(
-        f"the vault in {vault.directory} is busy (an enclave keeps opening and closing)",
-        hint="try again in a moment",
-    )
+            # Opening (its door comes once the vault is mounted), closing, or the lock is
+            # held by something that is no enclave: wait a little, then say so.
+            if time.monotonic() > deadline:
+                raise VaultBusyError(
+                    f"the vault in {vault.directory} is locked, and no open enclave answers for it",
+                    hint="another tazpod command on this vault (a save, `vault passwd`) may"
+                    " still be running: try again in a moment; if it stays so, see who holds"
+                    f" it: fuser -v {vault.directory}/.lock",
+                ) from None
+            time.sleep(0.2)
 
 
 def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:
@@ -151,7 +154,7 @@ def _supervise(ctx: _Opening) -> int:
     request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
     store = unlocking.open_or_create(vault, ctx.source, ctx.report, ctx.on_retry)
     enclave = EnclaveMounts(user, store, mount_point, request.config.vault.bridges, ctx.report)
-    record = paths.runtime_record(vault.directory)
+    door = None
     try:
         enclave.open()
         enclave.connect_bridges()
@@ -159,51 +162,47 @@ def _supervise(ctx: _Opening) -> int:
             write_shell_files(enclave.root)
             if request.command is None:
                 ensure_state_dir(enclave.root)
-        _write_record(record, user, mount_point)
+        door = admission.open_door(vault.directory)
         env = _environment(request, user, mount_point, ctx.report)
-        return Supervisor(enclave, _argv(request, user, mount_point), env, request.cwd).run()
+        argv = _argv(request, user, mount_point)
+        return Supervisor(enclave, argv, env, request.cwd, door).run()
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            record.unlink()
+        if door is not None:
+            admission.close_door(door, vault.directory)
         for problem in enclave.close():
             ctx.report(f"could not unmount {problem}")
 
 
-def _write_record(record: Path, user: EnclaveUser, mount_point: Path) -> None:
-    record.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    payload = {"pid": os.getpid(), "uid": user.uid, "mount_point": str(mount_point)}
-    write_atomic(record, json.dumps(payload).encode(), mode=0o600)
+def _enter_namespaces(ctx: _Opening) -> None:
+    """Through the open enclave's door: its namespaces, once the passphrase is proven.
 
-
-def _read_record(vault: Vault) -> dict[str, object]:
-    busy = VaultBusyError(
-        f"the vault in {vault.directory} is locked by another tazpod process",
-        hint="wait for it to finish, or end it (it saves on SIGTERM)",
-    )
-    try:
-        record = json.loads(paths.runtime_record(vault.directory).read_text())
-    except (OSError, ValueError) as err:
-        raise busy from err
-    if not isinstance(record, dict) or not procs.alive(int(record.get("pid", 0))):
-        raise busy
-    return record
+    _EnclaveGone when no enclave answers (it was closing, or its supervisor died and
+    the lock is someone else's now: that is never joined).
+    """
+    vault, user = ctx.vault, ctx.user
+    conn = admission.knock(vault.directory)
+    if conn is None:
+        raise _EnclaveGone
+    with conn:
+        reply, fds = admission.ask(conn, "namespaces")
+    try:  # holding the descriptors keeps the namespaces alive while we prove the passphrase
+        if not reply.get("ok") or not fds:
+            raise VaultBusyError(str(reply.get("message", "the enclave refused to be joined")))
+        if reply.get("uid") != user.uid:
+            raise VaultBusyError("the vault is open in another user's enclave")
+        unlocking.prove(vault, ctx.source, ctx.on_retry)  # joining needs the passphrase too
+        *user_ns, mount_ns = fds
+        for fd in user_ns:
+            linux.setns(fd, linux.CLONE_NEWUSER)
+        linux.setns(mount_ns, linux.CLONE_NEWNS)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _join(ctx: _Opening) -> int:
-    request, user, vault, mount_point = ctx.request, ctx.user, ctx.vault, ctx.mount_point
-    source, report, on_retry = ctx.source, ctx.report, ctx.on_retry
-    record = _read_record(vault)
-    if record.get("uid") != user.uid:
-        raise VaultBusyError("the vault is open in another user's enclave")
-    try:  # holding the namespace's descriptor keeps it alive while we prove the passphrase
-        namespace = procfs.open_mount_namespace(str(record["pid"]))
-    except FileNotFoundError as err:
-        raise _EnclaveGone from err
-    try:
-        unlocking.prove(vault, source, on_retry)  # joining needs the passphrase too
-        linux.setns(namespace, linux.CLONE_NEWNS)
-    finally:
-        os.close(namespace)
+    request, user, mount_point, report = ctx.request, ctx.user, ctx.mount_point, ctx.report
+    _enter_namespaces(ctx)
     os.chdir("/")
     linux.prctl(procs.PR_SET_CHILD_SUBREAPER, 1)
     try:

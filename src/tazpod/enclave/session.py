@@ -19,7 +19,7 @@ from tazpod.enclave import bridges as bridge_ops
 from tazpod.enclave.control import CONTROL_DIR, SOCKET_NAME
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import TazpodError, VaultError
-from tazpod.sysio import linux
+from tazpod.sysio import linux, userns
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
 from tazpod.sysio.mounts import is_mount_point, mounts_under
 from tazpod.vault.base import OpenedVault, Report
@@ -56,6 +56,11 @@ class EnclaveMounts:
             self._open()
 
     def _open(self) -> None:
+        if self.store.user_namespace_mount:
+            # Root of a user namespace of its own may mount the tmpfs: so the container
+            # needs no CAP_SYS_ADMIN (and the enclave's processes, children of this one,
+            # are in a namespace that only root, its owner, can reach into).
+            userns.become_namespace_root()
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
         if is_mount_point(str(self.mount_point)):

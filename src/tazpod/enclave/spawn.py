@@ -1,30 +1,26 @@
 """Starting a process inside the enclave: own user namespace, the user's ids, no privileges.
 
-The child creates a user namespace whose owner is a random, otherwise unused
-uid; the parent (root) writes an identity uid/gid map; the child then takes
-the user's uid, gid and groups, sets no_new_privs and execs. Result: the
-process runs with the user's normal ids (files keep normal ownership) but in
-a namespace where any outside process needs CAP_SYS_PTRACE to reach
-/proc/<pid>/root, cwd, environ, fd or ptrace — a same-uid process outside is
-refused, and so is root without CAP_SYS_PTRACE (it is not the owner).
+The child, still root, creates a user namespace (root owns it); the parent writes an
+identity uid/gid map; the child then takes the user's uid, gid and groups, sets
+no_new_privs and execs. Result: the process runs with the user's normal ids (files keep
+normal ownership) but in a namespace where any outside process needs CAP_SYS_PTRACE in
+it to reach /proc/<pid>/root, cwd, environ, fd or ptrace: a process of the same uid
+outside is refused, and so is every other uid but root. Root (the namespace's owner)
+can, as it can anyway: it owns the tazpod that builds the enclave (docs/security.md).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import TazpodError
-from tazpod.sysio import linux, procfs
+from tazpod.sysio import linux, userns
 from tazpod.sysio.run import replace_process
 
-IDENTITY_MAP = "0 0 4294967295\n"
-_OWNER_LOW = 0x7000_0000
-_OWNER_SPAN = 0x7FFF_0000
 _RESET_SIGNALS = (
     signal.SIGINT,
     signal.SIGQUIT,
@@ -37,10 +33,6 @@ _RESET_SIGNALS = (
     signal.SIGTTOU,
     signal.SIGXFSZ,
 )
-
-
-def _owner_uid() -> int:
-    return _OWNER_LOW + secrets.randbelow(_OWNER_SPAN)
 
 
 def _child(
@@ -56,8 +48,6 @@ def _child(
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         linux.forbid_core_dumps()  # as root, so the user cannot raise the hard limit again
-        os.seteuid(_owner_uid())
-        linux.raise_effective_caps()  # so the kernel's userns-creation checks see CAP_SYS_ADMIN
         linux.unshare(linux.CLONE_NEWUSER)
         os.write(ready_w, b"u")
         if os.read(go_r, 1) != b"m":
@@ -82,6 +72,7 @@ def _child(
 
 def spawn(user: EnclaveUser, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
     """Start ``argv`` in the enclave as ``user``; returns its pid once exec succeeded."""
+    maps = userns.identity_maps()
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -95,7 +86,7 @@ def spawn(user: EnclaveUser, argv: Sequence[str], env: Mapping[str, str], cwd: P
         os.close(fd)
     try:
         if os.read(ready_r, 1) == b"u":
-            procfs.write_id_maps(pid, IDENTITY_MAP)
+            userns.write_identity_maps(pid, maps)
             os.write(go_w, b"m")
         os.close(go_w)
         go_w = -1

@@ -1,7 +1,8 @@
 """The supervisor: waits on the enclave's processes and its control socket, then closes it.
 
 Single-threaded: one selector over the signal wake-up pipe, the control
-socket and the joined sessions' connections. The enclave ends when its first
+socket (inside the enclave), the door (root's, outside it: tazpod.enclave.admission)
+and the joined sessions' connections. The enclave ends when its first
 process has exited and no joined session remains, on `tazpod lock`, or on
 SIGTERM/SIGHUP. Ending means: stop every enclave process, save, unmount.
 """
@@ -19,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tazpod.enclave import control
+from tazpod.enclave import admission, control
 from tazpod.enclave.session import EnclaveMounts, seal_or_rescue
 from tazpod.enclave.spawn import spawn
 from tazpod.errors import TazpodError
@@ -59,8 +60,10 @@ class Supervisor:
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,
+        door: socket.socket | None = None,
     ) -> None:
         self.enclave = enclave
+        self.door = door
         self.argv = list(argv)
         self.env = dict(env)
         self.cwd = cwd
@@ -79,6 +82,8 @@ class Supervisor:
         listener = self._listen()
         self.selector.register(wake_r, selectors.EVENT_READ, "signal")
         self.selector.register(listener, selectors.EVENT_READ, "listener")
+        if self.door is not None:
+            self.selector.register(self.door, selectors.EVENT_READ, "door")
         self.main_pid = spawn(self.enclave.user, self.argv, self.env, self.cwd)
         self._collect(procs.reap_children())
         while not self._done():
@@ -87,6 +92,8 @@ class Supervisor:
                     self._on_signals(wake_r)
                 elif key.data == "listener":
                     self._accept(listener)
+                elif key.data == "door":
+                    self._answer_door()
                 else:
                     self._on_session(key.fileobj)  # type: ignore[arg-type]
             self._collect(procs.reap_children())
@@ -144,6 +151,43 @@ class Supervisor:
             self.selector.register(conn, selectors.EVENT_READ, "session")
         else:
             conn.close()
+
+    def _answer_door(self) -> None:
+        """Root outside the enclave: hand it the namespaces to join, close, or report."""
+        assert self.door is not None
+        try:
+            conn, _addr = self.door.accept()
+        except BlockingIOError:
+            return
+        with conn:
+            conn.settimeout(2.0)
+            try:
+                _pid, uid = peer_uid(conn)
+                request = control.recv_line(conn) if uid == 0 else None
+                op = str(request.get("op")) if request else ""
+                if uid != 0:
+                    admission.answer(conn, {"ok": False, "message": "root only"})
+                elif op == "namespaces":
+                    self._hand_namespaces(conn)
+                elif op in ("lock", "status"):
+                    admission.answer(conn, self._handle(op, 0, conn))
+                else:
+                    admission.answer(conn, {"ok": False, "message": f"unknown request {op!r}"})
+            except (OSError, ValueError, json.JSONDecodeError):
+                return
+
+    def _hand_namespaces(self, conn: socket.socket) -> None:
+        fds = admission.own_namespaces(self.enclave.store.user_namespace_mount)
+        try:
+            reply = {
+                "ok": True,
+                "uid": self.enclave.user.uid,
+                "mount_point": str(self.enclave.mount_point),
+            }
+            admission.answer(conn, reply, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def _handle(self, op: str, pid: int, conn: socket.socket) -> dict[str, Any]:
         if op == "status":

@@ -38,6 +38,7 @@ class ContainerSpec:
     device_cgroup_rules: Sequence[str] = ()
     privileged: bool = False
     ulimits: Sequence[str] = ()  # NAME=SOFT:HARD, as `docker run --ulimit`
+    seccomp: str | None = None  # the profile's JSON text (tazpod.engines.seccomp)
 
 
 @dataclass(frozen=True)

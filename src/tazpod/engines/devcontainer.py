@@ -1,11 +1,13 @@
 """The project's dev container: its description, image, and lifecycle (up, down, build).
 
-Least privilege: Docker's default capabilities minus NET_RAW and MKNOD, plus
-CAP_SYS_ADMIN, which the enclave needs for its mount namespace; no new
-privileges (no setuid escalation); `privileged` only on explicit opt-in.
-The luks backend adds exactly what dm-crypt on a loop device needs: the
-loop-control and device-mapper control nodes, device-cgroup rules for loop
-and device-mapper block devices, and MKNOD to create their nodes.
+Least privilege: Docker's default capabilities minus NET_RAW and MKNOD, no new
+privileges (no setuid escalation), and tazpod's seccomp profile
+(tazpod.engines.seccomp), which lets root build the ram vault's enclave in a user
+namespace of its own: the container holds no CAP_SYS_ADMIN. `privileged` only on
+explicit opt-in. The luks backend adds exactly what dm-crypt on a loop device needs:
+CAP_SYS_ADMIN (the mapping and the ext4 mount are the host kernel's, not a user
+namespace's), the loop-control and device-mapper control nodes, device-cgroup rules for
+loop and device-mapper block devices, and MKNOD to create their nodes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tazpod import __version__
+from tazpod.engines import seccomp
 from tazpod.engines.base import (
     LABEL_MANAGED,
     LABEL_PROJECT,
@@ -93,6 +96,7 @@ def spec_for(
 
     devices: list[str] = []
     rules: list[str] = []
+    added: tuple[str, ...] = ()
     dropped = ["NET_RAW", "MKNOD"]
     if needs_block_devices(config.vault) and not config.privileged:
         if config.engine == "kubernetes":
@@ -102,7 +106,12 @@ def spec_for(
                 hint="use vault.backend: ram, or opt in with privileged: true",
             )
         devices, rules = luks_devices()
+        added = ("SYS_ADMIN",)  # the opt-in's risk: docs/security.md, "The luks backend"
         dropped.remove("MKNOD")  # loop and dm nodes are made in the container's own /dev
+    if config.engine == "kubernetes":
+        # A pod cannot be given tazpod's seccomp profile without a file on the node
+        # (a Localhost profile): pods keep CAP_SYS_ADMIN until that is shipped.
+        added = ("SYS_ADMIN",)
     security = ["no-new-privileges:true"]
     if Path("/sys/kernel/security/apparmor").exists():
         security.append("apparmor=unconfined")  # docker-default forbids mount(2)
@@ -117,13 +126,14 @@ def spec_for(
         mounts=mounts,
         environment=environment,
         network=config.network,
-        cap_add=() if config.privileged else ("SYS_ADMIN",),
+        cap_add=() if config.privileged else added,
         cap_drop=() if config.privileged else tuple(dropped),
         devices=devices,
         device_cgroup_rules=rules,
         security_opt=() if config.privileged else tuple(security),
         privileged=config.privileged,
         ulimits=config.ulimits,
+        seccomp=None if config.privileged else seccomp.profile_json(),
     )
 
 

@@ -124,7 +124,7 @@ class DockerEngine:
                 init=True,
                 cap_add=list(spec.cap_add) or None,
                 cap_drop=list(spec.cap_drop) or None,
-                security_opt=list(spec.security_opt) or None,
+                security_opt=_security_opt(spec) or None,
                 devices=list(spec.devices) or None,
                 device_cgroup_rules=list(spec.device_cgroup_rules) or None,
                 privileged=spec.privileged,
@@ -166,3 +166,8 @@ class DockerEngine:
         from tazpod.engines.docker_socket import exec_argv
 
         return exec_argv(name, argv, user, tty, workdir)
+
+
+def _security_opt(spec: ContainerSpec) -> list[str]:
+    """The daemon takes a seccomp profile's text (the docker CLI reads the file for it)."""
+    return [*spec.security_opt, *([f"seccomp={spec.seccomp}"] if spec.seccomp else [])]

@@ -6,8 +6,10 @@ code and stderr in the error.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +146,10 @@ class PodmanEngine:
                 command += [flag, value]
         if spec.privileged:
             command.append("--privileged")
-        self._run([*command, spec.image, *spec.command], what=f"create {spec.name}")
+        with _profile_file(spec.seccomp) as profile:
+            if profile is not None:
+                command += ["--security-opt", f"seccomp={profile}"]  # read once, at create
+            self._run([*command, spec.image, *spec.command], what=f"create {spec.name}")
         info = self.find(spec.name)
         if info is None:
             raise EngineError(f"podman created {spec.name} but cannot find it")
@@ -163,3 +168,16 @@ class PodmanEngine:
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
         return exec_command(self.binary, name, argv, user, tty, workdir)
+
+
+@contextlib.contextmanager
+def _profile_file(text: str | None) -> Iterator[str | None]:
+    """The seccomp profile as the file podman's CLI wants (podman copies it into the
+    container's configuration at create: the file is gone again afterwards)."""
+    if text is None:
+        yield None
+        return
+    with tempfile.NamedTemporaryFile("w", prefix="tazpod-seccomp-", suffix=".json") as handle:
+        handle.write(text)
+        handle.flush()
+        yield handle.name

@@ -1,7 +1,7 @@
 """Linux system calls that Python 3.11's os module lacks, through ctypes.
 
-unshare/setns arrive in os only in 3.12; mount, umount2, prctl and capset
-never did. Each wrapper raises OSError with errno, like the os module.
+unshare/setns arrive in os only in 3.12; mount, umount2 and prctl never did.
+Each wrapper raises OSError with errno, like the os module.
 """
 
 from __future__ import annotations
@@ -32,20 +32,6 @@ PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
-
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
-
-
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-
-class _CapData(ctypes.Structure):
-    _fields_ = [
-        ("effective", ctypes.c_uint32),
-        ("permitted", ctypes.c_uint32),
-        ("inheritable", ctypes.c_uint32),
-    ]
 
 
 @cache
@@ -111,16 +97,6 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
         ctypes.c_ulong(0),
     )
     _check(result, "prctl")
-
-
-def raise_effective_caps() -> None:
-    """Copy the permitted capability set into the effective set (after a seteuid)."""
-    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    _check(_libc().capget(ctypes.byref(header), data), "capget")
-    for half in data:
-        half.effective = half.permitted
-    _check(_libc().capset(ctypes.byref(header), data), "capset")
 
 
 def forbid_core_dumps(dumpable: bool = True) -> None:

@@ -1,7 +1,7 @@
 """The few /proc files tazpod reads or writes outside process ancestry (see ``procs``).
 
-Each one is named for what it is: the kernel's device majors, a process's mount
-namespace, a child's user-namespace id maps, a descriptor of this process by path.
+Each one is named for what it is: the kernel's device majors, this process's own
+namespaces, a descriptor of this process by path.
 """
 
 from __future__ import annotations
@@ -22,19 +22,9 @@ def device_majors(source: Path = PROC_DEVICES) -> dict[str, int]:
     return majors
 
 
-def open_mount_namespace(pid: int | str) -> int:
-    """A descriptor of ``pid``'s mount namespace (for setns); holding it keeps it alive.
-
-    FileNotFoundError when the process is gone.
-    """
-    return os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
-
-
-def write_id_maps(pid: int, mapping: str) -> None:
-    """The same uid and gid map for ``pid``'s new user namespace (written once, by its parent)."""
-    for name in ("uid_map", "gid_map"):
-        with open(f"/proc/{pid}/{name}", "w") as handle:
-            handle.write(mapping)
+def open_own_namespace(kind: str) -> int:
+    """A descriptor of this process's namespace ``kind`` (user, mnt), to hand a joiner."""
+    return os.open(f"/proc/self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
 
 
 def fd_path(fd: int) -> str:

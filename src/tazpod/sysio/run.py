@@ -217,6 +217,49 @@ class Child:
             raise CommandFailed(self.argv, _exit_code(code), error)
 
 
+class Lifeline:
+    """A program that lives as long as this process holds its standard input open.
+
+    However this process ends (returning, a signal, kill -9), the kernel closes the pipe
+    and the program reads EOF; ``release`` says a word first, so that it can tell a
+    planned end from a lost caller. It runs in a session of its own (a Ctrl-C at the
+    terminal is not its), printing to our stderr.
+    """
+
+    def __init__(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
+        self.argv = tuple(argv)
+        try:
+            self._process = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                stdin=subprocess.PIPE,
+                stdout=2,
+                start_new_session=True,
+            )
+        except OSError as err:
+            raise CannotRun(argv, str(err)) from err
+
+    def release(self, word: bytes) -> None:
+        stdin = self._process.stdin
+        if stdin is not None and not stdin.closed:
+            with contextlib.suppress(OSError):
+                stdin.write(word)
+                stdin.flush()
+        self.cut()
+
+    def cut(self) -> None:
+        stdin = self._process.stdin
+        if stdin is not None and not stdin.closed:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
 def replace_process(argv: Sequence[str], env: Mapping[str, str] | None = None) -> NoReturn:
     """Become ``argv`` (exec): its exit code and terminal are the caller's from here on.
 

@@ -26,6 +26,9 @@ Proof = object
 
 class OpenedVault(Protocol):
     kind: str  # the backend's name
+    # Whether root of a user namespace can mount it (a tmpfs can; a dm-crypt device's
+    # file system cannot): the enclave then needs no CAP_SYS_ADMIN where it runs.
+    user_namespace_mount: bool
 
     def mount(self, target: str, uid: int, gid: int) -> None:
         """As root, inside the enclave's private namespace: put the plaintext at ``target``."""

@@ -28,6 +28,7 @@ class LuksMapping:
     name: str
     image: Path  # the vault.img it maps, for hints
     kind: str = "luks"
+    user_namespace_mount: bool = False  # ext4 on a dm-crypt device: the host kernel's mount
     closed: bool = False
 
     @property

@@ -217,6 +217,7 @@ class RamOpened:
     archive: bytes | None = field(repr=False)
     size_mib: int
     kind: str = "ram"
+    user_namespace_mount: bool = True
 
     def mount(self, target: str, uid: int, gid: int) -> None:
         options = f"size={self.size_mib}m,mode=0700,uid={uid},gid={gid}"

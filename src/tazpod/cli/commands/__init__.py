@@ -24,7 +24,7 @@ SUMMARIES = {
     "build": "(re)build the project's image",
     "list": "every tazpod container on this engine",
     "unlock": "open the vault in a private enclave shell",
-    "lock": "from inside the enclave: save the vault and end the enclave",
+    "lock": "save the vault and end the enclave (in it, or from outside as root)",
     "run": "open the vault, run one command in the enclave, save, close",
     "vault": "vault status, save, passphrase change, backend migration",
     "pull": "sync secrets from Infisical into the vault",

@@ -1,15 +1,43 @@
-"""`tazpod lock`: from inside the enclave, save the vault and end the enclave."""
+"""`tazpod lock`: save the vault and end the enclave.
+
+Inside the enclave it asks its supervisor through the control socket. Outside, as
+root, it asks through the enclave's door (tazpod.enclave.admission) and waits until
+the vault is saved and closed; on a host whose project container runs, it does that in
+the container (root there), so the host's `tazpod lock` ends the enclave a host-side
+`tazpod unlock` or `run` opened in it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import time
+from pathlib import Path
 
 from tazpod.cli.ui import UI
-from tazpod.enclave import control
+
+_CLOSE_WAIT = 300.0  # seconds: a large vault's final save
+_OPENING_WAIT = 15.0  # seconds: an enclave whose door is not open yet
+DONE = b"done\n"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--on-hangup",
+        action="store_true",
+        help="(the host side's lifeline) wait until standard input closes; unless it said"
+        " 'done' first, lock the enclave",
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    import signal
+    from tazpod.sysio.environ import in_enclave
+
+    if getattr(args, "on_hangup", False):
+        return _on_hangup(args, ui)
+    if not in_enclave():
+        return _from_outside(args, ui)
+    from tazpod.enclave import control
 
     # The enclave's shells are hung up as it closes: say what happens, then go, rather
     # than being reported "Terminated" by the shell that started us.
@@ -18,3 +46,80 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     reply = control.request("lock")
     ui.info(str(reply.get("message", "closing")))
     return 0
+
+
+def _on_hangup(args: argparse.Namespace, ui: UI) -> int:
+    """The lifeline of a host-side `run`/`unlock`: when the host side goes (Ctrl-C, a
+    closed terminal, kill -9 of it and its engine client), the engine closes this exec's
+    standard input; the enclave it opened is then saved and closed, not left open."""
+    import os
+
+    from tazpod.vault.lock import is_locked
+
+    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_IGN)  # the engine may hang us up as it goes
+    said = b""
+    while chunk := os.read(0, 64):
+        said = (said + chunk)[-len(DONE) :]
+    if said == DONE:
+        return 0
+    ui.info("the host side went away: closing the enclave it used")
+    deadline = time.monotonic() + _OPENING_WAIT
+    from tazpod.cli.context import load_context
+
+    vault_dir = load_context(ui).project.vault_dir
+    while _lock(vault_dir, ui) is None and is_locked(vault_dir):
+        if time.monotonic() > deadline:
+            return 0  # locked by something that is no enclave
+        time.sleep(0.2)  # still opening: its door comes once the vault is mounted
+    return 0
+
+
+def _from_outside(args: argparse.Namespace, ui: UI) -> int:
+    import os
+
+    from tazpod.cli.context import load_context
+    from tazpod.cli.forwarding import forward, running_container
+    from tazpod.errors import PrivilegeError
+
+    context = load_context(ui)
+    target = running_container(context)
+    if target is not None:
+        return forward(args, ui, target, ["lock"], context)
+    if os.geteuid() != 0:
+        raise PrivilegeError(
+            "outside the enclave, `tazpod lock` needs root (the enclave's door is root's)",
+            hint="run `sudo tazpod lock`, or `tazpod lock` in the enclave's own shell",
+        )
+    if _lock(context.project.vault_dir, ui) is None:
+        ui.say("no enclave holds this project's vault open (nothing to lock)")
+    return 0
+
+
+def _lock(vault_dir: Path, ui: UI) -> bool | None:
+    """Ask the open enclave to close and wait until it has; None when none answers."""
+    import os
+
+    from tazpod.enclave import admission
+    from tazpod.errors import VaultError
+
+    conn = admission.knock(vault_dir)
+    if conn is None:
+        return None
+    with conn:
+        reply, fds = admission.ask(conn, "lock")
+    for fd in fds:
+        os.close(fd)
+    if not reply.get("ok"):
+        raise VaultError(str(reply.get("message", "the enclave refused to close")))
+    ui.info("the enclave is saving and closing")
+    deadline = time.monotonic() + _CLOSE_WAIT
+    while admission.door_path(vault_dir).exists():  # its supervisor removes it, last
+        if time.monotonic() > deadline:
+            raise VaultError(
+                f"the enclave did not close within {_CLOSE_WAIT:.0f} s",
+                hint="its final save may still be running; `tazpod status` shows the vault",
+            )
+        time.sleep(0.1)
+    ui.say("vault saved and closed")
+    return True

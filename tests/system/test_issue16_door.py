@@ -1,0 +1,147 @@
+"""Issue 16: joins through the supervisor's door, never through a pid; no owner uid to see.
+
+(a) The same uid holds the vault's lock and runs a fake "enclave" (the join hijack of
+the issue): the victim's `tazpod run` is refused as busy and joins nothing. (b) A
+supervisor killed with SIGKILL leaves a door nobody answers: the next `run` opens the
+vault itself. (c) A watcher of another uid reading every /proc/<pid>/status while
+enclaves open sees no uid but root's and the user's. (d) `sudo tazpod lock` from
+outside closes the enclave with a save.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tazpod.enclave import admission
+from tazpod.errors import ExitCode
+
+from .conftest import Project, User, wait_for
+
+pytestmark = pytest.mark.system
+
+
+def test_a_lock_held_by_a_fake_enclave_is_never_joined(project: Project) -> None:
+    assert project.run("true").returncode == 0  # the vault exists
+    lock_file = project.vault_dir / ".lock"
+    holder_code = (
+        "import fcntl, os, sys, time;"
+        f"fd = os.open({str(lock_file)!r}, os.O_RDWR);"
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"
+    )
+    uid, gid = project.user.uid, project.user.gid
+    attacker = subprocess.Popen(
+        [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            "--",
+            sys.executable,
+            "-c",
+            holder_code,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert attacker.stdout is not None and attacker.stdout.readline() == "held\n"
+        started = time.monotonic()
+        victim = project.run("sh", "-c", "echo victim-wrote > $TAZPOD_VAULT/x", timeout=120)
+        assert victim.returncode == ExitCode.VAULT_BUSY, victim.stderr
+        assert "no open enclave answers" in victim.stderr and "joined" not in victim.stderr
+        assert time.monotonic() - started < 60
+    finally:
+        attacker.kill()
+        attacker.wait()
+
+
+def test_a_killed_supervisors_door_is_replaced_not_answered(project: Project) -> None:
+    ready = project.root / "ready"
+    holder = project.start("sh", "-c", f"touch {ready}; exec sleep 60")
+    wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=60)
+    door = admission.door_path(project.vault_dir)
+    assert door.exists() and (door.stat().st_mode & 0o777) == 0o600
+    os.kill(holder.pid, signal.SIGKILL)  # the supervisor: it cannot remove its door
+    holder.wait()
+    subprocess.run(["pkill", "-KILL", "-u", str(project.user.uid), "-x", "sleep"])
+    wait_for(
+        lambda: (
+            not subprocess.run(
+                ["pgrep", "-u", str(project.user.uid), "-x", "sleep"], capture_output=True
+            ).stdout
+        ),
+        timeout=20,
+    )
+    assert door.exists()
+    probe = socket.socket(socket.AF_UNIX)
+    with pytest.raises(ConnectionRefusedError):
+        probe.connect(str(door))
+    probe.close()
+    done = project.run("sh", "-c", "echo fresh")
+    assert done.returncode == 0 and done.stdout == "fresh\n", done.stderr
+    assert "joined" not in done.stderr and not door.exists()
+
+
+def test_no_uid_but_roots_and_the_users_shows_while_enclaves_open(
+    project: Project, other_user: User
+) -> None:
+    watcher_code = (
+        "import os, sys, time\n"
+        "seen = set(); end = time.monotonic() + float(sys.argv[1])\n"
+        "while time.monotonic() < end:\n"
+        "    for pid in os.listdir('/proc'):\n"
+        "        if pid.isdigit():\n"
+        "            try:\n"
+        "                text = open(f'/proc/{pid}/status').read()\n"
+        "            except OSError:\n"
+        "                continue\n"
+        "            for line in text.splitlines():\n"
+        "                if line.startswith('Uid:'):\n"
+        "                    seen.update(int(u) for u in line.split()[1:])\n"
+        "print(' '.join(map(str, sorted(seen))))\n"
+    )
+    before = {p.pw_uid for p in __import__("pwd").getpwall()}
+    watcher = subprocess.Popen(
+        [
+            "setpriv",
+            f"--reuid={other_user.uid}",
+            f"--regid={other_user.gid}",
+            "--clear-groups",
+            "--",
+            sys.executable,
+            "-c",
+            watcher_code,
+            "20",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(5):
+        assert project.run("true").returncode == 0
+    out, _err = watcher.communicate(timeout=60)
+    seen = {int(uid) for uid in out.split()}
+    strangers = seen - before - {65534}
+    assert not strangers, f"uids no account has showed in /proc: {sorted(strangers)}"
+
+
+def test_sudo_lock_from_outside_saves_and_closes(project: Project) -> None:
+    ready = project.root / "ready"
+    holder = project.start(
+        "sh", "-c", f'echo kept > "$TAZPOD_VAULT/kept"; touch {ready}; exec sleep 60'
+    )
+    wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=60)
+    locked = project.tazpod("lock", timeout=120)
+    assert locked.returncode == 0 and "vault saved and closed" in locked.stdout, locked.stderr
+    _out, err = holder.communicate(timeout=60)
+    assert "vault saved" in err
+    again = project.tazpod("lock")
+    assert again.returncode == 0 and "nothing to lock" in again.stdout
+    done = project.run("cat", str(project.secrets / "kept"))
+    assert done.stdout == "kept\n", done.stderr
