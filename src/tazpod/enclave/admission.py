@@ -40,6 +40,9 @@ def _private_runtime_dir() -> Path:
     directory = paths.RUNTIME_DIR
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = os.lstat(directory)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and info.st_mode & 0o077:
+        os.chmod(directory, 0o700)  # root's own (the luks staging dir made it 0755)
+        info = os.lstat(directory)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
         raise VaultError(
             f"{directory} is not a directory only root can enter",
