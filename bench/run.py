@@ -176,16 +176,16 @@ def _tree(base: Path, mib: int) -> Path:
 def _scale(base: Path, tree: Path, mib: int, runs: int, identity: Any) -> tuple[float, float]:
     """(save ms, open ms) of a ``mib`` MiB tree, in-process: the code the enclave runs."""
     from tazpod.vault import tarball
-    from tazpod.vault.ram import RamVault
+    from tazpod.vault.age_files import RamVault, VaultKey
 
     vault = RamVault(base / f"vault-{mib}")
     vault.directory.mkdir()
-    recipient = identity.to_public()
-    save = median_ms(lambda: vault.seal_tree(tree, recipient, None), runs)
+    key = VaultKey(identity, requires_seal=True)
+    save = median_ms(lambda: vault.seal_tree(tree, key.recipient, key.seal_key, None), runs)
 
     def open_once() -> None:
         with tempfile.TemporaryDirectory(dir="/dev/shm") as out:
-            tarball.unpack(vault.decrypt(identity), Path(out))
+            tarball.unpack(vault.open_archive(key)[0], Path(out))
 
     return save, median_ms(open_once, runs)
 

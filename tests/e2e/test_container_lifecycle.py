@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -252,3 +253,24 @@ def test_issue16_no_sys_admin_join_lock_from_the_host_and_a_killed_host_side(pod
         'cat "$TAZPOD_VAULT/second" "$TAZPOD_VAULT/third"',
     )
     assert kept.returncode == 0 and kept.stdout == "second\nthird\n", kept.stderr
+
+    fourth = 'echo fourth > "$TAZPOD_VAULT/fourth"; exec sleep 300'
+    # Ctrl-C of a host-side run (SIGINT to its whole process group, as a terminal sends
+    # it, no terminal involved): the enclave in the container is saved and closed.
+    holder = subprocess.Popen(
+        [_tazpod(), "run", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", fourth],
+        cwd=pod.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    wait_for(lambda: _sleeping(pod), 120)
+    os.killpg(holder.pid, signal.SIGINT)
+    _out, err = holder.communicate(timeout=120)
+    assert holder.returncode != 0, err
+    wait_for(lambda: not _sleeping(pod), 120)
+    kept = pod.tazpod(
+        "run", "--passphrase-file", str(pod.passfile), "--", "cat", "/home/tazpod/secrets/fourth"
+    )
+    assert kept.returncode == 0 and kept.stdout == "fourth\n", kept.stderr

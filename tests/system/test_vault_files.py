@@ -16,7 +16,7 @@ import pyrage
 import pytest
 
 from tazpod.errors import ExitCode
-from tazpod.vault.ram import RamVault
+from tazpod.vault.age_files import RamVault
 
 from .conftest import PASSPHRASE, WAIT_FOR_FILE, Project, wait_for
 from .ptyutil import PtySession
@@ -72,7 +72,7 @@ SAVER = textwrap.dedent(
     import sys, io, tarfile, time
     import pyrage
     from pathlib import Path
-    from tazpod.vault.ram import RamVault
+    from tazpod.vault.age_files import RamVault
     directory, recipient, generation = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
@@ -90,7 +90,8 @@ SAVER = textwrap.dedent(
 
 
 def _generation(vault: RamVault, identity: object) -> str:
-    with tarfile.open(fileobj=io.BytesIO(vault.decrypt(identity))) as archive:
+    data = pyrage.decrypt(vault.vault_path.read_bytes(), [identity])
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
         member = archive.extractfile("generation")
         assert member is not None
         return member.read().decode()
@@ -226,6 +227,7 @@ def test_a_failed_pack_never_replaces_the_vault(tmp_path: Path) -> None:
     (tree / "secret").write_text("x")
     (tree / "secret").chmod(0o600)
     with pytest.raises(VaultError, match="packing the vault failed"):
-        vault.seal_tree(tree / ".", identity.to_public(), (65534, 65534, ()))  # nobody: no access
+        # nobody: no access
+        vault.seal_tree(tree / ".", identity.to_public(), b"k" * 32, (65534, 65534, ()))
     assert vault.vault_path.read_bytes() == before
     assert not [p for p in vault.directory.iterdir() if ".tmp" in p.name]

@@ -16,17 +16,18 @@ from pathlib import Path
 import pytest
 
 from tazpod.errors import VaultError
-from tazpod.vault.ram import RamOpened, RamVault
+from tazpod.vault.age_files import RamVault, VaultKey
+from tazpod.vault.ram import RamOpened
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, VaultKey]:
     vault = RamVault(tmp_path_factory.mktemp("made") / "vault")
     return vault.directory, vault.create("pass")
 
 
 def test_issue16_write_failure_while_sealing_is_a_vault_error(
-    tmp_path: Path, made: tuple[Path, object]
+    tmp_path: Path, made: tuple[Path, VaultKey]
 ) -> None:
     shutil.copytree(made[0], tmp_path / "vault")
     vault = RamVault(tmp_path / "vault")
@@ -41,7 +42,7 @@ def test_issue16_write_failure_while_sealing_is_a_vault_error(
         try:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
             resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-            vault.seal_tree(tree, made[1], None)
+            vault.seal_tree(tree, made[1].recipient, made[1].seal_key, None)
         except VaultError as err:
             verdict = f"VaultError: {err}".encode()
         except BaseException as err:
@@ -57,34 +58,34 @@ def test_issue16_write_failure_while_sealing_is_a_vault_error(
     assert sorted(os.listdir(vault.directory)) == before  # no temp file, no rotation
 
 
-def test_issue16_rescue_files_get_unique_names(tmp_path: Path, made: tuple[Path, object]) -> None:
+def test_issue16_rescue_files_get_unique_names(tmp_path: Path, made: tuple[Path, VaultKey]) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "f").write_text("work")
-    opened = RamOpened(RamVault(made[0]), made[1], None, 16)
+    opened = RamOpened(RamVault(made[0]), made[1].recipient, made[1].seal_key, None, 16)
     names = {opened.rescue(tree, [tmp_path]) for _ in range(5)}  # all in one second
     assert len(names) == 5
     assert all(p.name.startswith("tazpod-rescue-") and p.suffix == ".age" for p in names)
     assert all((p.stat().st_mode & 0o777) == 0o600 for p in names)
 
 
-def test_issue16_no_rescue_place_says_why(tmp_path: Path, made: tuple[Path, object]) -> None:
+def test_issue16_no_rescue_place_says_why(tmp_path: Path, made: tuple[Path, VaultKey]) -> None:
     tree = tmp_path / "tree"
     tree.mkdir()
-    opened = RamOpened(RamVault(made[0]), made[1], None, 16)
+    opened = RamOpened(RamVault(made[0]), made[1].recipient, made[1].seal_key, None, 16)
     with pytest.raises(VaultError, match=r"nor a rescue copy: .*missing") as raised:
         opened.rescue(tree, [tmp_path / "missing"])
     assert "still open" in (raised.value.hint or "")
 
 
 def test_issue16_earlier_rescue_copies_are_found_for_the_next_save_to_name(
-    tmp_path: Path, made: tuple[Path, object]
+    tmp_path: Path, made: tuple[Path, VaultKey]
 ) -> None:
     from tazpod.enclave.session import earlier_rescues
 
     tree = tmp_path / "tree"
     tree.mkdir()
-    opened = RamOpened(RamVault(made[0]), made[1], None, 16)
+    opened = RamOpened(RamVault(made[0]), made[1].recipient, made[1].seal_key, None, 16)
     first, second = opened.rescue(tree, [tmp_path]), opened.rescue(tree, [tmp_path])
     (tmp_path / "tazpod-rescue-link.age").symlink_to(first)  # not a rescue file of ours
     (tmp_path / "unrelated.age").write_bytes(b"x")

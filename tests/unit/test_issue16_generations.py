@@ -16,7 +16,7 @@ import pyrage
 import pytest
 
 from tazpod.sysio import files, linux
-from tazpod.vault.ram import RamVault
+from tazpod.vault.age_files import RamVault
 
 STEPS: list[tuple[Any, str]] = [
     (os, "replace"),
@@ -60,8 +60,8 @@ def _save_dying_at(vault: RamVault, recipient: object, data: bytes, step: int) -
 def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, object]:
     """One created vault (scrypt is slow), copied for each test."""
     vault = RamVault(tmp_path_factory.mktemp("made") / "v")
-    recipient = vault.create("p")
-    return vault.directory, recipient, vault.unwrap("p")
+    key = vault.create("p")
+    return vault.directory, key.recipient, key.identity
 
 
 @pytest.fixture

@@ -9,18 +9,17 @@ import pyrage
 import pytest
 
 from tazpod.errors import VaultError, WrongPassphraseError
-from tazpod.vault import tarball
-from tazpod.vault.ram import RamVault
+from tazpod.vault import seal
+from tazpod.vault.age_files import RamVault, VaultKey
 
 
 @pytest.fixture(scope="module")
-def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[RamVault, object]:
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[RamVault, VaultKey]:
     vault = RamVault(tmp_path_factory.mktemp("v") / "vault")
-    recipient = vault.create("pass phrase")
-    return vault, recipient
+    return vault, vault.create("pass phrase")
 
 
-def test_create_writes_two_private_age_files(sealed: tuple[RamVault, object]) -> None:
+def test_create_writes_two_private_age_files(sealed: tuple[RamVault, VaultKey]) -> None:
     vault, _ = sealed
     assert vault.exists()
     assert stat.S_IMODE(vault.directory.stat().st_mode) == 0o700
@@ -29,14 +28,15 @@ def test_create_writes_two_private_age_files(sealed: tuple[RamVault, object]) ->
         assert path.read_bytes().startswith(b"age-encryption.org/v1\n")
 
 
-def test_unwrap_and_decrypt(sealed: tuple[RamVault, object]) -> None:
-    vault, recipient = sealed
-    identity = vault.unwrap("pass phrase")
-    assert str(identity.to_public()) == str(recipient)
-    assert vault.decrypt(identity) == tarball.pack_empty()
+def test_unwrap_and_decrypt(sealed: tuple[RamVault, VaultKey]) -> None:
+    vault, created = sealed
+    key = vault.unwrap("pass phrase")
+    assert str(key.recipient) == str(created.recipient)
+    assert key.requires_seal and key.seal_key == created.seal_key
+    assert vault.open_archive(key) == (seal.END_OF_ARCHIVE, True)
 
 
-def test_wrong_passphrase(sealed: tuple[RamVault, object]) -> None:
+def test_wrong_passphrase(sealed: tuple[RamVault, VaultKey]) -> None:
     vault, _ = sealed
     before = vault.identity_path.read_bytes()
     with pytest.raises(WrongPassphraseError, match="wrong passphrase"):
@@ -46,12 +46,11 @@ def test_wrong_passphrase(sealed: tuple[RamVault, object]) -> None:
 
 def test_seal_keeps_one_previous_generation(tmp_path: Path) -> None:
     vault = RamVault(tmp_path / "v")
-    recipient = vault.create("p")
-    identity = vault.unwrap("p")
-    vault.seal(b"first" + b"\0" * 1019, recipient)
-    vault.seal(b"second" + b"\0" * 1018, recipient)
-    assert vault.decrypt(identity).startswith(b"second")
-    previous = pyrage.decrypt(vault.previous_path.read_bytes(), [identity])
+    key = vault.create("p")
+    vault.seal(b"first" + b"\0" * 1019, key.recipient)
+    vault.seal(b"second" + b"\0" * 1018, key.recipient)
+    assert vault.decrypt(vault.unwrap("p")).startswith(b"second")
+    previous = pyrage.decrypt(vault.previous_path.read_bytes(), [key.identity])
     assert previous.startswith(b"first")
     assert sorted(p.name for p in vault.directory.iterdir()) == [
         "identity.age",
@@ -68,7 +67,8 @@ def test_rewrap_changes_only_the_identity(tmp_path: Path) -> None:
     assert vault.vault_path.read_bytes() == sealed_before
     with pytest.raises(WrongPassphraseError):
         vault.unwrap("old")
-    assert vault.decrypt(vault.unwrap("new")) == tarball.pack_empty()
+    assert vault.unwrap("new").requires_seal
+    assert vault.open_archive(vault.unwrap("new")) == (seal.END_OF_ARCHIVE, True)
 
 
 def test_half_a_vault_is_an_error(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_fifos_and_devices_are_skipped_not_extracted(tmp_path: Path) -> None:
 def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None:
     import pyrage
 
-    from tazpod.vault.ram import RamVault
+    from tazpod.vault.age_files import RamVault, VaultKey
 
     tree = tmp_path / "tree"
     (tree / "sub").mkdir(parents=True)
@@ -108,13 +108,15 @@ def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None
     os.mkfifo(tree / "pipe")
     (tree / ".tazpod").mkdir()
     (tree / ".tazpod" / "state").write_text("not sealed")
-    identity = pyrage.x25519.Identity.generate()
+    key = VaultKey(pyrage.x25519.Identity.generate(), requires_seal=True)
     vault = RamVault(tmp_path / "vault")
-    size = vault.seal_tree(tree, identity.to_public(), None)
+    size = vault.seal_tree(tree, key.recipient, key.seal_key, None)
     assert size > 100_000
     out = tmp_path / "out"
     out.mkdir()
-    tarball.unpack(vault.decrypt(identity), out)
+    archive, sealed = vault.open_archive(key)
+    assert sealed
+    tarball.unpack(archive, out)
     assert (out / "sub" / "key").read_bytes() == b"k" * 100_000
     assert stat.S_IMODE((out / "sub" / "key").stat().st_mode) == 0o640
     assert os.readlink(out / "link") == "sub/key"

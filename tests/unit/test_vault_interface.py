@@ -12,7 +12,7 @@ import pytest
 
 from tazpod.errors import UsageError, VaultError, WrongPassphraseError
 from tazpod.project.config import VaultConfig
-from tazpod.vault import prompts, tarball, unlocking
+from tazpod.vault import prompts, seal, tarball, unlocking
 from tazpod.vault.base import Report, Vault
 from tazpod.vault.factory import needs_block_devices, vault_for
 from tazpod.vault.luks import LuksVault
@@ -107,7 +107,7 @@ def test_verify_and_open_take_a_plain_passphrase(made: Vault) -> None:
         with pytest.raises(WrongPassphraseError):
             attempt("wrong")
         opened = attempt("right")
-    assert isinstance(opened, RamOpened) and opened.archive == tarball.pack_empty()
+    assert isinstance(opened, RamOpened) and opened.archive == seal.END_OF_ARCHIVE
 
 
 def test_open_or_create_makes_a_vault_at_the_first_unlock_then_opens_it(tmp_path: Path) -> None:

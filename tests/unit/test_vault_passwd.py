@@ -17,7 +17,7 @@ from tazpod.project import trust
 from tazpod.project.config import read_project_config
 from tazpod.secrets.mappings import read_secrets_config
 from tazpod.sysio import environ
-from tazpod.vault.ram import RamVault
+from tazpod.vault.age_files import RamVault
 
 Cli = Callable[..., tuple[int, str, str]]
 

@@ -139,7 +139,8 @@ def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:
     try:
         with acting_as(user.uid, user.gid, user.groups):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not os.access(directory, os.R_OK | os.W_OK | os.X_OK):
+            # effective_ids: the user's rights (acting_as set the effective ids), not root's
+            if not os.access(directory, os.R_OK | os.W_OK | os.X_OK, effective_ids=True):
                 raise PermissionError(13, "not writable", str(directory))
     except PermissionError as err:
         owner = directory.stat().st_uid if directory.exists() else None

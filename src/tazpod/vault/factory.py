@@ -33,7 +33,8 @@ def vault_for(
 
         kdf = Kdf(settings.kdf_time_ms, settings.kdf_memory_mib)
         return LuksVault(directory, ids, settings.size_mib, kdf)
-    from tazpod.vault.ram import RamBackend, RamVault
+    from tazpod.vault.age_files import RamVault
+    from tazpod.vault.ram import RamBackend
 
     return RamBackend(RamVault(directory), ids, room_mib or settings.size_mib)
 

@@ -1,15 +1,8 @@
-"""The `ram` backend's files: standard age, recoverable without tazpod.
+"""The `ram` backend: age files (tazpod.vault.age_files) unpacked into a tmpfs.
 
-    .tazpod/vault/identity.age   an X25519 identity, passphrase-encrypted (scrypt)
-    .tazpod/vault/vault.age      a tar of the vault tree, encrypted to that identity
-    .tazpod/vault/vault.age.1    the previous generation
-
-`age -d -i identity.age vault.age | tar -x` recovers everything. Saving needs
-only the public recipient, so after unlock neither the passphrase nor the
-private key is kept; a passphrase change re-wraps identity.age alone.
-
-RamVault is the file format; RamBackend is the Vault interface over it
-(tazpod.vault.base), doing the file work with the vault owner's rights.
+RamOpened is an opened vault (the tmpfs, sealed on save); RamBackend is the Vault
+interface (tazpod.vault.base) over the files, doing the file work with the vault
+owner's rights.
 """
 
 from __future__ import annotations
@@ -20,188 +13,14 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from tazpod.errors import VaultError, WrongPassphraseError
+from tazpod.errors import VaultError
 from tazpod.sysio import linux
 from tazpod.sysio.creds import acting_as
-from tazpod.sysio.files import atomic_writer, fsync_dir, write_atomic
-from tazpod.vault import tarball
+from tazpod.vault import seal, tarball
+from tazpod.vault.age_files import RamVault, Recipient, VaultKey, encrypt_to
 from tazpod.vault.base import Ids, Report
-from tazpod.vault.layout import (
-    IDENTITY_FILE,
-    PREVIOUS_SUFFIX,
-    RESCUE_PREFIX,
-    RESCUE_SUFFIX,
-    VAULT_FILE,
-)
-
-Identity = Any  # pyrage.x25519.Identity (untyped extension module)
-Recipient = Any  # pyrage.x25519.Recipient
-
-
-def encrypt_to(archive: bytes, recipient: Recipient) -> bytes:
-    import pyrage
-
-    return bytes(pyrage.encrypt(archive, [recipient]))
-
-
-@dataclass(frozen=True)
-class RamVault:
-    directory: Path
-    owner: tuple[int, int] | None = None  # the enclave user owns the files
-
-    @property
-    def vault_path(self) -> Path:
-        return self.directory / VAULT_FILE
-
-    @property
-    def identity_path(self) -> Path:
-        return self.directory / IDENTITY_FILE
-
-    @property
-    def previous_path(self) -> Path:
-        return self.directory / (VAULT_FILE + PREVIOUS_SUFFIX)
-
-    def exists(self) -> bool:
-        has_identity = self.identity_path.is_file()
-        has_vault = self.vault_path.is_file()
-        if has_identity != has_vault:
-            present, missing = (
-                (self.identity_path, self.vault_path)
-                if has_identity
-                else (self.vault_path, self.identity_path)
-            )
-            raise VaultError(
-                f"{present} exists but {missing} is missing",
-                hint="restore the missing file from a backup; tazpod will not create a new"
-                " vault over half of an old one",
-            )
-        return has_identity
-
-    def files(self) -> list[Path]:
-        paths = (self.vault_path, self.previous_path, self.identity_path)
-        return [path for path in paths if path.exists()]
-
-    def verify(self, passphrase: str) -> None:
-        self.unwrap(passphrase)
-
-    def _prepare_dir(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
-        if self.owner is not None:
-            os.chown(self.directory, *self.owner)
-
-    def create(self, passphrase: str) -> Recipient:
-        """A new, empty vault. Returns the recipient to seal to."""
-        import pyrage
-
-        self._prepare_dir()
-        identity = pyrage.x25519.Identity.generate()
-        recipient = identity.to_public()
-        created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        key_text = f"# created: {created}\n# public key: {recipient}\n{identity}\n"
-        self._write(self.identity_path, pyrage.passphrase.encrypt(key_text.encode(), passphrase))
-        self.seal(tarball.pack_empty(), recipient)
-        return recipient
-
-    def unwrap(self, passphrase: str) -> Identity:
-        """Decrypt identity.age; WrongPassphraseError when the passphrase does not fit."""
-        import pyrage
-
-        sealed = self.identity_path.read_bytes()
-        try:
-            text = pyrage.passphrase.decrypt(sealed, passphrase).decode()
-        except pyrage.DecryptError as err:
-            raise WrongPassphraseError(
-                "wrong passphrase for the vault", hint="the vault files were not changed"
-            ) from err
-        keys = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-")]
-        if len(keys) != 1:
-            raise VaultError(f"{self.identity_path} does not hold exactly one age identity")
-        return pyrage.x25519.Identity.from_str(keys[0])
-
-    def decrypt(self, identity: Identity) -> bytes:
-        import pyrage
-
-        try:
-            return bytes(pyrage.decrypt(self.vault_path.read_bytes(), [identity]))
-        except pyrage.DecryptError as err:
-            raise VaultError(
-                f"{self.vault_path} cannot be decrypted with this vault's identity",
-                hint=f"the previous generation is {self.previous_path.name}",
-            ) from err
-
-    def seal(self, archive: bytes, recipient: Recipient) -> None:
-        """Encrypt and replace vault.age atomically, keeping the previous generation."""
-        ciphertext = encrypt_to(archive, recipient)
-        self._prepare_dir()
-        write_atomic(
-            self.vault_path, ciphertext, 0o600, self.owner, keep_previous=self.previous_path
-        )
-
-    def seal_tree(
-        self,
-        tree: Path,
-        recipient: Recipient,
-        ids: tuple[int, int, tuple[int, ...]] | None,
-        exclude: frozenset[str] = tarball.UNSEALED,
-    ) -> int:
-        """Seal a directory tree streaming (tar and encryption run side by side).
-
-        Returns the archive's size. vault.age is replaced only if tar succeeded.
-        """
-        import pyrage
-
-        self._prepare_dir()
-        stream = tarball.ArchiveStream(tree, ids, exclude)
-        try:
-            with atomic_writer(
-                self.vault_path, 0o600, self.owner, keep_previous=self.previous_path
-            ) as handle:
-                pyrage.encrypt_io(stream, handle, [recipient])
-                stream.finish()
-        except (OSError, pyrage.EncryptError) as err:  # a write failed (ENOSPC, EFBIG, EIO)
-            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-            raise VaultError(
-                f"could not write {self.vault_path.name} in {self.directory}: {reason}",
-                hint="free space there; the previous vault.age is unchanged",
-            ) from err
-        finally:
-            if stream.process.poll() is None:
-                stream.process.kill()
-                stream.process.wait()
-        return stream.size
-
-    def rewrap(self, identity: Identity, new_passphrase: str) -> None:
-        """Passphrase change: only identity.age is rewritten."""
-        import pyrage
-
-        recipient = identity.to_public()
-        created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        key_text = f"# rewrapped: {created}\n# public key: {recipient}\n{identity}\n"
-        sealed = pyrage.passphrase.encrypt(key_text.encode(), new_passphrase)
-        self._write(self.identity_path, sealed)
-
-    def remove_stale_temps(self) -> list[Path]:
-        """Temp files a killed save left behind (only call while holding the vault lock)."""
-        stale = [p for p in self.directory.glob(".*.tmp*") if p.is_file()]
-        for path in stale:
-            path.unlink()
-        return stale
-
-    def destroy(self) -> list[Path]:
-        removed = self.files()
-        for path in removed:
-            path.unlink()
-        self.remove_stale_temps()
-        if self.directory.exists():
-            fsync_dir(self.directory)
-        return removed
-
-    def _write(self, path: Path, data: bytes) -> None:
-        self._prepare_dir()
-        write_atomic(path, data, mode=0o600, owner=self.owner)
+from tazpod.vault.layout import RESCUE_PREFIX, RESCUE_SUFFIX, VAULT_FILE
 
 
 def _files(count: int) -> str:
@@ -214,6 +33,7 @@ class RamOpened:
 
     vault: RamVault
     recipient: Recipient
+    seal_key: bytes = field(repr=False)
     archive: bytes | None = field(repr=False)
     size_mib: int
     kind: str = "ram"
@@ -236,13 +56,13 @@ class RamOpened:
         return _files(tarball.unpack(archive, root))
 
     def save(self, root: Path) -> str:
-        return f"{self.vault.seal_tree(root, self.recipient, None)} bytes sealed"
+        return f"{self.vault.seal_tree(root, self.recipient, self.seal_key, None)} bytes sealed"
 
     def rescue(self, root: Path, places: list[Path]) -> Path:
         """Seal to a rescue file in the first writable place (the vault dir was not)."""
         import tempfile
 
-        sealed = encrypt_to(tarball.pack(root), self.recipient)
+        sealed = encrypt_to(seal.sign(tarball.pack(root), self.seal_key), self.recipient)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         failures = []
         for directory in places:
@@ -310,10 +130,12 @@ class RamBackend:
 
     def create(self, passphrase: str, report: Report) -> RamOpened:
         with self._as_owner():
-            recipient = self.disk.create(passphrase)
-        return RamOpened(self.disk, recipient, tarball.pack_empty(), self.size_mib)
+            key = self.disk.create(passphrase)
+        return RamOpened(
+            self.disk, key.recipient, key.seal_key, tarball.pack_empty(), self.size_mib
+        )
 
-    def verify(self, passphrase: str) -> Identity:
+    def verify(self, passphrase: str) -> VaultKey:
         with self._as_owner():
             return self.disk.unwrap(passphrase)
 
@@ -323,14 +145,21 @@ class RamBackend:
 
     def open(self, passphrase: str, report: Report) -> RamOpened:
         with self._as_owner():
-            identity = self.disk.unwrap(passphrase)
-            archive = self.disk.decrypt(identity)
-        return RamOpened(self.disk, identity.to_public(), archive, self.size_mib)
+            key = self.disk.unwrap(passphrase)
+            archive, was_sealed = self.disk.open_archive(key)
+            if not key.requires_seal:
+                self.disk.add_seal(key, archive, was_sealed, passphrase)
+                report(
+                    f"{VAULT_FILE} is sealed from now on (written by an older tazpod, it had"
+                    " no seal): a vault.age that its identity's holder did not write will be"
+                    " refused"
+                )
+        return RamOpened(self.disk, key.recipient, key.seal_key, archive, self.size_mib)
 
     def change_passphrase(self, old: str, new: str, report: Report, proof: object = None) -> None:
         with self._as_owner():
-            identity = proof if proof is not None else self.disk.unwrap(old)
-            self.disk.rewrap(identity, new)
+            key = proof if isinstance(proof, VaultKey) else self.disk.unwrap(old)
+            self.disk.rewrap(key, new)
         report("passphrase changed (identity.age re-wrapped; vault.age unchanged)")
 
     def destroy(self) -> list[Path]:
