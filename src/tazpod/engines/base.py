@@ -48,6 +48,7 @@ class ContainerInfo:
     state: str  # running, exited, created, ...
     image: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    pid: int = 0  # its first process, in the engine host's pid namespace (0: not running)
 
     @property
     def managed(self) -> bool:

@@ -186,8 +186,37 @@ def up(
             build_image(engine, project, config, progress)
     info = engine.create(spec_for(project, config, warn=progress))
     engine.start(info.name, progress)
+    started = engine.find(info.name) or info
+    if engine.name != "kubernetes":  # (a pod's workspace is a volume of its own)
+        _check_workspace_owner(engine, started, project, config)
     action = "created" if existing is None else ("replaced" if replace else "recreated")
-    return UpResult(engine.find(info.name) or info, action)
+    return UpResult(started, action)
+
+
+def _check_workspace_owner(
+    engine: Engine, info: ContainerInfo, project: Project, config: ProjectConfig
+) -> None:
+    """Where the engine remaps users, the container's user must be the workspace's owner."""
+    from tazpod.engines import usermap
+
+    found = usermap.of(engine, info, config.user)
+    owner = project.root.stat()
+    problem = found.workspace_problem(owner.st_uid, owner.st_gid)
+    if problem is None:
+        return
+    engine.remove(info.name)  # it holds nothing: the workspace and vault are the host's
+    if engine.name == "docker":
+        uids = found.subordinate_lines(owner.st_uid)
+        gids = [line.replace(f":{owner.st_uid}:1", f":{owner.st_gid}:1") for line in uids]
+        hint = (
+            "pass the owner's ids through the remap: list the remap user's ranges (dockremap"
+            f" for userns-remap `default`) in this order, in /etc/subuid: {'; '.join(uids)}"
+            f" and in /etc/subgid: {'; '.join(gids)}; then restart dockerd and run"
+            " `tazpod up` again"
+        )
+    else:
+        hint = "run this project's container without a user namespace that moves its user"
+    raise EngineError(f"{problem}; the container was removed", hint=hint)
 
 
 class _Finder(Protocol):

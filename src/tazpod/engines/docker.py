@@ -21,6 +21,7 @@ def _info(container: Any) -> ContainerInfo:
         state=container.status,
         image=image,
         labels=dict(container.labels or {}),
+        pid=int((container.attrs.get("State") or {}).get("Pid") or 0),
     )
 
 

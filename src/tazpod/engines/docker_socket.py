@@ -113,6 +113,7 @@ def inspect(path: str, name: str) -> ContainerInfo | None:
         state=str((data.get("State") or {}).get("Status", "")),
         image=str(config.get("Image", "")),
         labels=dict(config.get("Labels") or {}),
+        pid=int((data.get("State") or {}).get("Pid") or 0),
     )
 
 

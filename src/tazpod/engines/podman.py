@@ -101,6 +101,7 @@ class PodmanEngine:
             state=status.lower(),
             image=str(data.get("ImageName") or data.get("Image") or ""),
             labels=dict(labels),
+            pid=int(state.get("Pid") or 0) if isinstance(state, dict) else 0,
         )
 
     def find(self, name: str) -> ContainerInfo | None:

@@ -50,3 +50,14 @@ def flock_held(path: Path, source: Path = PROC_LOCKS) -> bool:
         if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted:
             return True
     return False
+
+
+def id_maps(pid: int) -> tuple[str, str] | None:
+    """A process's uid_map and gid_map (world-readable), or None when it is gone."""
+    try:
+        return (
+            Path(f"/proc/{pid}/uid_map").read_text(),
+            Path(f"/proc/{pid}/gid_map").read_text(),
+        )
+    except OSError:
+        return None

@@ -92,9 +92,19 @@ def _container_state(config: ProjectConfig) -> str:
     from tazpod.errors import TazpodError
 
     try:
-        info = get_engine(config.engine, config.kubernetes).find(config.container_name)
+        engine = get_engine(config.engine, config.kubernetes)
+        info = engine.find(config.container_name)
     except TazpodError as err:
         return f"unknown ({err.message})"
     if info is None:
         return "not created (tazpod up)"
-    return f"{info.state} ({info.image}, tazpod {info.version or '?'})"
+    state = f"{info.state} ({info.image}, tazpod {info.version or '?'})"
+    if info.state != "running" or config.engine == "kubernetes":
+        return state
+    from tazpod.engines import usermap
+
+    try:
+        mapped = usermap.of(engine, info, config.user).describe()
+    except TazpodError as err:
+        mapped = f"unknown ({err.message})"
+    return f"{state}\nuser ns:     {mapped}"
