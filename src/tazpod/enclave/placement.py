@@ -18,6 +18,7 @@ from tazpod.errors import ConfigError
 from tazpod.project.paths import expand_home
 from tazpod.sysio.creds import acting_as
 
+OVERFLOW_UID = 65534  # what the kernel shows for an owner the user namespace does not map
 HINT = "use a directory of your own under your home, e.g. vault.mount_point: ~/secrets"
 
 
@@ -63,4 +64,11 @@ def _check_one(
     except FileNotFoundError:
         return  # created by the user's side, as the user
     if stat.st_uid != user.uid:
-        raise ConfigError(f"{where} belongs to uid {stat.st_uid}, not to {user.name}", HINT)
+        hint = HINT
+        if stat.st_uid == OVERFLOW_UID:  # an owner this user namespace does not map
+            hint = (
+                "its owner is not mapped in this container's user namespace: the engine"
+                " unpacked the image under another uid map (its subordinate ids changed?);"
+                " remove the image and build or load it again, then `tazpod up --replace`"
+            )
+        raise ConfigError(f"{where} belongs to uid {stat.st_uid}, not to {user.name}", hint)

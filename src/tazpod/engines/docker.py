@@ -8,7 +8,7 @@ from typing import Any
 
 from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
 from tazpod.engines.buildlog import BuildLog
-from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint, unreachable_hint
+from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint, create_hint, unreachable_hint
 from tazpod.errors import EngineError
 
 
@@ -138,7 +138,10 @@ class DockerEngine:
                 hint="build it with `tazpod build`, or `tazpod image bootstrap` offline",
             ) from None
         except self._errors.APIError as err:
-            raise EngineError(f"cannot create {spec.name}: {err.explanation}") from None
+            detail = str(err.explanation)
+            raise EngineError(
+                f"cannot create {spec.name}: {detail}", hint=create_hint(detail)
+            ) from None
         return _info(container)
 
     def start(self, name: str, progress: Progress = lambda _message: None) -> None:

@@ -14,6 +14,20 @@ RLIMIT_HINT = (
     "this host does not let containers keep its resource limits; set them explicitly in"
     " .tazpod/config.yaml, e.g. ulimits: [nofile=20000:20000, nproc=32768:32768]"
 )
+USERNS_HOST_NETWORK_HINT = (
+    "this engine remaps users (user namespaces), which cannot share the host's network:"
+    " set network: none in .tazpod/config.yaml (then `tazpod trust`)"
+)
+
+
+def create_hint(error: str) -> str | None:
+    if "rlimit" in error:
+        return RLIMIT_HINT
+    if "host's network namespace" in error and "user namespaces" in error:
+        return USERNS_HOST_NETWORK_HINT
+    return None
+
+
 _REGISTRY_TROUBLE = (
     "pull access denied",
     "manifest unknown",
