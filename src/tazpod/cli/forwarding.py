@@ -62,15 +62,32 @@ def run_session(
 
 
 def running_container(context: Context) -> tuple[SessionEngine, ContainerInfo] | None:
-    """The project's running container, seen from the host; None on a host without one."""
+    """The project's running container, seen from the host; None on a host without one.
+
+    A Docker or Podman project without a reachable engine or a running container works
+    on the host itself (as the README says). A Kubernetes project never does: its vault
+    is the pod's, so a pod that cannot be reached or is not running is an error, never a
+    quiet fall-back that would open (or create) a vault on this host.
+    """
     if in_container() or in_enclave():
         return None
+    pod_only = context.config.engine == "kubernetes"
+    name = context.config.container_name
     try:
         engine = session_engine_for(context)
-        info = engine.find(context.config.container_name)
+        info = engine.find(name)
     except (EngineError, ImportError):
+        if pod_only:
+            raise
         return None
     if info is None or info.state != "running" or not info.managed:
+        if pod_only:
+            state = "not created" if info is None else info.state
+            raise EngineError(
+                f"the project's pod {name} is {state}; with engine: kubernetes the vault is"
+                " the pod's, and tazpod does not open one on this host",
+                hint="start it with `tazpod up`",
+            )
         return None
     return engine, info
 

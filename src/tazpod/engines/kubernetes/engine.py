@@ -66,11 +66,25 @@ class KubernetesEngine:
             return function(*args, **kwargs)
         except self.k8s.client.ApiException as err:
             raise self.explain(what, err) from err
-        except (OSError, self.k8s.config.ConfigException) as err:
-            raise EngineError(
-                f"cannot reach the Kubernetes API to {what}: {err}",
-                hint="check the cluster and kubernetes.context in .tazpod/config.yaml",
-            ) from err
+        except self.unreachable as err:
+            raise self.cannot_reach(what, err) from err
+
+    @property
+    def unreachable(self) -> tuple[type[BaseException], ...]:
+        """What the client raises when the API server cannot be reached at all (urllib3's
+        MaxRetryError after connection refused, TLS and DNS failures included)."""
+        import urllib3
+
+        return (OSError, urllib3.exceptions.HTTPError, self.k8s.config.ConfigException)
+
+    def cannot_reach(self, what: str, err: BaseException) -> EngineError:
+        reason = getattr(err, "reason", None) or err
+        return EngineError(
+            f"cannot reach the Kubernetes API at {self.api_client.configuration.host} to"
+            f" {what}: {type(reason).__name__}",
+            hint="check that the cluster is up and reachable, and kubernetes.context in"
+            " .tazpod/config.yaml (`kubectl --context ... get pods` should answer)",
+        )
 
     def explain(self, what: str, err: Any) -> EngineError:
         return explain_api_error(what, err, self.namespace)
@@ -117,8 +131,8 @@ class KubernetesEngine:
             if err.status == 404:
                 return None
             raise self.explain(f"read pod {name}", err) from err
-        except OSError as err:
-            raise EngineError(f"cannot reach the Kubernetes API: {err}") from err
+        except self.unreachable as err:
+            raise self.cannot_reach(f"read pod {name}", err) from err
         return self._info(pod)
 
     def list_managed(self) -> list[ContainerInfo]:
