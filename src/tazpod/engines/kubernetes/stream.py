@@ -67,6 +67,10 @@ def _exit_code(ws: Any) -> int:
     raw = ws.read_channel(ERROR)
     if not raw:
         return 0 if not ws.is_open() else 1
+    return _status_code(raw)
+
+
+def _status_code(raw: bytes | str) -> int:
     status = json.loads(raw)
     if status.get("status") == "Success":
         return 0
@@ -167,5 +171,70 @@ def run_capture(
             out += ws.read_channel(STDOUT)
             err += ws.read_channel(STDERR)
         return _exit_code(ws), bytes(out), bytes(err)
+    finally:
+        ws.close()
+
+
+class OutputStream:
+    """A pod command's standard output as a file to read, frame by frame as it arrives.
+
+    The client's own buffering (WSClient.update) keeps a second copy of everything a
+    command prints and waits on a timeout between frames; a large `workspace pull` then
+    took minutes per hundred MB and memory of its size. Here every frame is read straight
+    from the websocket and handed on: time linear in the size, memory bounded.
+    """
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self._buffer = bytearray()
+        self.stderr = bytearray()  # its last 64 KiB
+        self._status = bytearray()
+        self._ended = False
+
+    def _frame(self) -> None:
+        from websocket import ABNF, WebSocketException
+
+        try:
+            opcode, frame = self._ws.sock.recv_data_frame(True)
+        except (WebSocketException, OSError) as err:
+            raise EngineError(f"the exec stream from the pod broke: {err}") from err
+        if opcode == ABNF.OPCODE_CLOSE:
+            self._ended = True
+            return
+        data = frame.data if opcode in (ABNF.OPCODE_BINARY, ABNF.OPCODE_TEXT) else b""
+        if isinstance(data, str):
+            data = data.encode()
+        if not data:
+            return
+        channel, payload = data[0], data[1:]
+        if channel == STDOUT:
+            self._buffer += payload
+        elif channel == STDERR:
+            self.stderr += payload
+            del self.stderr[: -64 * 1024]
+        elif channel == ERROR:
+            self._status += payload
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._ended and (size < 0 or len(self._buffer) < size):
+            self._frame()
+        count = len(self._buffer) if size < 0 else min(size, len(self._buffer))
+        out = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        return out
+
+    def finish(self) -> int:
+        """Read to the end (what is left of stdout is dropped); the command's exit code."""
+        while not self._ended:
+            self._frame()
+            self._buffer.clear()
+        return _status_code(bytes(self._status)) if self._status else 0
+
+
+@contextlib.contextmanager
+def output_of(engine: PodApi, name: str, argv: Sequence[str]) -> Iterator[OutputStream]:
+    ws = open_stream(engine, name, argv, tty=False, stdin=False)
+    try:
+        yield OutputStream(ws)
     finally:
         ws.close()

@@ -79,20 +79,29 @@ def push(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
 
 
 def pull(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
-    """Copy the pod's /workspace into ``root``; returns a summary."""
+    """Copy the pod's /workspace into ``root``; returns a summary.
+
+    The archive is the pod's user's to make: tazpod.engines.kubernetes.receive writes
+    it here as hostile input, while it streams in.
+    """
+    from tazpod.engines.kubernetes.receive import extract
+    from tazpod.engines.kubernetes.stream import output_of
+
     script = (
-        f'cd {WORKSPACE} && list="$(mktemp)" && tazpod workspace files --null >"$list"'
-        ' && tar --null --no-recursion -T "$list" -cf -; code=$?; rm -f "$list"; exit $code'
+        f"cd {WORKSPACE} && tazpod workspace files --null | tar --null --no-recursion -T - -cf -"
     )
-    code, archive, err = run_capture(engine, pod, as_user(["sh", "-c", script], user, None))
+    with output_of(engine, pod, as_user(["sh", "-c", script], user, None)) as output:
+        received = extract(output, root)
+        code = output.finish()
     if code != 0:
-        raise EngineError(f"packing the pod's workspace failed: {err.decode(errors='replace')}")
-    # GNU tar refuses absolute names and '..', and defers symlinks that could redirect writes.
-    never = [f"--exclude={path}" for path in NEVER_COPIED]  # whatever the pod sent
-    _local_tar(
-        ["-C", str(root), "--no-same-owner", *never, "-xf", "-"], "unpacking here", stdin=archive
-    )
-    return f"{_count(archive)} files ({len(archive) // 1024} KiB)"
+        detail = output.stderr.decode(errors="replace").strip()[-500:]
+        raise EngineError(f"packing the pod's workspace failed (exit {code}): {detail}")
+    summary = f"{received.files} files, {received.links} links"
+    if received.left_out:
+        shown = "; ".join(f"{name} ({why})" for name, why in received.left_out[:5])
+        more = f"; and {len(received.left_out) - 5} more" if len(received.left_out) > 5 else ""
+        summary += f"; left out {len(received.left_out)}: {shown}{more}"
+    return summary
 
 
 def _claim(engine: KubernetesEngine, pod: str, user: str) -> None:

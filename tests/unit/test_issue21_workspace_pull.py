@@ -1,0 +1,156 @@
+"""Issue 21, items 2 and 3: what `tazpod workspace pull` writes from the pod's archive.
+
+The archives are made here as the pod's user could make them (a hook, core.fsmonitor, a
+.git file, links out, names with '..', tazpod's settings) and written through the real
+extractor into a project with an attacker's link already in it; nothing may appear
+outside the project, and nothing that runs code may land in .git.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tazpod.engines.kubernetes import stream
+from tazpod.engines.kubernetes.receive import extract
+
+F, D, S, H = tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
+
+
+def _tar(*members: tuple[str, bytes, str, int]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name, kind, link, mode in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname, info.mode = kind, link, mode
+            data = f"pod wrote {name}".encode() if kind == F else b""
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("[core]\n\tbare = false\n")
+    (root / ".tazpod").mkdir()
+    (root / ".tazpod" / "config.yaml").write_text("privileged: false\n")
+    (tmp_path / "outside").mkdir()
+    os.symlink(tmp_path / "outside", root / "linked")  # a link the user made here
+    os.symlink(tmp_path / "outside" / "target", root / "over-me")
+    return root
+
+
+def _outside(tmp_path: Path) -> list[str]:
+    return sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "outside").rglob("*"))
+
+
+def test_issue21_pull_never_writes_code_git_runs_or_tazpods_settings(project: Path) -> None:
+    archive = _tar(
+        (".git", D, "", 0o755),
+        (".git/config", F, "", 0o644),  # [core] fsmonitor = "id > ~/PROOF"
+        (".git/hooks/post-checkout", F, "", 0o755),
+        (".git/info/attributes", F, "", 0o644),
+        (".git/objects/info/alternates", F, "", 0o644),
+        (".git/HEAD", F, "", 0o644),
+        (".git/refs/heads/main", F, "", 0o644),
+        (".git/objects/ab/cdef", F, "", 0o444),
+        ("vendor/lib/.git", F, "", 0o644),  # gitdir: elsewhere
+        (".tazpod/config.yaml", F, "", 0o644),
+        ("secrets.yml", F, "", 0o644),
+        ("src/main.py", F, "", 0o644),
+    )
+    received = extract(io.BytesIO(archive), project)
+    assert (project / ".git" / "config").read_text() == "[core]\n\tbare = false\n"
+    assert not (project / ".git" / "hooks" / "post-checkout").exists()
+    assert not (project / ".git" / "info").exists()
+    assert not (project / ".git" / "objects" / "info").exists()
+    assert (project / ".git" / "HEAD").read_text() == "pod wrote .git/HEAD"
+    assert (project / ".git" / "refs" / "heads" / "main").exists()
+    assert (project / ".git" / "objects" / "ab" / "cdef").exists()
+    assert not (project / "vendor" / "lib" / ".git").exists()
+    assert (project / ".tazpod" / "config.yaml").read_text() == "privileged: false\n"
+    assert (project / "src" / "main.py").read_text() == "pod wrote src/main.py"
+    assert received.files == 5  # HEAD, main, cdef, secrets.yml, main.py
+    left = {name for name, _why in received.left_out}
+    assert left == {
+        ".git/config",
+        ".git/hooks/post-checkout",
+        ".git/info/attributes",
+        ".git/objects/info/alternates",
+        "vendor/lib/.git",
+        ".tazpod/config.yaml",
+    }
+
+
+def test_issue21_pull_never_writes_outside_the_project(project: Path, tmp_path: Path) -> None:
+    archive = _tar(
+        ("linked/planted", F, "", 0o644),  # through the user's own link
+        ("escape", S, "..", 0o777),
+        ("escape/planted", F, "", 0o644),
+        ("abs", S, str(tmp_path / "outside"), 0o777),
+        ("chain", S, "d/../..", 0o777),
+        ("down", S, "src", 0o777),
+        ("down/planted", F, "", 0o644),  # through the pod's own (downward) link
+        ("../planted", F, "", 0o644),
+        ("/tmp/planted-by-pod", F, "", 0o644),
+        ("hard", H, "src/x", 0o644),
+        ("fifo", tarfile.FIFOTYPE, "", 0o666),
+        ("over-me", F, "", 0o644),  # a file where the user has a link: the link is replaced
+        ("tool", F, "", 0o4777),
+    )
+    received = extract(io.BytesIO(archive), project)
+    assert _outside(tmp_path) == []
+    assert not (tmp_path / "planted").exists() and not Path("/tmp/planted-by-pod").exists()
+    assert os.readlink(project / "down") == "src"
+    assert not (project / "src" / "planted").exists()
+    assert not (project / "escape").is_symlink() and not (project / "chain").exists()
+    assert not (project / "abs").exists() and not (project / "hard").exists()
+    assert not (project / "over-me").is_symlink()
+    assert (project / "over-me").read_text() == "pod wrote over-me"
+    assert stat.S_IMODE((project / "tool").stat().st_mode) == 0o755
+    assert received.links == 1
+    assert (project / "escape" / "planted").is_file()  # a directory of its own, inside
+    assert len(received.left_out) == 9, received.left_out
+
+
+class _Frame:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _Socket:
+    """Frames as the API server sends them (channel byte first), then a close."""
+
+    def __init__(self, frames: list[bytes]) -> None:
+        from websocket import ABNF
+
+        self.frames = [(ABNF.OPCODE_BINARY, _Frame(f)) for f in frames]
+        self.frames.append((ABNF.OPCODE_CLOSE, _Frame(b"")))
+
+    def recv_data_frame(self, _control: bool) -> tuple[int, _Frame]:
+        return self.frames.pop(0)
+
+
+class _Ws:
+    def __init__(self, frames: list[bytes]) -> None:
+        self.sock = _Socket(frames)
+
+
+def test_issue21_pull_streams_frame_by_frame_with_the_exit_code() -> None:
+    archive = _tar(("a", F, "", 0o644), ("b", F, "", 0o644))
+    chunks = [archive[i : i + 700] for i in range(0, len(archive), 700)]
+    frames = [b"\x01" + c for c in chunks] + [b"\x02warning\n"]
+    status = b'{"status":"Failure","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}'
+    output = stream.OutputStream(_Ws([*frames, b"\x03" + status]))
+    assert output.read(100) == archive[:100]
+    assert output.read() == archive[100:]
+    assert output.finish() == 3 and bytes(output.stderr) == b"warning\n"
+    done = stream.OutputStream(_Ws([b"\x01" + archive, b'\x03{"status":"Success"}']))
+    assert done.read() == archive and done.finish() == 0
