@@ -159,15 +159,19 @@ def devpod(cluster: Path, image: str) -> Iterator[DevPod]:
     shutil.rmtree(pod.root, ignore_errors=True)
 
 
-def service_account_kubeconfig(admin: DevPod, account: str, verbs: list[str]) -> Path:
-    """A kubeconfig for a service account allowed only ``verbs`` on pods (RBAC)."""
+def service_account_kubeconfig(
+    admin: DevPod, account: str, verbs: list[str], rules: list[dict[str, object]] | None = None
+) -> Path:
+    """A kubeconfig for a service account allowed only ``verbs`` on pods (or ``rules``)."""
+    if rules is None:
+        rules = [{"apiGroups": [""], "resources": ["pods"], "verbs": verbs}]
     manifests = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": {"name": account},
-            "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": verbs}],
+            "rules": rules,
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",

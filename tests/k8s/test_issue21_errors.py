@@ -15,7 +15,7 @@ import pytest
 
 from tazpod.errors import ExitCode
 
-from .conftest import DevPod, new_project
+from .conftest import DevPod, new_project, service_account_kubeconfig
 
 pytestmark = pytest.mark.k8s
 
@@ -73,3 +73,51 @@ def test_issue21_a_wrong_context_and_a_missing_pod_never_fall_back_to_the_host(
     finally:
         shutil.rmtree(wrong.root, ignore_errors=True)
         shutil.rmtree(absent.root, ignore_errors=True)
+
+
+README = Path(__file__).parents[2] / "README.md"
+
+
+def _readme_role_rules() -> list[dict[str, object]]:
+    """The rules of the Role the README gives, read from the README itself."""
+    from ruamel.yaml import YAML
+
+    text = README.read_text()
+    section = text[text.index("**RBAC the user needs**") :]
+    block = section[section.index("```yaml") + len("```yaml") : section.index("```\n", 10)]
+    role = YAML(typ="safe").load(block.replace("\n  ", "\n"))
+    assert role["kind"] == "Role"
+    return list(role["rules"])
+
+
+def test_issue21_the_readmes_role_is_exactly_what_tazpod_needs(cluster: Path, image: str) -> None:
+    rules = _readme_role_rules()
+    admin = new_project(cluster)
+    try:
+        bound = service_account_kubeconfig(admin, "tazpod-readme-role", [], rules)
+        user = DevPod(admin.root, bound, admin.passfile)
+        up = user.tazpod("up")
+        assert up.returncode == 0, up.stderr
+        assert user.tazpod("exec", "--", "true").returncode == 0
+        opened = user.tazpod(
+            "run", "--passphrase-file", str(user.passfile), "--", "sh", "-c", "echo ok"
+        )
+        assert opened.returncode == 0 and "ok" in opened.stdout, opened.stderr
+        for command in (["workspace", "push"], ["workspace", "pull"], ["list"], ["status"]):
+            done = user.tazpod(*command)
+            assert done.returncode == 0, (command, done.stderr)
+        assert user.tazpod("down", "--purge").returncode == 0
+        # Each rule is needed: without pods/exec get, `up` names it and creates nothing.
+        fewer = [
+            {**rule, "verbs": ["create"]} if rule["resources"] == ["pods/exec"] else rule
+            for rule in rules
+        ]
+        short = service_account_kubeconfig(admin, "tazpod-short-role", [], fewer)
+        refused = DevPod(admin.root, short, admin.passfile).tazpod("up")
+        assert refused.returncode == ExitCode.ENGINE, refused.stderr
+        assert "may not, in namespace default: pods/exec: get (nothing was created)" in (
+            refused.stderr
+        )
+    finally:
+        admin.tazpod("down", "--purge", timeout=180)
+        shutil.rmtree(admin.root, ignore_errors=True)

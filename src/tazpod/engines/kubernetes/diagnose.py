@@ -12,10 +12,28 @@ from typing import Any
 from tazpod.errors import EngineError
 
 PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
-RBAC_NEEDED = (
-    "pods: get, list, create, delete; pods/exec: create; persistentvolumeclaims: get, create,"
-    " delete (in the project's namespace)"
+# What tazpod does with the API, as RBAC rules (the Python client's websocket exec is a
+# GET of pods/exec: it needs get as well as create). The README's Role is exactly this.
+RBAC_RULES = (
+    ("pods", ("get", "list", "create", "delete")),
+    ("pods/exec", ("create", "get")),
+    ("persistentvolumeclaims", ("get", "create", "delete")),
 )
+RBAC_NEEDED = (
+    "; ".join(f"{resource}: {', '.join(verbs)}" for resource, verbs in RBAC_RULES)
+    + " (in the project's namespace)"
+)
+
+
+def role_yaml(namespace: str) -> str:
+    rules = "".join(
+        f'\n    - {{apiGroups: [""], resources: [{resource}], verbs: [{", ".join(verbs)}]}}'
+        for resource, verbs in RBAC_RULES
+    )
+    return (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
+        f"metadata: {{name: tazpod-user, namespace: {namespace}}}\nrules:{rules}"
+    )
 
 
 def explain_api_error(what: str, err: Any, namespace: str) -> EngineError:

@@ -144,7 +144,47 @@ class KubernetesEngine:
         )
         return [self._info(pod) for pod in pods.items]
 
+    def missing_access(self) -> list[str]:
+        """The RBAC rules tazpod needs that this account lacks here (SelfSubjectAccessReview,
+        which every authenticated account may ask)."""
+        from tazpod.engines.kubernetes.diagnose import RBAC_RULES
+
+        api = self.k8s.client.AuthorizationV1Api(self.api_client)
+        missing = []
+        for resource, verbs in RBAC_RULES:
+            kind, _, sub = resource.partition("/")
+            lacking = []
+            for verb in verbs:
+                attributes = {"namespace": self.namespace, "resource": kind, "verb": verb}
+                if sub:
+                    attributes["subresource"] = sub
+                review = self._call(
+                    f"ask whether it may {verb} {resource}",
+                    api.create_self_subject_access_review,
+                    {"spec": {"resourceAttributes": attributes}},
+                )
+                if not review.status.allowed:
+                    lacking.append(verb)
+            if lacking:
+                missing.append(f"{resource}: {', '.join(lacking)}")
+        return missing
+
+    def check_access(self) -> None:
+        """Before anything is created: every permission `up` and the sessions need."""
+        from tazpod.engines.kubernetes.diagnose import role_yaml
+
+        missing = self.missing_access()
+        if missing:
+            raise EngineError(
+                f"this Kubernetes account may not, in namespace {self.namespace}: "
+                + "; ".join(missing)
+                + " (nothing was created)",
+                hint="bind the account to a Role with these rules (README, On Kubernetes):\n"
+                + role_yaml(self.namespace),
+            )
+
     def create(self, spec: ContainerSpec) -> ContainerInfo:
+        self.check_access()
         self._ensure_claim(spec)
         pod = self._call(
             f"create pod {spec.name}",
