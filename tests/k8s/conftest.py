@@ -49,6 +49,12 @@ def cluster() -> Iterator[Path]:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     kubeconfig = Path(done.stdout.strip().splitlines()[-1])
+    # The node's copy of tazpod's seccomp profile, as the README tells an admin to install
+    # it (the harness's kubelet reads Localhost profiles from its state's seccomp/).
+    profile = subprocess.run(
+        [tazpod_bin(), "image", "seccomp"], capture_output=True, text=True, check=True
+    )
+    (kubeconfig.parent / "seccomp" / "tazpod.json").write_text(profile.stdout)
     yield kubeconfig
     subprocess.run([str(HARNESS / "cluster.sh"), "down"], capture_output=True, timeout=120)
 
@@ -151,9 +157,13 @@ def new_project(kubeconfig: Path, extra: str = "") -> DevPod:
     return DevPod(root, kubeconfig, passfile)
 
 
+# Least privilege (issue 21): tazpod's own seccomp profile on the node, no CAP_SYS_ADMIN.
+PROFILE = "  seccomp_profile: tazpod.json\n"
+
+
 @pytest.fixture
 def devpod(cluster: Path, image: str) -> Iterator[DevPod]:
-    pod = new_project(cluster)
+    pod = new_project(cluster, PROFILE)
     yield pod
     pod.tazpod("down", "--purge", timeout=180)
     shutil.rmtree(pod.root, ignore_errors=True)
@@ -211,3 +221,27 @@ def service_account_kubeconfig(
     )
     path.chmod(0o600)
     return path
+
+
+AS_ROOT = """
+import sys
+from tazpod.engines.kubernetes.engine import KubernetesEngine
+from tazpod.engines.kubernetes.stream import run_capture
+from tazpod.project.schema import KubernetesConfig
+engine = KubernetesEngine(KubernetesConfig(namespace="default"))
+code, out, err = run_capture(engine, sys.argv[1], ["sh", "-c", sys.argv[2]])
+sys.stdout.buffer.write(out)
+sys.stderr.buffer.write(err)
+sys.exit(code)
+"""
+
+
+def as_root_in_pod(pod: DevPod, script: str) -> subprocess.CompletedProcess[str]:
+    """`kubectl exec POD -- sh -c SCRIPT`: the pod's default user, root (no kubectl here)."""
+    return subprocess.run(
+        [sys.executable, "-c", AS_ROOT, pod.name, script],
+        env=pod.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

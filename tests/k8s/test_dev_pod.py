@@ -14,7 +14,13 @@ import time
 from tazpod.errors import ExitCode
 from tests.system.ptyutil import PtySession
 
-from .conftest import DevPod, new_project, service_account_kubeconfig, tazpod_bin
+from .conftest import (
+    DevPod,
+    as_root_in_pod,
+    new_project,
+    service_account_kubeconfig,
+    tazpod_bin,
+)
 
 
 def _phase(pod: DevPod, kind: str, name: str) -> str:
@@ -30,8 +36,18 @@ def test_up_exec_enclave_isolation_down_up(devpod: DevPod) -> None:
     assert _phase(devpod, "persistentvolumeclaims", f"{devpod.name}-workspace") == "Bound"
     pod = devpod.api(f"/api/v1/namespaces/default/pods/{devpod.name}")
     security = pod["spec"]["containers"][0]["securityContext"]  # type: ignore[index]
-    assert security["capabilities"] == {"add": ["SYS_ADMIN"], "drop": ["NET_RAW", "MKNOD"]}
+    # issue 21: tazpod's seccomp profile on the node, and no CAP_SYS_ADMIN
+    assert security["capabilities"] == {"drop": ["NET_RAW", "MKNOD"]}
+    assert security["seccompProfile"] == {"type": "Localhost", "localhostProfile": "tazpod.json"}
     assert security["allowPrivilegeEscalation"] is False and "privileged" not in security
+    status = as_root_in_pod(devpod, "cat /proc/self/status").stdout
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    assert not int(fields["CapEff"], 16) & (1 << 21) and not int(fields["CapBnd"], 16) & (1 << 21)
+    assert fields["Seccomp"].strip() == "2"
+    cgroup = as_root_in_pod(
+        devpod, "mkdir -p /tmp/cg && mount -t cgroup -o memory cgroup /tmp/cg && echo MOUNTED"
+    )
+    assert cgroup.returncode != 0 and "MOUNTED" not in cgroup.stdout, cgroup
     assert pod["metadata"]["annotations"]["dev.tazpod.project"] == str(devpod.root)  # type: ignore[index]
 
     assert devpod.tazpod("up").stdout.startswith(f"{devpod.name}: already running")

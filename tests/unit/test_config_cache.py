@@ -50,6 +50,7 @@ EVERYTHING_SET = ProjectConfig(
         node_selector={"disk": "ssd"},
         tolerations=({"key": "gpu", "operator": "Exists", "toleration_seconds": 30},),
         service_account="builder",
+        seccomp_profile="tazpod.json",
     ),
     build=BuildConfig(dockerfile=".tazpod/Dockerfile", context="ctx", args=(("A", "1"),)),
 )

@@ -75,6 +75,8 @@ def test_kubernetes_defaults(tmp_path: Path) -> None:
         ("kubernetes:\n  image_pull_policy: Sometimes\n", "kubernetes.image_pull_policy"),
         ("kubernetes:\n  resources: {requests: {gpu: 1}}\n", "gpu: is not a resource"),
         ("kubernetes:\n  tolerations: [3]\n", "must be a mapping"),
+        ("kubernetes:\n  seccomp_profile: ../x.json\n", "is not a relative file name"),
+        ("kubernetes:\n  seccomp_profile: /etc/x.json\n", "is not a relative file name"),
     ],
 )
 def test_kubernetes_bad_input_names_line_and_key(tmp_path: Path, extra: str, fragment: str) -> None:
@@ -93,6 +95,7 @@ def test_pod_is_least_privilege_with_its_volume(tmp_path: Path) -> None:
         "runAsUser": 0,
         "allowPrivilegeEscalation": False,
         "capabilities": {"add": ["SYS_ADMIN"], "drop": ["NET_RAW", "MKNOD"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert container["command"] == ["sleep", "infinity"] and spec["shareProcessNamespace"]
     assert container["volumeMounts"] == [{"name": "workspace", "mountPath": "/workspace"}]
@@ -163,3 +166,17 @@ def test_diagnoses() -> None:
     problem, status = diagnose(_pod(waiting="ContainerCreating"))
     assert problem is None and status == "container ContainerCreating"
     assert pod_state(_pod()) == "pending"
+
+
+def test_issue21_with_tazpods_profile_on_the_node_the_pod_has_no_sys_admin(
+    tmp_path: Path,
+) -> None:
+    project, config = _project(tmp_path, KUBE + "  seccomp_profile: tazpod/enclave.json\n")
+    pod = pod_manifest(spec_for(project, config, environ={}), config.kubernetes)
+    security = pod["spec"]["containers"][0]["securityContext"]
+    assert security["capabilities"] == {"add": [], "drop": ["NET_RAW", "MKNOD"]}
+    assert security["seccompProfile"] == {
+        "type": "Localhost",
+        "localhostProfile": "tazpod/enclave.json",
+    }
+    assert security["allowPrivilegeEscalation"] is False

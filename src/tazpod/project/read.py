@@ -129,6 +129,7 @@ def _read_kubernetes(reader: MapReader) -> KubernetesConfig:
     size = reader.converted("size", "10Gi", validate.quantity)
     policy = reader.converted("image_pull_policy", "IfNotPresent", validate.one_of(PULL_POLICIES))
     account = reader.converted("service_account", None, validate.k8s_name)
+    profile = reader.converted("seccomp_profile", None, validate.relative_file)
     settings = KubernetesConfig(
         context,
         namespace,
@@ -139,6 +140,7 @@ def _read_kubernetes(reader: MapReader) -> KubernetesConfig:
         _string_map(reader, "node_selector"),
         _tolerations(reader),
         account,
+        profile,
     )
     reader.finish()
     return settings

@@ -55,6 +55,9 @@ class KubernetesConfig:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, Any], ...] = ()
     service_account: str | None = None
+    # A Localhost seccomp profile (tazpod's, `tazpod image seccomp`), relative to the
+    # kubelet's seccomp directory: the pod then needs no CAP_SYS_ADMIN for the ram vault.
+    seccomp_profile: str | None = None
 
 
 @dataclass(frozen=True)

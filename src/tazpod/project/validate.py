@@ -15,6 +15,7 @@ _USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|[kmgt])?\s*$")
 _SIZE_UNIT_MIB = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 _QUANTITY_RE = re.compile(r"^\d+(\.\d+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+_RELATIVE_FILE_RE = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]*")
 _K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -89,6 +90,17 @@ def quantity(value: Any) -> str:
     text = str(value)
     if isinstance(value, bool) or not _QUANTITY_RE.match(text):
         raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 4Gi)")
+    return text
+
+
+def relative_file(value: Any) -> str:
+    """A file below some directory: relative, no '..', plain characters."""
+    text = str(value)
+    parts = text.split("/")
+    if not _RELATIVE_FILE_RE.fullmatch(text) or ".." in parts or "" in parts:
+        raise ValueError(
+            f"{value!r} is not a relative file name (letters, digits, '.', '_', '-', '/'; no '..')"
+        )
     return text
 
 

@@ -74,7 +74,7 @@ pause_image() {
 up() {
   local B=$1 PY=$2
   stop
-  rm -rf "$S"; mkdir -p "$S"/{logs,run,pv,cni-conf,cni-state}
+  rm -rf "$S"; mkdir -p "$S"/{logs,run,pv,cni-conf,cni-state,seccomp}
   pki
   pause_image
   cp "$HERE/cni/"* "$S/"; mkdir -p "$S/cni-bin"; mv "$S/loopback" "$S/tazpod-netns" "$S/cni-bin/"
@@ -132,7 +132,8 @@ C
     --container-runtime=docker --docker-endpoint=unix:///var/run/docker.sock \
     --pod-infra-container-image="$PAUSE" --hostname-override=localhost --network-plugin=cni \
     --cni-bin-dir="$S/cni-bin" --cni-conf-dir="$S/cni-conf" --root-dir="$S/kubelet-root" \
-    --cert-dir="$S/kubelet-pki" --v=1 >"$L/kubelet.log" 2>&1 &
+    --cert-dir="$S/kubelet-pki" --seccomp-profile-root="$S/seccomp" \
+    --v=1 >"$L/kubelet.log" 2>&1 &
   echo $! >"$S/run/kubelet.pid"
   "$PY" "$HERE/provisioner.py" "$S/pv" >"$L/provisioner.log" 2>&1 &
   echo $! >"$S/run/provisioner.pid"

@@ -1,4 +1,8 @@
-"""`tazpod image bootstrap`: a base image from a package mirror, no registry needed."""
+"""`tazpod image bootstrap`: a base image from a package mirror, no registry needed.
+
+`tazpod image seccomp`: tazpod's seccomp profile (the one `up` gives Docker and Podman
+containers), for a Kubernetes node's kubelet seccomp directory (kubernetes.seccomp_profile).
+"""
 
 from __future__ import annotations
 
@@ -28,18 +32,26 @@ def components(args: argparse.Namespace) -> str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = actions(parser, "image commands")
-    boot = action(sub, "bootstrap", "a base image from a Debian/Ubuntu mirror")
+    boot = action(sub, "bootstrap", "a base image from a Debian/Ubuntu mirror", action="bootstrap")
     boot.add_argument("--suite", default="bookworm", help="distribution suite (default bookworm)")
     boot.add_argument("--mirror", default=DEFAULT_MIRROR, help="package mirror")
     boot.add_argument("--keyring", help="keyring for the suite (e.g. Ubuntu's)")
     boot.add_argument("--components", help="archive areas (default main; main,universe for Ubuntu)")
     boot.add_argument("--tag", help="image tag (default tazpod-bootstrap:SUITE)")
     boot.add_argument("--engine", default="docker", choices=("docker", "podman"))
+    action(
+        sub, "seccomp", "print tazpod's seccomp profile (for a node's kubelet)", action="seccomp"
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines import get_engine
 
+    if args.action == "seccomp":
+        from tazpod.engines import seccomp
+
+        ui.say(seccomp.profile_json())
+        return 0
     require_host()
     mmdebstrap = find_tool("mmdebstrap", on_path=True)  # the user's own tool, on the host
     if mmdebstrap is None:

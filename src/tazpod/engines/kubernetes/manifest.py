@@ -46,6 +46,13 @@ def pod_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str, A
         security = {"privileged": True}
     else:
         security["capabilities"] = {"add": list(spec.cap_add), "drop": list(spec.cap_drop)}
+        # A seccomp filter always: tazpod's own profile where the node has it, else the
+        # runtime's default (which allows unshare and mount only with CAP_SYS_ADMIN).
+        security["seccompProfile"] = (
+            {"type": "Localhost", "localhostProfile": settings.seccomp_profile}
+            if settings.seccomp_profile
+            else {"type": "RuntimeDefault"}
+        )
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": spec.image,
