@@ -129,7 +129,7 @@ def forward(
     settings = trust.settings_of(context.config, context.secrets)
     approved = trust.APPROVED_OPTION + trust.digest(settings)
     argv = [*CONTAINER_TAZPOD, approved, *command]
-    if inner[0] in ENCLAVE_COMMANDS and getattr(engine, "session", None) is None:
+    if inner[0] in ENCLAVE_COMMANDS:
         lifeline = [*CONTAINER_TAZPOD, approved, "lock", "--on-hangup"]
         return _tied_session(engine, info.name, argv, lifeline, interactive, data)
     return run_session(engine, info.name, argv, "0", interactive, data)
@@ -160,7 +160,12 @@ def _tied_session(
     from tazpod.sysio.run import Lifeline
 
     env = child_env(inherit=Inherit.EVERYTHING)
-    line = Lifeline(engine.exec_argv(name, lifeline_argv, "0", False, "/workspace"), env)
+    session = getattr(engine, "session", None)  # Kubernetes: the API's exec streams
+    line = (
+        engine.lifeline(name, lifeline_argv)  # type: ignore[union-attr]
+        if session is not None
+        else Lifeline(engine.exec_argv(name, lifeline_argv, "0", False, "/workspace"), env)
+    )
     stopped: list[int] = []
 
     def cut(signum: int, _frame: object) -> None:
@@ -169,8 +174,11 @@ def _tied_session(
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, cut)
-    command = engine.exec_argv(name, argv, "0", tty, "/workspace")
-    code = run(command, input=stdin_data, env=env, capture=False, check=False).returncode
+    if session is not None:  # in this process: a signal only cuts the lifeline (above)
+        code = int(session(name, argv, "0", tty, "/workspace", stdin_data))
+    else:
+        command = engine.exec_argv(name, argv, "0", tty, "/workspace")
+        code = run(command, input=stdin_data, env=env, capture=False, check=False).returncode
     if stopped:
         line.cut()
         line.wait(_CLOSE_WAIT)  # it prints the enclave's final save

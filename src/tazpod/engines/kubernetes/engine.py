@@ -273,6 +273,12 @@ class KubernetesEngine:
     ) -> list[str]:
         raise EngineError("pods are entered through the API's exec stream, not a command line")
 
+    def lifeline(self, name: str, argv: Sequence[str]) -> Any:
+        """A root command in the pod that lives as long as this process holds its stream."""
+        from tazpod.engines.kubernetes.stream import PodLifeline
+
+        return PodLifeline(self, name, argv)
+
     def session(
         self,
         name: str,

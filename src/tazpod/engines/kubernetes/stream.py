@@ -238,3 +238,28 @@ def output_of(engine: PodApi, name: str, argv: Sequence[str]) -> Iterator[Output
         yield OutputStream(ws)
     finally:
         ws.close()
+
+
+class PodLifeline:
+    """`tazpod lock --on-hangup` in the pod, on an exec stream this process holds open.
+
+    The exec protocol cannot close a command's stdin, but the end of the connection does:
+    however this process ends (returning, a signal, kill -9, the network), the API server
+    and the kubelet close the command's stdin when the stream goes, and the enclave it
+    guards is saved and closed. ``release`` says "done" first (a planned end).
+    """
+
+    def __init__(self, engine: PodApi, name: str, argv: Sequence[str]) -> None:
+        self._ws = open_stream(engine, name, argv, tty=False, stdin=True)
+
+    def release(self, word: bytes) -> None:
+        with contextlib.suppress(Exception):  # the websocket layer's own exception types
+            self._ws.write_stdin(word)
+        self.cut()
+
+    def cut(self) -> None:
+        with contextlib.suppress(Exception):
+            self._ws.close()
+
+    def wait(self, timeout: float) -> int | None:
+        return None  # its output went with the stream; the enclave's own session reports
