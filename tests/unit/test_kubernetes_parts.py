@@ -180,3 +180,23 @@ def test_issue21_with_tazpods_profile_on_the_node_the_pod_has_no_sys_admin(
         "localhostProfile": "tazpod/enclave.json",
     }
     assert security["allowPrivilegeEscalation"] is False
+
+
+def test_issue21_a_crash_loop_shows_what_the_container_said() -> None:
+    from types import SimpleNamespace as NS
+
+    from tazpod.engines.kubernetes.diagnose import diagnose
+
+    ended = NS(exit_code=127, reason="Error", message="sleep: not found\n")
+    status = NS(
+        state=NS(waiting=NS(reason="CrashLoopBackOff", message="back-off 10s restarting")),
+        last_state=NS(terminated=ended),
+        image="img",
+    )
+    pod = NS(metadata=NS(name="p"), status=NS(container_statuses=[status], conditions=[]))
+    problem, reason = diagnose(pod)
+    assert reason == "CrashLoopBackOff"
+    assert problem == (
+        "pod p: CrashLoopBackOff: back-off 10s restarting; its last run exited 127 (Error):"
+        " sleep: not found"
+    )

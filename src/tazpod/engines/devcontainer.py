@@ -186,7 +186,13 @@ def up(
 
             build_image(engine, project, config, progress)
     info = engine.create(spec_for(project, config, warn=progress))
-    engine.start(info.name, progress)
+    try:
+        engine.start(info.name, progress)
+    except EngineError:
+        # What this up made holds nothing (the workspace and vault are the host's, or in a
+        # volume that existed before): remove it rather than leave it failing.
+        engine.remove(info.name, purge=bool(getattr(engine, "created_claim", False)))
+        raise
     started = engine.find(info.name) or info
     if engine.name != "kubernetes":  # (a pod's workspace is a volume of its own)
         _check_workspace_owner(engine, started, project, config)

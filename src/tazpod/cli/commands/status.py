@@ -34,7 +34,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if config.build is not None:
         dockerfile = config.build.dockerfile or f"the {config.vertical} vertical's"
         ui.say(f"build:       {dockerfile} (context {config.build.context})")
-    ui.say(f"name:        {config.container_name} on {config.engine}, network {config.network}")
+    where = (
+        f"namespace {config.kubernetes.namespace or '(the context default)'}"
+        if config.engine == "kubernetes"
+        else f"network {config.network}"
+    )
+    ui.say(f"name:        {config.container_name} on {config.engine}, {where}")
     ui.say(f"user:        {config.user}")
     ui.say(f"settings:    {trust_state}")
     ui.say(f"ghost mode:  {'on' if config.features.ghost_mode else 'off'}")

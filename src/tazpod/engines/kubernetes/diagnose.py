@@ -78,7 +78,12 @@ def diagnose(pod: Any) -> tuple[str | None, str]:
                 waiting.reason,
             )
         if waiting is not None and waiting.reason in ("CrashLoopBackOff", "CreateContainerError"):
-            return f"pod {name}: {waiting.reason}: {waiting.message or ''}".strip(), waiting.reason
+            problem = f"pod {name}: {waiting.reason}: {waiting.message or ''}".strip()
+            ended = status.last_state.terminated if status.last_state else None
+            if ended is not None:  # what the container itself said as it ended
+                said = (ended.message or "").strip() or "no message"
+                problem += f"; its last run exited {ended.exit_code} ({ended.reason}): {said}"
+            return problem, waiting.reason
         if waiting is not None:
             return None, f"container {waiting.reason or 'waiting'}"
     for condition in pod.status.conditions or []:

@@ -194,6 +194,8 @@ class KubernetesEngine:
         )
         return self._info(pod)
 
+    created_claim = False  # whether this engine made the workspace volume (a failed up's)
+
     def _ensure_claim(self, spec: ContainerSpec) -> None:
         claim = workspace_claim(spec.name)
         try:
@@ -208,6 +210,7 @@ class KubernetesEngine:
             self.namespace,
             claim_manifest(spec, self.settings),
         )
+        self.created_claim = True
 
     def start(self, name: str, progress: Progress = lambda _m: None) -> None:
         """Wait until the pod runs; explain why when it cannot."""
@@ -243,10 +246,16 @@ class KubernetesEngine:
             self.namespace,
         )
         if pvc.status.phase == "Pending":
+            wanted = pvc.spec.storage_class_name
+            which = (
+                f"StorageClass {wanted!r} (kubernetes.storage_class) has not provisioned it"
+                if wanted
+                else "it names no StorageClass and the cluster has no default one"
+            )
             raise EngineError(
-                f"the workspace volume {claim} is still unbound",
-                hint="the cluster has no default StorageClass, or kubernetes.storage_class names"
-                " one that cannot provision; set kubernetes.storage_class",
+                f"the workspace volume {claim} is still unbound after a minute: {which}",
+                hint="set kubernetes.storage_class to a class that provisions volumes here"
+                f" (kubectl get storageclass; kubectl -n {self.namespace} describe pvc {claim})",
             )
 
     def remove(self, name: str, purge: bool = False) -> None:
