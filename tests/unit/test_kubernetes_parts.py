@@ -183,17 +183,14 @@ def test_issue21_with_tazpods_profile_on_the_node_the_pod_has_no_sys_admin(
 
 
 def test_issue21_a_crash_loop_shows_what_the_container_said() -> None:
-    from types import SimpleNamespace as NS
-
-    from tazpod.engines.kubernetes.diagnose import diagnose
-
-    ended = NS(exit_code=127, reason="Error", message="sleep: not found\n")
-    status = NS(
-        state=NS(waiting=NS(reason="CrashLoopBackOff", message="back-off 10s restarting")),
-        last_state=NS(terminated=ended),
+    ns = SimpleNamespace
+    ended = ns(exit_code=127, reason="Error", message="sleep: not found\n")
+    status = ns(
+        state=ns(waiting=ns(reason="CrashLoopBackOff", message="back-off 10s restarting")),
+        last_state=ns(terminated=ended),
         image="img",
     )
-    pod = NS(metadata=NS(name="p"), status=NS(container_statuses=[status], conditions=[]))
+    pod = ns(metadata=ns(name="p"), status=ns(container_statuses=[status], conditions=[]))
     problem, reason = diagnose(pod)
     assert reason == "CrashLoopBackOff"
     assert problem == (
