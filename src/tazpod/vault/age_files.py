@@ -219,7 +219,11 @@ class RamVault:
             with atomic_writer(
                 self.vault_path, 0o600, self.owner, keep_previous=self.previous_path
             ) as handle:
-                pyrage.encrypt_io(seal.SealingReader(stream, seal_key), handle, [recipient])
+                try:
+                    pyrage.encrypt_io(seal.SealingReader(stream, seal_key), handle, [recipient])
+                except pyrage.EncryptError:
+                    stream.finish()  # a tar that failed is the cause to name, if it did
+                    raise
                 stream.finish()
         except (OSError, pyrage.EncryptError) as err:  # a write failed (ENOSPC, EFBIG, EIO)
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
