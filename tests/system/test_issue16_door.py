@@ -22,7 +22,7 @@ import pytest
 from tazpod.enclave import admission
 from tazpod.errors import ExitCode
 
-from .conftest import Project, User, wait_for
+from .conftest import Project, User, as_user, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -145,3 +145,27 @@ def test_sudo_lock_from_outside_saves_and_closes(project: Project) -> None:
     assert again.returncode == 0 and "nothing to lock" in again.stdout
     done = project.run("cat", str(project.secrets / "kept"))
     assert done.stdout == "kept\n", done.stderr
+
+
+def test_a_renamed_lock_file_never_opens_a_second_enclave(project: Project) -> None:
+    """Attack review: the same uid renames .tazpod/vault/.lock while an enclave is open;
+    the next `run` gets the (new) lock, yet joins the open enclave instead of opening the
+    vault a second time (whose saves would overwrite the first's)."""
+    ready = project.root / "ready"
+    holder = project.start(
+        "sh", "-c", f'echo first > "$TAZPOD_VAULT/first"; touch {ready}; exec sleep 60'
+    )
+    wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=60)
+    moved = as_user(
+        project.user,
+        ["mv", str(project.vault_dir / ".lock"), str(project.vault_dir / ".lock.old")],
+    )
+    assert moved.returncode == 0, moved.stderr
+    second = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/first"; echo b > "$TAZPOD_VAULT/b"')
+    assert second.returncode == 0 and second.stdout == "first\n", second.stderr
+    assert "joined the open enclave" in second.stderr
+    locked = project.tazpod("lock", timeout=120)
+    assert locked.returncode == 0, locked.stderr
+    holder.communicate(timeout=120)
+    kept = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/first" "$TAZPOD_VAULT/b"')
+    assert kept.stdout == "first\nb\n", kept.stderr

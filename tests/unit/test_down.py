@@ -21,6 +21,14 @@ class FakeEngine:
     def __init__(self, info: ContainerInfo) -> None:
         self.info = info
         self.removed: list[str] = []
+        self.door = "closed"  # what root's `tazpod lock --check` in the container says
+        self.asked: list[list[str]] = []
+
+    def exec_argv(
+        self, name: str, argv: list[str], user: str, tty: bool, workdir: str | None
+    ) -> list[str]:
+        self.asked.append([name, user, *argv])
+        return ["echo", self.door]
 
     def find(self, name: str) -> ContainerInfo | None:
         return self.info if name == self.info.name else None
@@ -49,3 +57,25 @@ def test_down_refuses_while_an_enclave_holds_the_vault(
         lock.release()
     engine.removed.clear()
     assert cli("down")[0] == 0 and engine.removed == [config.container_name]
+
+
+def test_issue16_down_asks_the_enclaves_door_when_the_lock_file_was_renamed(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack review: uid 1000 renamed .tazpod/vault/.lock, so the flock the host sees is
+    on another name; root in the container still finds the enclave's door answering."""
+    cli("init", "base")
+    config = read_project_config(in_tmp / ".tazpod" / "config.yaml").config
+    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
+    engine = FakeEngine(ContainerInfo(config.container_name, "id", "running", "img", labels))
+    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
+    lock = VaultLock(in_tmp / ".tazpod" / "vault")
+    assert lock.try_acquire()
+    (in_tmp / ".tazpod" / "vault" / ".lock").rename(in_tmp / ".tazpod" / "vault" / ".lock.old")
+    engine.door = "open"
+    try:
+        code, _, err = cli("down")
+        assert code == ExitCode.VAULT_BUSY and engine.removed == [], err
+        assert engine.asked[-1][1] == "0" and engine.asked[-1][-2:] == ["lock", "--check"]
+    finally:
+        lock.release()

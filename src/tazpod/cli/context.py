@@ -55,8 +55,8 @@ def load_context(ui: UI) -> Context:
 
 
 def read_secrets(project: Project, ui: UI) -> SecretsConfig | None:
-    if not project.secrets_path.is_file():
-        return None
+    if not os.path.lexists(project.secrets_path):
+        return None  # (a link, a fifo or a directory there is refused by the reader)
     secrets, warnings = load_secrets_config(project.secrets_path)
     for warning in warnings:
         ui.warn(warning)

@@ -83,8 +83,12 @@ def cache_path(path: Path, kind: str = "config") -> Path:
 
 
 def cache_key(path: Path, version: str, sections: Sections = SECTIONS) -> list[Any]:
-    """What must not change for a cached parse to stand: the file, tazpod, the schema."""
-    stat = path.stat()
+    """What must not change for a cached parse to stand: the file, tazpod, the schema.
+
+    The name itself, not what a link there points at: a link put where the file was
+    must not find the real file's cached parse (parsing refuses links).
+    """
+    stat = path.lstat()
     return [
         str(path.absolute()),
         stat.st_mtime_ns,

@@ -16,17 +16,47 @@ from tazpod.errors import ConfigError
 T = TypeVar("T")
 
 
+MAX_SETTINGS_FILE = 1 << 20
+
+
+def _read_regular(path: Path) -> bytes:
+    """A settings file's bytes: a regular file of its own, never through a link.
+
+    The project is writable from the container (and by a commit): a link put there could
+    make root on the host read, and quote in errors, a file of its choosing.
+    """
+    import errno
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ConfigError(
+                f"{path} is a symbolic link; tazpod reads its settings only from a regular file",
+                hint=f'put the file itself there (cp --remove-destination "$(readlink -f'
+                f' {path})" {path}), after reading it',
+            ) from err
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path} is not a regular file", hint="put the settings file there")
+        if info.st_size > MAX_SETTINGS_FILE:
+            raise ConfigError(f"{path} is larger than 1 MiB; no settings file is")
+        return handle.read(MAX_SETTINGS_FILE + 1)
+
+
 def parse_yaml(path: Path) -> Any:
     """Parse ``path``; malformed YAML becomes a ConfigError with the line."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_regular(path).decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason})") from err
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
     try:
         return YAML(typ="rt", pure=True).load(text)
     except MarkedYAMLError as err:

@@ -7,6 +7,7 @@ import argparse
 from tazpod.cli.context import Context, load_context
 from tazpod.cli.forwarding import engine_for, require_host
 from tazpod.cli.ui import UI
+from tazpod.engines.base import Engine
 from tazpod.errors import UsageError, VaultBusyError
 
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             "--purge is for engine: kubernetes (its workspace volume)",
             hint="with Docker and Podman the workspace is this directory; nothing to purge",
         )
-    _refuse_open_enclave(context, info.name, args.force)
+    _refuse_open_enclave(context, engine, info.name, args.force)
     engine.remove(info.name, purge=args.purge)
     if args.purge:
         ui.say(f"{info.name}: removed, with its workspace volume (and the vault in it)")
@@ -50,20 +51,48 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     return 0
 
 
-def _refuse_open_enclave(context: Context, name: str, force: bool) -> None:
+def _refuse_open_enclave(context: Context, engine: Engine, name: str, force: bool) -> None:
     """Removing the container kills an open enclave in it before it saves: say so first.
 
-    (The vault's lock is an flock on a file of the workspace, which the container shares:
-    the host sees it held. A pod's vault is in its own volume: its engine is not asked.)
+    The vault's lock is an flock on a file of the workspace, which a container shares:
+    the host sees it held. A same-uid process in the container can rename that file,
+    though, and a pod's vault is in its own volume: so root in the container is also
+    asked whether an enclave's door answers there (`tazpod lock --check`).
     """
     from tazpod.vault.lock import is_locked
 
-    if force or context.config.engine == "kubernetes":
+    if force:
         return
-    if is_locked(context.project.vault_dir):
+    local = context.config.engine != "kubernetes" and is_locked(context.project.vault_dir)
+    if local or _door_answers(context, engine, name):
         raise VaultBusyError(
-            f"the vault is open in an enclave in {name}: removing the container now loses"
-            " what was changed there since its last save",
-            hint="close the enclave first (`tazpod lock` in its shell saves it), then"
-            " `tazpod down`; `tazpod down --force` removes the container anyway",
+            f"the vault is open in an enclave in {name}: removing it now loses what was"
+            " changed there since its last save",
+            hint="close the enclave first (`tazpod lock` saves and closes it), then"
+            " `tazpod down`; `tazpod down --force` removes it anyway",
         )
+
+
+def _door_answers(context: Context, engine: Engine, name: str) -> bool:
+    from tazpod.cli.forwarding import CONTAINER_TAZPOD
+    from tazpod.project import trust
+
+    approved = trust.APPROVED_OPTION + trust.digest(
+        trust.settings_of(context.config, context.secrets)
+    )
+    argv = [*CONTAINER_TAZPOD, approved, "lock", "--check"]
+    if context.config.engine == "kubernetes":
+        from tazpod.engines.kubernetes.engine import KubernetesEngine
+        from tazpod.engines.kubernetes.stream import run_capture
+
+        assert isinstance(engine, KubernetesEngine)
+        code, out, _err = run_capture(
+            engine, name, ["sh", "-c", 'cd /workspace && exec "$@"', "sh", *argv]
+        )
+        return code == 0 and out.strip() == b"open"
+    from tazpod.sysio.environ import Inherit, child_env
+    from tazpod.sysio.run import run
+
+    command = engine.exec_argv(name, argv, "0", False, "/workspace")
+    done = run(command, env=child_env(inherit=Inherit.EVERYTHING), check=False, timeout=60)
+    return done.returncode == 0 and done.out.strip() == "open"

@@ -28,6 +28,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="(the host side's lifeline) wait until standard input closes; unless it said"
         " 'done' first, lock the enclave",
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="(for the host's `down`, as root) print whether an enclave holds this project's"
+        " vault open here: open or closed; nothing is locked",
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -35,6 +41,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     if getattr(args, "on_hangup", False):
         return _on_hangup(args, ui)
+    if getattr(args, "check", False):
+        return _check(ui)
     if not in_enclave():
         return _from_outside(args, ui)
     from tazpod.enclave import control
@@ -93,6 +101,19 @@ def _from_outside(args: argparse.Namespace, ui: UI) -> int:
         )
     if _lock(context.project.vault_dir, ui) is None:
         ui.say("no enclave holds this project's vault open (nothing to lock)")
+    return 0
+
+
+def _check(ui: UI) -> int:
+    """Whether the enclave's door answers: the supervisor's word, whatever became of the
+    lock file (a same-uid process can rename it; the door is root's alone)."""
+    from tazpod.cli.context import load_context
+    from tazpod.enclave import admission
+
+    conn = admission.knock(load_context(ui).project.vault_dir, timeout=10.0)
+    if conn is not None:
+        conn.close()
+    ui.say("open" if conn is not None else "closed")
     return 0
 
 
