@@ -88,6 +88,15 @@ def knock(vault_dir: Path, timeout: float = 30.0) -> socket.socket | None:
     return conn
 
 
+def answers(vault_dir: Path, timeout: float = 10.0) -> bool:
+    """Whether an open enclave's supervisor answers at this vault's door."""
+    conn = knock(vault_dir, timeout)
+    if conn is None:
+        return False
+    conn.close()
+    return True
+
+
 def ask(conn: socket.socket, op: str) -> tuple[dict[str, Any], list[int]]:
     """One request; the reply and the descriptors that came with it (the caller's now)."""
     conn.sendall(json.dumps({"op": op}).encode() + b"\n")

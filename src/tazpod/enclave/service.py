@@ -114,7 +114,7 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     while True:
         with acting_as(user.uid, user.gid, user.groups):
             acquired = lock.try_acquire()
-        if acquired and _door_answers(vault.directory):
+        if acquired and admission.answers(vault.directory):
             # The lock file is the user's to rename (a same-uid process did, or its
             # directory was swapped): the supervisor's root-only door is the word on
             # whether an enclave holds this vault. Never a second one: join it.
@@ -138,14 +138,6 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
                     f" it: fuser -v {vault.directory}/.lock",
                 ) from None
             time.sleep(0.2)
-
-
-def _door_answers(vault_dir: Path) -> bool:
-    conn = admission.knock(vault_dir, timeout=10.0)
-    if conn is None:
-        return False
-    conn.close()
-    return True
 
 
 def _check_vault_dir(directory: Path, user: EnclaveUser) -> None:

@@ -110,10 +110,7 @@ def _check(ui: UI) -> int:
     from tazpod.cli.context import load_context
     from tazpod.enclave import admission
 
-    conn = admission.knock(load_context(ui).project.vault_dir, timeout=10.0)
-    if conn is not None:
-        conn.close()
-    ui.say("open" if conn is not None else "closed")
+    ui.say("open" if admission.answers(load_context(ui).project.vault_dir) else "closed")
     return 0
 
 
