@@ -203,3 +203,25 @@ def require_host() -> None:
             "this command manages the container from the host; you are inside it",
             hint="run it on the host",
         )
+
+
+def enclave_open_in(context: Context, engine: Engine, name: str) -> bool:
+    """Whether an enclave's door answers in the project's running container or pod: the
+    supervisor's own word (root's `tazpod lock --check` there), whatever became of the
+    lock file, which the container's user can rename."""
+    from tazpod.project import trust
+
+    approved = trust.APPROVED_OPTION + trust.digest(
+        trust.settings_of(context.config, context.secrets)
+    )
+    argv = [*CONTAINER_TAZPOD, approved, "lock", "--check"]
+    if context.config.engine == "kubernetes":
+        from tazpod.engines.kubernetes.engine import KubernetesEngine, as_user
+        from tazpod.engines.kubernetes.stream import run_capture
+
+        assert isinstance(engine, KubernetesEngine)
+        code, out, _err = run_capture(engine, name, as_user(argv, "0", "/workspace"))
+        return code == 0 and out.strip() == b"open"
+    command = engine.exec_argv(name, argv, "0", False, "/workspace")
+    done = run(command, env=child_env(inherit=Inherit.EVERYTHING), check=False, timeout=60)
+    return done.returncode == 0 and done.out.strip() == "open"

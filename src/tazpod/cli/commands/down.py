@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tazpod.cli.context import Context, load_context
-from tazpod.cli.forwarding import engine_for, require_host
+from tazpod.cli.forwarding import enclave_open_in, engine_for, require_host
 from tazpod.cli.ui import UI
 from tazpod.engines.base import Engine
 from tazpod.errors import UsageError, VaultBusyError
@@ -64,35 +64,10 @@ def _refuse_open_enclave(context: Context, engine: Engine, name: str, force: boo
     if force:
         return
     local = context.config.engine != "kubernetes" and is_locked(context.project.vault_dir)
-    if local or _door_answers(context, engine, name):
+    if local or enclave_open_in(context, engine, name):
         raise VaultBusyError(
             f"the vault is open in an enclave in {name}: removing it now loses what was"
             " changed there since its last save",
             hint="close the enclave first (`tazpod lock` saves and closes it), then"
             " `tazpod down`; `tazpod down --force` removes it anyway",
         )
-
-
-def _door_answers(context: Context, engine: Engine, name: str) -> bool:
-    from tazpod.cli.forwarding import CONTAINER_TAZPOD
-    from tazpod.project import trust
-
-    approved = trust.APPROVED_OPTION + trust.digest(
-        trust.settings_of(context.config, context.secrets)
-    )
-    argv = [*CONTAINER_TAZPOD, approved, "lock", "--check"]
-    if context.config.engine == "kubernetes":
-        from tazpod.engines.kubernetes.engine import KubernetesEngine
-        from tazpod.engines.kubernetes.stream import run_capture
-
-        assert isinstance(engine, KubernetesEngine)
-        code, out, _err = run_capture(
-            engine, name, ["sh", "-c", 'cd /workspace && exec "$@"', "sh", *argv]
-        )
-        return code == 0 and out.strip() == b"open"
-    from tazpod.sysio.environ import Inherit, child_env
-    from tazpod.sysio.run import run
-
-    command = engine.exec_argv(name, argv, "0", False, "/workspace")
-    done = run(command, env=child_env(inherit=Inherit.EVERYTHING), check=False, timeout=60)
-    return done.returncode == 0 and done.out.strip() == "open"

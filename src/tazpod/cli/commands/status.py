@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from tazpod.cli.context import read_secrets
+from tazpod.cli.context import Context, read_secrets
 from tazpod.cli.ui import UI
-from tazpod.errors import ConfigError
+from tazpod.engines.base import ContainerInfo
+from tazpod.errors import ConfigError, TazpodError
 from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import find_project
 from tazpod.secrets.mappings import SecretsConfig
@@ -46,17 +48,19 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     vault = config.vault
     ui.say(f"vault:       {vault.backend}, {vault.size_mib} MiB")
     ui.say(f"bridges:     {', '.join(vault.bridges) or '(none)'}")
-    from tazpod.vault.factory import vault_for
+    pod = config.engine == "kubernetes"
+    if pod:  # its vault is in the pod's workspace volume, not in this directory
+        ui.say(f"vault file:  in the pod's workspace volume ({config.container_name}-workspace)")
+    else:
+        from tazpod.vault.factory import vault_for
 
-    for line in vault_for(vault, project.vault_dir).describe():
-        ui.say(f"             {line}" if not line.startswith("vault ") else line)
-    from tazpod.vault.lock import is_locked
-
-    ui.say(
-        f"vault state: {'open (an enclave holds it)' if is_locked(project.vault_dir) else 'closed'}"
-    )
+        for line in vault_for(vault, project.vault_dir).describe():
+            ui.say(f"             {line}" if not line.startswith("vault ") else line)
     # The engine (a Kubernetes context, say) is asked only as approved.
-    container = _container_state(config) if approved else "not asked: settings not approved"
+    found = _find_container(config) if approved else None
+    context = Context(project, config, secrets)
+    ui.say(f"vault state: {_vault_state(context, approved, found)}")
+    container = _container_state(config, found) if approved else "not asked: settings not approved"
     ui.say(f"container:   {container}")
     if secrets is not None:
         ui.say(f"secrets:     {len(secrets.mappings)} mapped, source {secrets.url}")
@@ -90,17 +94,47 @@ def _trust_state(
     return f"changed since approved: {keys} (tazpod trust)", False
 
 
-def _container_state(config: ProjectConfig) -> str:
+Found = tuple[Any, ContainerInfo | None] | str  # (engine, what it found) or why not
+
+
+def _find_container(config: ProjectConfig) -> Found:
     if in_container():
         return "you are inside it"
     from tazpod.engines import get_engine
-    from tazpod.errors import TazpodError
 
     try:
         engine = get_engine(config.engine, config.kubernetes)
-        info = engine.find(config.container_name)
+        return engine, engine.find(config.container_name)
     except TazpodError as err:
         return f"unknown ({err.message})"
+
+
+def _vault_state(context: Context, approved: bool, found: Found | None) -> str:
+    """The lock here (a container shares the workspace); and, where the container or pod
+    runs, root's word there on whether an enclave's door answers (the lock file is the
+    user's to rename; a pod's vault is not here at all)."""
+    from tazpod.vault.lock import is_locked
+
+    pod = context.config.engine == "kubernetes"
+    if not pod and is_locked(context.project.vault_dir):
+        return "open (an enclave holds it)"
+    if isinstance(found, tuple) and found[1] is not None and found[1].state == "running":
+        from tazpod.cli.forwarding import enclave_open_in
+
+        try:
+            opened = enclave_open_in(context, found[0], found[1].name)
+        except TazpodError as err:
+            return f"unknown ({err.message})"
+        return f"open (an enclave in {found[1].name} holds it)" if opened else "closed"
+    if pod:
+        return "unknown (the pod is not running)" if approved else "not asked"
+    return "closed"
+
+
+def _container_state(config: ProjectConfig, found: Found | None) -> str:
+    if isinstance(found, str) or found is None:
+        return found or "not asked"
+    _engine, info = found
     if info is None:
         return "not created (tazpod up)"
     state = f"{info.state} ({info.image}, tazpod {info.version or '?'})"
@@ -109,7 +143,7 @@ def _container_state(config: ProjectConfig) -> str:
     from tazpod.engines import usermap
 
     try:
-        mapped = usermap.of(engine, info, config.user).describe()
+        mapped = usermap.of(found[0], info, config.user).describe()
     except TazpodError as err:
         mapped = f"unknown ({err.message})"
     return f"{state}\nuser ns:     {mapped}"
