@@ -88,7 +88,11 @@ def test_issue21_the_pods_enclave_ends_with_the_host_side_and_joins_and_locks(
     # Item 4: the pod's user edits the config in the workspace volume; root in the pod acts
     # only on the host's approved settings, and a pull does not bring the edit here.
     edit = devpod.tazpod(
-        "exec", "--", "sh", "-c", "printf 'privileged: true\\n' >> .tazpod/config.yaml"
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "sed -i 's/^privileged: false/privileged: true/' .tazpod/config.yaml",
     )
     assert edit.returncode == 0, edit.stderr
     refused = devpod.tazpod("run", "--passphrase-file", str(devpod.passfile), "--", "true")

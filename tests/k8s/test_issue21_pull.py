@@ -26,7 +26,7 @@ chmod +x .git/hooks/post-checkout
 ln -s "$HOME" homelink
 ln -s .. up
 mkdir -p d && ln -s ../.. d/out
-printf 'privileged: true\n' >> .tazpod/config.yaml
+sed -i 's/^privileged: false/privileged: true/' .tazpod/config.yaml
 echo kept > from-pod.txt
 """
 

@@ -87,8 +87,10 @@ def pull(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
     from tazpod.engines.kubernetes.receive import extract
     from tazpod.engines.kubernetes.stream import output_of
 
+    # (The list is the pod's, as is the archive: both are checked here as hostile input.)
     script = (
-        f"cd {WORKSPACE} && tazpod workspace files --null | tar --null --no-recursion -T - -cf -"
+        f'cd {WORKSPACE} && list="$(mktemp)" && tazpod workspace files --null >"$list"'
+        ' && tar --null --no-recursion -T "$list" -cf -; code=$?; rm -f "$list"; exit $code'
     )
     with output_of(engine, pod, as_user(["sh", "-c", script], user, None)) as output:
         received = extract(output, root)
