@@ -1,5 +1,6 @@
-"""Issue 21, items 4 and 5: the pod's enclave lives and dies with the host side, joins and
-`lock` from the host work, and a config edited in the pod is not acted on.
+"""Issue 21, items 4, 5 and 10 (stdin): the pod's enclave lives and dies with the host
+side, joins and `lock` from the host work, a config edited in the pod is not acted on,
+and stdin passes through exec.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ def test_issue21_the_pods_enclave_ends_with_the_host_side_and_joins_and_locks(
     devpod: DevPod,
 ) -> None:
     assert devpod.tazpod("up").returncode == 0
+    # Item 10: stdin passes through exec (the pod's relay ends it), and an input that never
+    # ends does not hold a command that does not read it.
+    piped = devpod.tazpod("exec", "--", "cat", input="hi\nthere\n")
+    assert piped.returncode == 0 and piped.stdout == "hi\nthere\n", piped.stderr
+    idle = subprocess.Popen(
+        [tazpod_bin(), "exec", "--", "sh", "-c", "exit 4"],
+        cwd=devpod.root,
+        env=devpod.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert idle.wait(timeout=120) == 4  # its stdin still open
+    assert idle.stdin is not None
+    idle.stdin.close()
+    idle.communicate()
     holder = _hold(devpod, 'echo first > "$TAZPOD_VAULT/work"; exec sleep 300')
     wait_for(lambda: _sleeping(devpod) or holder.poll() is not None, 180)
     assert holder.poll() is None, holder.communicate()

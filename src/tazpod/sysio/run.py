@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
@@ -125,6 +125,28 @@ def run(
     if check and result.returncode != 0:
         raise CommandFailed(args, result.returncode, result.err)
     return result
+
+
+def run_fed(argv: Sequence[str], chunks: Iterable[bytes], env: Mapping[str, str]) -> int:
+    """Run ``argv`` with its stdin written from ``chunks`` as they come, then closed; its
+    output is ours; its exit code. A command that stops reading (head) ends the feeding,
+    as in a shell pipe."""
+    args = list(argv)
+    try:
+        child = subprocess.Popen(args, stdin=subprocess.PIPE, env=dict(env))
+    except OSError as err:
+        raise CannotRun(args, err.strerror or str(err)) from err
+    assert child.stdin is not None
+    try:
+        for chunk in chunks:
+            child.stdin.write(chunk)
+            child.stdin.flush()
+    except BrokenPipeError:
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            child.stdin.close()
+    return _exit_code(child.wait())
 
 
 def output_lines(

@@ -25,6 +25,8 @@ from tazpod.errors import EngineError
 from tazpod.project.schema import KubernetesConfig
 
 WAIT_SECONDS = 300
+# The stdin relay (tazpod.engines.kubernetes.relay), from the image's own root-owned tazpod
+RELAY = ("/opt/tazpod/bin/python", "-I", "-m", "tazpod.engines.kubernetes.relay")
 
 
 def _client() -> Any:
@@ -297,8 +299,12 @@ class KubernetesEngine:
         workdir: str | None,
         stdin_data: bytes | None = None,
     ) -> int:
-        from tazpod.engines.kubernetes.stream import run_session
+        from tazpod.engines.kubernetes.stream import piped_stdin, run_relayed, run_session
 
+        if not tty and stdin_data is None and piped_stdin():
+            # `echo hi | tazpod exec -- cat`: the pod's relay ends the command's stdin
+            relayed = [*RELAY, *argv]
+            return run_relayed(self, name, as_user(relayed, user, workdir))
         return run_session(self, name, as_user(argv, user, workdir), tty, stdin_data)
 
 

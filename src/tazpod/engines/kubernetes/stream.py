@@ -157,6 +157,45 @@ def run_session(
         ws.close()
 
 
+def piped_stdin() -> bool:
+    """Whether this process's stdin is data to pass on (a pipe, a file, a socket)."""
+    import stat
+
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
+
+
+def run_relayed(engine: PodApi, name: str, argv: Sequence[str]) -> int:
+    """argv (under the pod's stdin relay) with this process's stdin sent in frames, as it
+    comes, then the end frame; the command's output and exit code pass through. An
+    input that never ends does not hold the session: it ends with the command."""
+    from tazpod.engines.kubernetes.relay import CHUNK as FRAME
+    from tazpod.engines.kubernetes.relay import END, frame
+
+    ws = open_stream(engine, name, argv, tty=False, stdin=True)
+    fd = sys.stdin.fileno()
+    reading = True
+    try:
+        while ws.is_open():
+            waiting = [ws.sock.sock, *([fd] if reading else [])]
+            try:
+                ready, _, _ = select.select(waiting, [], [], 0.5)
+            except InterruptedError:
+                continue
+            if fd in ready:
+                data = os.read(fd, FRAME)
+                reading = bool(data)
+                with contextlib.suppress(Exception):  # the command may be gone already
+                    ws.write_stdin(frame(data) if data else END)
+            _pump(ws, 0)
+        return _exit_code(ws)
+    finally:
+        ws.close()
+
+
 def run_capture(
     engine: PodApi, name: str, argv: Sequence[str], stdin_data: bytes = b""
 ) -> tuple[int, bytes, bytes]:
