@@ -32,7 +32,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if info is None:
         if args.purge and context.config.engine == "kubernetes":
             engine.remove(context.config.container_name, purge=True)
-            ui.say(f"{context.config.container_name}: no pod; its workspace volume was deleted")
+            kept = getattr(engine, "purge_note", None)
+            gone = (
+                f"its workspace claim was deleted; {kept}"
+                if kept
+                else "its workspace volume was deleted"
+            )
+            ui.say(f"{context.config.container_name}: no pod; {gone}")
             return 0
         ui.say(f"{context.config.container_name}: no such container (nothing to do)")
         return 0
@@ -44,7 +50,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
     _refuse_open_enclave(context, engine, info.name, args.force)
     engine.remove(info.name, purge=args.purge)
-    if args.purge:
+    kept = getattr(engine, "purge_note", None)
+    if args.purge and kept:
+        ui.say(f"{info.name}: removed, with its workspace claim; {kept}")
+    elif args.purge:
         ui.say(f"{info.name}: removed, with its workspace volume (and the vault in it)")
     else:
         ui.say(f"{info.name}: removed (workspace and vault kept)")

@@ -274,10 +274,35 @@ class KubernetesEngine:
         if purge:
             claim = workspace_claim(name)
             try:
+                pvc = self.core.read_namespaced_persistent_volume_claim(claim, self.namespace)
                 self.core.delete_namespaced_persistent_volume_claim(claim, self.namespace)
             except self.k8s.client.ApiException as err:
                 if err.status != 404:
                     raise self.explain(f"delete persistentvolumeclaim {claim}", err) from err
+                return
+            self.purge_note = self._kept_volume(pvc.spec.volume_name)
+
+    purge_note: str | None = None  # after remove(purge=True): what may outlive the claim
+
+    def _kept_volume(self, volume: str | None) -> str | None:
+        """A volume that outlives its claim (reclaim policy Retain) keeps the encrypted
+        vault on the node: say so, or that it could not be asked."""
+        if not volume:
+            return None
+        try:
+            pv = self.core.read_persistent_volume(volume)
+        except self.k8s.client.ApiException as err:
+            return (
+                f"could not read persistentvolume {volume} (HTTP {err.status}): if its reclaim"
+                " policy is Retain, it keeps the (encrypted) vault on the node until an admin"
+                f" deletes it (kubectl delete pv {volume})"
+            )
+        if pv.spec.persistent_volume_reclaim_policy == "Retain":
+            return (
+                f"persistentvolume {volume} is kept (reclaim policy Retain): the workspace and"
+                f" the encrypted vault stay on it until it is deleted (kubectl delete pv {volume})"
+            )
+        return None
 
     def exec_argv(
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
