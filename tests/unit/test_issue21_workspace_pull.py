@@ -22,13 +22,13 @@ from tazpod.engines.kubernetes.receive import extract
 F, D, S, H = tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE
 
 
-def _tar(*members: tuple[str, bytes, str, int]) -> bytes:
+def _tar(*members: tuple[str, bytes, str, int] | tuple[str, bytes, str, int, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, kind, link, mode in members:
+        for name, kind, link, mode, *given in members:
             info = tarfile.TarInfo(name)
             info.type, info.linkname, info.mode = kind, link, mode
-            data = f"pod wrote {name}".encode() if kind == F else b""
+            data = given[0] if given else f"pod wrote {name}".encode() if kind == F else b""
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
@@ -66,7 +66,7 @@ def test_issue21_pull_never_writes_code_git_runs_or_tazpods_settings(project: Pa
         ("secrets.yml", F, "", 0o644),
         ("src/main.py", F, "", 0o644),
     )
-    received = extract(io.BytesIO(archive), project)
+    received = extract(io.BytesIO(archive), project, with_git=True)
     assert (project / ".git" / "config").read_text() == "[core]\n\tbare = false\n"
     assert not (project / ".git" / "hooks" / "post-checkout").exists()
     assert not (project / ".git" / "info").exists()
@@ -87,6 +87,9 @@ def test_issue21_pull_never_writes_code_git_runs_or_tazpods_settings(project: Pa
         "vendor/lib/.git",
         ".tazpod/config.yaml",
     }
+    # Without --git, none of .git comes back (its index and refs could hide changes).
+    fresh = extract(io.BytesIO(_tar((".git/HEAD", F, "", 0o644))), project)
+    assert fresh.files == 0 and "--git" in fresh.left_out[0][1]
 
 
 def test_issue21_pull_never_writes_outside_the_project(project: Path, tmp_path: Path) -> None:
@@ -154,3 +157,127 @@ def test_issue21_pull_streams_frame_by_frame_with_the_exit_code() -> None:
     assert output.finish() == 3 and bytes(output.stderr) == b"warning\n"
     done = stream.OutputStream(_Ws([b"\x01" + archive, b'\x03{"status":"Success"}']))
     assert done.read() == archive and done.finish() == 0
+
+
+def _files_outside_and_git(project: Path) -> list[str]:
+    return sorted(str(p.relative_to(project.parent)) for p in project.parent.rglob("*"))
+
+
+def test_attack_review_a_directory_shaped_like_a_repository_gets_no_config(
+    project: Path,
+) -> None:
+    """A pod-made src/{HEAD,objects,refs,config} made `git log` in src run the pod's pager."""
+    head = b"ref: refs/heads/main\n"
+    archive = _tar(
+        ("src/HEAD", F, "", 0o644, head),
+        ("src/refs/heads/main", F, "", 0o644, b"ab" * 20 + b"\n"),
+        ("src/objects/ab/cd", F, "", 0o644),
+        ("src/config", F, "", 0o644, b"[core]\n\tpager = touch PWNED\n"),
+        ("docs/config", F, "", 0o644),  # an ordinary file named config: kept
+        ("docs/HEAD", F, "", 0o644, b"the head of the docs\n"),  # no git HEAD: kept
+        ("sha/HEAD", F, "", 0o644, b"0123456789abcdef0123456789abcdef01234567\n"),
+        ("bare/HEAD", S, "refs/heads/main", 0o777),
+    )
+    received = extract(io.BytesIO(archive), project)
+    assert not (project / "src" / "HEAD").exists() and not (project / "sha" / "HEAD").exists()
+    assert not (project / "bare" / "HEAD").exists()
+    assert (project / "src" / "config").exists()  # harmless without a HEAD beside it
+    assert (project / "docs" / "config").read_text() == "pod wrote docs/config"
+    assert (project / "docs" / "HEAD").exists()
+    assert not [p for p in project.rglob(".tazpod-pull-*")]
+    left = {name for name, _why in received.left_out}
+    assert left == {"src/HEAD", "sha/HEAD", "bare/HEAD"}
+    # A second pull cannot add what the first lacked: with docs/ holding a HEAD now, git's
+    # own names are refused there.
+    again = extract(io.BytesIO(_tar(("docs/hooks/pre-commit", F, "", 0o755))), project)
+    assert again.files == 0 and not (project / "docs" / "hooks" / "pre-commit").exists()
+
+
+def test_attack_review_an_existing_repository_in_the_project_gets_no_config(
+    project: Path,
+) -> None:
+    fixture = project / "tests" / "fixture.git"
+    (fixture / "objects").mkdir(parents=True)
+    (fixture / "refs").mkdir()
+    (fixture / "HEAD").write_text("ref: refs/heads/main\n")
+    (fixture / "config").write_text("[core]\n\tbare = true\n")
+    received = extract(io.BytesIO(_tar(("tests/fixture.git/config", F, "", 0o644))), project)
+    assert (fixture / "config").read_text() == "[core]\n\tbare = true\n"
+    assert received.files == 0
+
+
+def _raw(header_type: bytes, name: bytes, size: int, data: bytes = b"") -> bytes:
+    """One hand-made header (and its data), as a hostile pod could write it."""
+    info = tarfile.TarInfo(name.decode(errors="replace"))
+    info.size, info.type = size, header_type
+    block = bytearray(info.tobuf(format=tarfile.GNU_FORMAT, errors="replace")[-512:])
+    return bytes(block) + data + b"\0" * (-len(data) % 512)
+
+
+def test_attack_review_sparse_files_and_huge_headers_are_refused_bounded(
+    project: Path,
+) -> None:
+    import tracemalloc
+
+    from tazpod.errors import EngineError
+
+    sparse = tarfile.TarInfo("huge")
+    sparse.type = tarfile.GNUTYPE_SPARSE
+    sparse.size = 0
+    sparse_archive = bytes(sparse.tobuf(format=tarfile.GNU_FORMAT)) + b"\0" * 1024
+    received = extract(io.BytesIO(sparse_archive), project)
+    assert not (project / "huge").exists() and received.left_out[0][0] == "huge"
+
+    hostile = _raw(tarfile.GNUTYPE_LONGNAME, b"././@LongLink", 50 << 20) + b"x" * (50 << 20)
+    stream = io.BytesIO(hostile)
+    tracemalloc.start()
+    try:
+        with pytest.raises(EngineError, match="header over 1 MiB"):
+            extract(stream, project)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, peak
+
+
+def test_attack_review_oddities_are_left_out_not_crashes(project: Path) -> None:
+    long_leaf = "n" * 250  # valid in the pod; the temp name must not grow past the limit
+    members = [
+        (long_leaf, F, "", 0o644),
+        ("after.txt", F, "", 0o644),
+        (".GIT/config", F, "", 0o644),
+        (".git\u200c/config", F, "", 0o644),
+        ("GIT~1/config", F, "", 0o644),
+        (".Tazpod/config.yaml", F, "", 0o644),
+        ("alias", S, "linked/victim.txt", 0o777),  # down, but out through the user's link
+        ("nl\nfake line", F, "../x", 0o644),
+    ]
+    received = extract(io.BytesIO(_tar(*members)), project)
+    assert (project / long_leaf).exists() and (project / "after.txt").exists()
+    for name in (".GIT", ".git\u200c", "GIT~1", ".Tazpod", "alias"):
+        assert not os.path.lexists(project / name), name
+    assert not [p for p in project.rglob(".tazpod-pull-*")]
+    assert received.files == 3  # the long name, after.txt and the one with a newline
+
+
+def test_attack_review_a_damaged_header_is_not_taken_for_the_end(project: Path) -> None:
+    from tazpod.errors import EngineError
+
+    good = _tar(("first", F, "", 0o644), ("second", F, "", 0o644))
+    with tarfile.open(fileobj=io.BytesIO(good)) as archive:
+        second = archive.getmember("second")
+    damaged = bytearray(good)
+    damaged[second.offset + 148 : second.offset + 156] = b"0000000\0"  # a wrong checksum
+    with pytest.raises(EngineError, match="cannot be read past byte"):
+        extract(io.BytesIO(bytes(damaged)), project)
+    assert (project / "first").exists()
+
+
+def test_attack_review_a_nonsense_mtime_still_writes_the_file(project: Path) -> None:
+    info = tarfile.TarInfo("dated")
+    info.mtime, info.size = 2**80, 2
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        archive.addfile(info, io.BytesIO(b"ok"))
+    received = extract(io.BytesIO(buffer.getvalue()), project)
+    assert (project / "dated").read_bytes() == b"ok" and received.files == 1

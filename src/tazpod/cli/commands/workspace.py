@@ -18,7 +18,13 @@ from tazpod.errors import UsageError
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = actions(parser, "workspace commands")
     action(sub, "push", "copy this project into the pod's /workspace", action="push")
-    action(sub, "pull", "copy the pod's /workspace into this project", action="pull")
+    pull = action(sub, "pull", "copy the pod's /workspace into this project", action="pull")
+    pull.add_argument(
+        "--git",
+        action="store_true",
+        help="also bring the pod's git data (objects, refs, logs, HEAD; never its config,"
+        " hooks, index or replace refs)",
+    )
     files = action(sub, "files", "list what a copy from here carries", action="files")
     files.add_argument("-0", "--null", action="store_true", help="NUL-separated (for tar -T)")
 
@@ -55,6 +61,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.say(f"pushed {summary}")
     else:
         ui.info(f"copying {info.name}:/workspace into {context.project.root} (vault excluded)")
-        summary = workspace.pull(engine, info.name, context.project.root, context.config.user)
+        root, user = context.project.root, context.config.user
+        summary = workspace.pull(engine, info.name, root, user, with_git=args.git)
         ui.say(f"pulled {summary}")
     return 0

@@ -1,58 +1,49 @@
 """What `tazpod workspace pull` writes here: the pod's archive, taken as hostile input.
 
 The pod's user (an agent, a tool, anyone with `pods/exec`) makes that archive, so
-nothing in it is trusted or followed:
+nothing in it is trusted or followed (which members at all: tazpod.engines.kubernetes.
+pull_rules):
 
+- the stream is walked header by header before tarfile sees it: a pax or long-name
+  header over 1 MiB, or anything but zeros after the archive's end, stops the pull
+  (memory stays bounded; a damaged header is never taken for the end);
 - every path is walked one directory at a time from the project's root with
-  O_NOFOLLOW, so no symbolic link, the pod's or one already here, is ever written
-  through; an entry under one is left out;
-- regular files are written to a temp file beside their place and renamed over it
+  O_NOFOLLOW, so no symbolic link, the pod's or one already here, is written through;
+- regular files go to a short temp name beside their place and are renamed over it
   (which replaces a link there, never follows it), without setuid/setgid bits;
-- symbolic links are made only when their target is relative and leads down (no `..`):
-  chains of such links cannot leave the directory they start in;
-- hard links, devices and fifos are left out;
-- `.tazpod/` never comes back (this host's settings are approved here, and the vault
-  stays in the pod), and of a `.git` directory only what git reads as data (objects,
-  refs, logs, HEAD and the like): its config, hooks and info files would run code here
-  at the next `git status` (core.fsmonitor, hooks), and a `.git` that is a file or a
-  link points git somewhere else.
-
-Everything left out is counted and named in the summary.
+- symbolic links lead down only, and must resolve inside the project (through the links
+  already here too);
+- no git HEAD (a file that reads like one, or a link) outside `.git`, and none of git's
+  own names (config, hooks/, info/, commondir, gitdir) where the directory or one above
+  holds a HEAD: a directory shaped like a repository runs its config at the next git
+  command there;
+- `.git` comes back only when asked (`--git`), and then only objects, refs (no replace
+  refs), logs, HEAD and packed-refs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
-import posixpath
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-NEVER = ".tazpod"
-GIT_FILES = frozenset(
-    {
-        "HEAD",
-        "ORIG_HEAD",
-        "FETCH_HEAD",
-        "MERGE_HEAD",
-        "CHERRY_PICK_HEAD",
-        "REVERT_HEAD",
-        "COMMIT_EDITMSG",
-        "packed-refs",
-        "index",
-        "description",
-    }
-)
-GIT_DIRS = frozenset({"objects", "refs", "logs"})
+from tazpod.engines.kubernetes import pull_rules
+from tazpod.errors import EngineError
+
+_BLOCK = 512
+_MAX_HEADER = 1 << 20
+_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FATAL = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
+_SHOWN = 100  # left-out entries kept by name (the rest are counted)
 
 
 class Readable(Protocol):
     def read(self, size: int = -1) -> bytes: ...
-
-
-_NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass
@@ -60,59 +51,88 @@ class Received:
     files: int = 0
     links: int = 0
     left_out: list[tuple[str, str]] = field(default_factory=list)
+    more_left_out: int = 0
 
     def leave_out(self, name: str, why: str) -> None:
-        self.left_out.append((name, why))
+        if len(self.left_out) < _SHOWN:
+            self.left_out.append((name, why))
+        else:
+            self.more_left_out += 1
 
 
-def _git_problem(parts: list[str], member: tarfile.TarInfo) -> str | None:
-    for index, part in enumerate(parts):
-        if part != ".git":
-            continue
-        rest = parts[index + 1 :]
-        if not rest:
-            return None if member.isdir() else "a .git that is no directory points git elsewhere"
-        if member.issym():
-            return "a link inside .git"
-        if rest[:3] == ["objects", "info", "alternates"]:
-            return "git's alternates point it at other directories"
-        if rest[0] in GIT_DIRS or (len(rest) == 1 and rest[0] in GIT_FILES):
-            continue
-        return "git's own settings, hooks and info files run code here (core.fsmonitor, hooks)"
-    return None
+class _Guard:
+    """The pod's stream, read through while its headers are walked (see the module)."""
+
+    def __init__(self, source: Readable) -> None:
+        self._source = source
+        self._buffer = bytearray()
+        self._offset = 0  # of _buffer[0] in the stream
+        self._next = 0  # where the next header starts
+        self._end: int | None = None
+
+    def _walk(self) -> None:
+        while self._end is None:
+            at = self._next - self._offset
+            if at < 0 or at + _BLOCK > len(self._buffer):
+                return
+            block = bytes(self._buffer[at : at + _BLOCK])
+            if not any(block):
+                self._end = self._next
+                return
+            try:
+                size = tarfile.nti(block[124:136])  # type: ignore[attr-defined]
+            except tarfile.HeaderError as err:
+                raise EngineError("the pod's archive has a header that cannot be read") from err
+            if size < 0 or (block[156:157] in (b"x", b"g", b"L", b"K") and size > _MAX_HEADER):
+                raise EngineError("the pod's archive has a header over 1 MiB: nothing more read")
+            self._next += _BLOCK + -(-size // _BLOCK) * _BLOCK
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = 1 << 16 if size < 0 else size
+        while len(self._buffer) < wanted:
+            chunk = self._source.read(1 << 16)
+            if not chunk:
+                break
+            self._buffer += chunk
+            self._walk()
+            if self._end is not None and any(self._buffer[self._end - self._offset :]):
+                raise EngineError("the pod's archive has data after its end (a damaged header?)")
+        count = min(wanted, len(self._buffer))
+        out = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        self._offset += count
+        return out
+
+    @property
+    def end(self) -> int | None:
+        """Where the archive's end-of-archive blocks start (None: not seen yet)."""
+        return self._end
+
+    def drain(self) -> None:
+        """Read what is left (zeros only, or read() raises)."""
+        while self.read(1 << 16):
+            pass
 
 
-def _problem(name: str, member: tarfile.TarInfo) -> str | None:
-    parts = name.split("/")
-    if name.startswith("/") or ".." in parts or name in ("", "."):
-        return "an absolute name, or one with '..'"
-    if parts[0] == NEVER:
-        return "tazpod's settings and vault stay as this host has them"
-    if not (member.isreg() or member.isdir() or member.issym()):
-        return "not a file, directory or symbolic link"
-    if member.issym():
-        target = member.linkname
-        if not target or target.startswith("/") or ".." in target.split("/"):
-            return f"a link to {target!r}: only links that lead down (no '..') are made"
-    return _git_problem(parts, member)
-
-
-def _parent(root_fd: int, parts: list[str], opened: list[int]) -> int | None:
+def _parent(root_fd: int, parts: list[str], opened: list[int], create: bool = True) -> int | None:
     """The directory holding the entry, made as needed, reached without following links."""
     fd = root_fd
     for part in parts:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(part, 0o755, dir_fd=fd)
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
         try:
             fd = os.open(part, _NOFOLLOW_DIR, dir_fd=fd)
-        except OSError:  # a link here, or a file where the archive has a directory
-            return None
+        except OSError as err:
+            if err.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+                return None  # a link here, or a file where the archive has a directory
+            raise
         opened.append(fd)
     return fd
 
 
-def _write_file(parent: int, leaf: str, member: tarfile.TarInfo, data: IO[bytes]) -> bool:
-    temp = f".{leaf}.tazpod-pull-{os.urandom(4).hex()}"
+def _temp_file(parent: int, member: tarfile.TarInfo, data: IO[bytes]) -> str:
+    temp = f".tazpod-pull-{os.urandom(6).hex()}"
     mode = (member.mode & 0o777 & ~0o022) | 0o600  # no setuid/setgid, no group/other writes
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode, dir_fd=parent)
     try:
@@ -120,16 +140,29 @@ def _write_file(parent: int, leaf: str, member: tarfile.TarInfo, data: IO[bytes]
             while chunk := data.read(1 << 20):
                 handle.write(chunk)
             os.fchmod(handle.fileno(), mode)
-        os.utime(temp, (member.mtime, member.mtime), dir_fd=parent)
-        os.rename(temp, leaf, src_dir_fd=parent, dst_dir_fd=parent)
-    except IsADirectoryError:
-        os.unlink(temp, dir_fd=parent)
-        return False
+        with contextlib.suppress(OverflowError, ValueError, OSError):  # a nonsense mtime
+            os.utime(temp, (member.mtime, member.mtime), dir_fd=parent)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp, dir_fd=parent)
         raise
+    return temp
+
+
+def _place(parent: int, temp: str, leaf: str) -> bool:
+    try:
+        os.rename(temp, leaf, src_dir_fd=parent, dst_dir_fd=parent)
+    except OSError:  # a directory is there
+        os.unlink(temp, dir_fd=parent)
+        return False
     return True
+
+
+def _link_escapes(root: Path, parts: list[str], target: str) -> bool:
+    """Whether the link, made here, would lead out (through links already here)."""
+    real_root = os.path.realpath(root)
+    place = os.path.realpath(os.path.join(root, *parts[:-1], target))
+    return place != real_root and not place.startswith(real_root + os.sep)
 
 
 def _write_link(parent: int, leaf: str, target: str) -> bool:
@@ -143,43 +176,112 @@ def _write_link(parent: int, leaf: str, target: str) -> bool:
     return True
 
 
-def extract(stream: Readable, root: Path) -> Received:
-    """Write the archive read from ``stream`` under ``root`` (see the module's rules)."""
-    received = Received()
-    root_fd = os.open(root, _NOFOLLOW_DIR)
+def _holds_head(root_fd: int, parts: list[str]) -> bool:
+    """Whether the root or a directory on the way to the entry holds a HEAD."""
+    opened: list[int] = []
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
-            for member in archive:
-                name = posixpath.normpath(member.name) if member.name else ""
-                problem = _problem(name, member)
-                if problem is not None:
-                    received.leave_out(member.name, problem)
-                    continue
-                parts = name.split("/")
-                opened: list[int] = []
-                try:
-                    parent = _parent(root_fd, parts[:-1] if not member.isdir() else parts, opened)
-                    if parent is None:
-                        received.leave_out(name, "it lies under a link or a file here")
-                    elif member.isreg():
-                        data = archive.extractfile(member)
-                        assert data is not None
-                        if _write_file(parent, parts[-1], member, data):
-                            received.files += 1
-                        else:
-                            received.leave_out(name, "a directory is there")
-                    elif member.issym():
-                        if _write_link(parent, parts[-1], member.linkname):
-                            received.links += 1
-                        else:
-                            received.leave_out(name, "a directory is there")
-                finally:
-                    for fd in opened:
-                        os.close(fd)
-    except tarfile.TarError as err:
-        from tazpod.errors import EngineError
+        fd = root_fd
+        for index in range(len(parts)):
+            with contextlib.suppress(FileNotFoundError):
+                os.stat("HEAD", dir_fd=fd, follow_symlinks=False)
+                return True
+            if index == len(parts) - 1:
+                return False
+            fd = os.open(parts[index], _NOFOLLOW_DIR, dir_fd=fd)
+            opened.append(fd)
+        return False
+    finally:
+        for fd in opened:
+            os.close(fd)
 
+
+class _Writer:
+    def __init__(self, root: Path, root_fd: int, with_git: bool) -> None:
+        self.root, self.root_fd, self.with_git = root, root_fd, with_git
+        self.received = Received()
+
+    def member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        name = os.path.normpath(member.name) if member.name else ""
+        why = pull_rules.problem(name, member, self.with_git)
+        if why is not None:
+            self.received.leave_out(member.name, why)
+            return
+        parts = name.split("/")
+        opened: list[int] = []
+        try:
+            parent = _parent(self.root_fd, parts if member.isdir() else parts[:-1], opened)
+            if parent is None:
+                self.received.leave_out(name, "it lies under a link or a file here")
+            elif member.isreg():
+                self._file(archive, member, parent, parts, name)
+            elif member.issym():
+                self._link(parent, parts, name, member.linkname)
+        except OSError as err:
+            if err.errno in _FATAL:
+                raise EngineError(f"cannot write {name}: {err.strerror}") from err
+            self.received.leave_out(name, err.strerror or str(err))
+        finally:
+            for fd in opened:
+                os.close(fd)
+
+    def _file(
+        self,
+        archive: tarfile.TarFile,
+        member: tarfile.TarInfo,
+        parent: int,
+        parts: list[str],
+        name: str,
+    ) -> None:
+        data = archive.extractfile(member)
+        assert data is not None
+        outside_git = parts[0] != ".git"
+        if outside_git and parts[-1] == "HEAD" and member.size <= 256:
+            content = data.read()
+            if pull_rules.is_git_head(content):
+                self.received.leave_out(name, "a git HEAD outside .git makes a repository here")
+                return
+            data = io.BytesIO(content)
+        if outside_git and pull_rules.git_named(parts) and _holds_head(self.root_fd, parts):
+            self.received.leave_out(name, "git's own file where a directory holds a HEAD")
+            return
+        temp = _temp_file(parent, member, data)
+        if _place(parent, temp, parts[-1]):
+            self.received.files += 1
+        else:
+            self.received.leave_out(name, "a directory is there")
+
+    def _link(self, parent: int, parts: list[str], name: str, target: str) -> None:
+        if _link_escapes(self.root, parts, target):
+            self.received.leave_out(name, f"a link to {target!r} that leads out of the project")
+        elif parts[0] != ".git" and pull_rules.git_named(parts):
+            self.received.leave_out(name, "a link named like git's own files")
+        elif _write_link(parent, parts[-1], target):
+            self.received.links += 1
+        else:
+            self.received.leave_out(name, "a directory is there")
+
+
+def extract(stream: Readable, root: Path, with_git: bool = False) -> Received:
+    """Write the archive read from ``stream`` under ``root`` (see the module's rules)."""
+    guard = _Guard(stream)
+    root_fd = os.open(root, _NOFOLLOW_DIR)
+    writer = _Writer(root, root_fd, with_git)
+    try:
+        with tarfile.open(fileobj=guard, mode="r|") as archive:  # type: ignore[call-overload]
+            while (member := archive.next()) is not None:
+                try:
+                    writer.member(archive, member)
+                finally:
+                    archive.members.clear()  # tarfile keeps every member: bounded memory
+            stopped = archive.offset
+        guard.drain()
+        if guard.end != stopped:  # tarfile takes a damaged header for the end
+            raise EngineError(
+                f"the pod's archive cannot be read past byte {stopped}: the pull is incomplete"
+                " (files before that point were written)"
+            )
+    except tarfile.TarError as err:
         raise EngineError(f"the pod's archive is damaged: {err}") from err
     finally:
         os.close(root_fd)
-    return received
+    return writer.received

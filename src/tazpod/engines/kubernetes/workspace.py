@@ -13,6 +13,7 @@ the archive's length (`head -c N`) before tar sees the end.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import IO
@@ -78,7 +79,7 @@ def push(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
     return f"{_count(archive)} files ({len(archive) // 1024} KiB)"
 
 
-def pull(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
+def pull(engine: KubernetesEngine, pod: str, root: Path, user: str, with_git: bool = False) -> str:
     """Copy the pod's /workspace into ``root``; returns a summary.
 
     The archive is the pod's user's to make: tazpod.engines.kubernetes.receive writes
@@ -93,16 +94,17 @@ def pull(engine: KubernetesEngine, pod: str, root: Path, user: str) -> str:
         ' && tar --null --no-recursion -T "$list" -cf -; code=$?; rm -f "$list"; exit $code'
     )
     with output_of(engine, pod, as_user(["sh", "-c", script], user, None)) as output:
-        received = extract(output, root)
+        received = extract(output, root, with_git)
         code = output.finish()
     if code != 0:
         detail = output.stderr.decode(errors="replace").strip()[-500:]
         raise EngineError(f"packing the pod's workspace failed (exit {code}): {detail}")
     summary = f"{received.files} files, {received.links} links"
-    if received.left_out:
-        shown = "; ".join(f"{name} ({why})" for name, why in received.left_out[:5])
-        more = f"; and {len(received.left_out) - 5} more" if len(received.left_out) > 5 else ""
-        summary += f"; left out {len(received.left_out)}: {shown}{more}"
+    left = len(received.left_out) + received.more_left_out
+    if left:  # names as JSON strings: a newline in one cannot start a line of its own
+        shown = "; ".join(f"{json.dumps(name)} ({why})" for name, why in received.left_out[:5])
+        more = f"; and {left - 5} more" if left > 5 else ""
+        summary += f"; left out {left}: {shown}{more}"
     return summary
 
 
