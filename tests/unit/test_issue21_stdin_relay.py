@@ -47,3 +47,11 @@ def test_a_command_that_stops_reading_ends_the_relay() -> None:
 def test_a_missing_command_is_127() -> None:
     done = _relay("no-such-command-here", frames=END)
     assert done.returncode == 127 and b"cannot run no-such-command-here" in done.stderr
+
+
+def test_a_command_that_ends_ends_the_relay_while_input_is_still_open() -> None:
+    """`tazpod exec -- sh -c 'exit 4'` from a script whose stdin never closes."""
+    process = subprocess.Popen([*RELAY, "sh", "-c", "exit 4"], stdin=subprocess.PIPE)
+    assert process.wait(timeout=20) == 4  # no frame sent, the stream still open
+    assert process.stdin is not None
+    process.stdin.close()

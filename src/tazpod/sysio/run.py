@@ -129,24 +129,32 @@ def run(
 
 def run_fed(argv: Sequence[str], chunks: Iterable[bytes], env: Mapping[str, str]) -> int:
     """Run ``argv`` with its stdin written from ``chunks`` as they come, then closed; its
-    output is ours; its exit code. A command that stops reading (head) ends the feeding,
-    as in a shell pipe."""
+    output is ours; its exit code. The command's end is the end: input still to come (or
+    that never comes) does not hold it, and a command that stops reading ends the
+    feeding, as in a shell pipe."""
+    import threading
+
     args = list(argv)
     try:
         child = subprocess.Popen(args, stdin=subprocess.PIPE, env=dict(env))
     except OSError as err:
         raise CannotRun(args, err.strerror or str(err)) from err
     assert child.stdin is not None
+    feeder = threading.Thread(target=_feed, args=(child.stdin, chunks), daemon=True)
+    feeder.start()
+    return _exit_code(child.wait())
+
+
+def _feed(stdin: IO[bytes], chunks: Iterable[bytes]) -> None:
     try:
         for chunk in chunks:
-            child.stdin.write(chunk)
-            child.stdin.flush()
-    except BrokenPipeError:
+            stdin.write(chunk)
+            stdin.flush()
+    except (BrokenPipeError, ValueError):  # it stopped reading, or it ended
         pass
     finally:
-        with contextlib.suppress(BrokenPipeError):
-            child.stdin.close()
-    return _exit_code(child.wait())
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            stdin.close()
 
 
 def output_lines(
