@@ -232,7 +232,7 @@ def test_attack_review_sparse_files_and_huge_headers_are_refused_bounded(
     stream = io.BytesIO(hostile)
     tracemalloc.start()
     try:
-        with pytest.raises(EngineError, match="header over 1 MiB"):
+        with pytest.raises(EngineError, match="metadata header over 1048576 bytes"):
             extract(stream, project)
         _current, peak = tracemalloc.get_traced_memory()
     finally:

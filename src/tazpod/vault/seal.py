@@ -25,6 +25,7 @@ import tarfile
 from typing import Any, Protocol
 
 from tazpod.errors import VaultError
+from tazpod.sysio.tarstream import HeaderWalk, TarFramingError
 
 SEAL_NAME = ".tazpod/seal"
 SEAL_MARKER = "# tazpod: every vault.age of this identity carries its seal (v1)"
@@ -106,25 +107,15 @@ class SealingReader:
         self._mac = hmac.new(key, digestmod=hashlib.sha256)
         self._pending = bytearray()  # read from the source, not yet handed on
         self._base = 0  # the source offset of _pending[0]
-        self._next_header = 0  # the source offset of the next header block
-        self._end: int | None = None  # where the end-of-archive blocks start
+        self._headers = HeaderWalk()
         self._ready = bytearray()
         self._ended = False
 
     def _walk(self) -> None:
-        while self._end is None:
-            at = self._next_header - self._base
-            block = bytes(self._pending[at : at + _BLOCK])
-            if len(block) < _BLOCK:
-                return
-            if block == b"\0" * _BLOCK:
-                self._end = self._next_header
-                return
-            try:
-                size = tarfile.nti(block[124:136])  # type: ignore[attr-defined]
-            except tarfile.HeaderError as err:
-                raise VaultError("the vault's archive has a header tazpod cannot read") from err
-            self._next_header += _BLOCK + -(-size // _BLOCK) * _BLOCK
+        try:
+            self._headers.walk(self._pending, self._base)
+        except TarFramingError as err:
+            raise VaultError(f"the vault's archive has {err}") from err
 
     def _hand_on(self, upto: int) -> None:
         count = max(min(upto - self._base, len(self._pending)), 0)
@@ -140,13 +131,13 @@ class SealingReader:
         if chunk:
             self._pending += chunk
             self._walk()
-            self._hand_on(self._next_header if self._end is None else self._end)
-            if self._end is not None:
+            self._hand_on(self._headers.next if self._headers.end is None else self._headers.end)
+            if self._headers.end is not None:
                 if self._pending.strip(b"\0"):
                     raise VaultError("the vault's archive has data after its end")
                 self._pending.clear()
             return
-        if self._end is None or self._pending.strip(b"\0"):
+        if self._headers.end is None or self._pending.strip(b"\0"):
             raise VaultError("the vault's archive did not end as a tar archive ends")
         self._ready += _member(self._mac.digest()) + END_OF_ARCHIVE
         self._ended = True

@@ -34,8 +34,8 @@ from typing import IO, Protocol
 
 from tazpod.engines.kubernetes import pull_rules
 from tazpod.errors import EngineError
+from tazpod.sysio.tarstream import HeaderWalk, TarFramingError
 
-_BLOCK = 512
 _MAX_HEADER = 1 << 20
 _NOFOLLOW_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FATAL = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS)
@@ -67,25 +67,13 @@ class _Guard:
         self._source = source
         self._buffer = bytearray()
         self._offset = 0  # of _buffer[0] in the stream
-        self._next = 0  # where the next header starts
-        self._end: int | None = None
+        self._headers = HeaderWalk(metadata_limit=_MAX_HEADER)
 
     def _walk(self) -> None:
-        while self._end is None:
-            at = self._next - self._offset
-            if at < 0 or at + _BLOCK > len(self._buffer):
-                return
-            block = bytes(self._buffer[at : at + _BLOCK])
-            if not any(block):
-                self._end = self._next
-                return
-            try:
-                size = tarfile.nti(block[124:136])  # type: ignore[attr-defined]
-            except tarfile.HeaderError as err:
-                raise EngineError("the pod's archive has a header that cannot be read") from err
-            if size < 0 or (block[156:157] in (b"x", b"g", b"L", b"K") and size > _MAX_HEADER):
-                raise EngineError("the pod's archive has a header over 1 MiB: nothing more read")
-            self._next += _BLOCK + -(-size // _BLOCK) * _BLOCK
+        try:
+            self._headers.walk(self._buffer, self._offset)
+        except TarFramingError as err:
+            raise EngineError(f"the pod's archive has {err}: nothing more was read") from err
 
     def read(self, size: int = -1) -> bytes:
         wanted = 1 << 16 if size < 0 else size
@@ -95,7 +83,8 @@ class _Guard:
                 break
             self._buffer += chunk
             self._walk()
-            if self._end is not None and any(self._buffer[self._end - self._offset :]):
+            end = self._headers.end
+            if end is not None and any(self._buffer[max(end - self._offset, 0) :]):
                 raise EngineError("the pod's archive has data after its end (a damaged header?)")
         count = min(wanted, len(self._buffer))
         out = bytes(self._buffer[:count])
@@ -106,7 +95,7 @@ class _Guard:
     @property
     def end(self) -> int | None:
         """Where the archive's end-of-archive blocks start (None: not seen yet)."""
-        return self._end
+        return self._headers.end
 
     def drain(self) -> None:
         """Read what is left (zeros only, or read() raises)."""
