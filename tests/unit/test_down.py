@@ -79,3 +79,21 @@ def test_issue16_down_asks_the_enclaves_door_when_the_lock_file_was_renamed(
         assert engine.asked[-1][1] == "0" and engine.asked[-1][-2:] == ["lock", "--check"]
     finally:
         lock.release()
+
+
+def test_down_refuses_when_root_in_the_container_gives_no_clear_answer(
+    in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code review: an image whose tazpod cannot answer `lock --check` is no "closed"."""
+    cli("init", "base")
+    config = read_project_config(in_tmp / ".tazpod" / "config.yaml").config
+    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
+    engine = FakeEngine(ContainerInfo(config.container_name, "id", "running", "img", labels))
+    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
+    engine.door = "usage: tazpod lock [-h]"
+    code, _, err = cli("down")
+    assert code == ExitCode.VAULT_BUSY and engine.removed == [] and "cannot tell" in err
+    assert cli("down", "--force")[0] == 0 and engine.removed == [config.container_name]
+    stopped = FakeEngine(ContainerInfo(config.container_name, "id", "exited", "img", labels))
+    monkeypatch.setattr(down, "engine_for", lambda _context: stopped)
+    assert cli("down")[0] == 0 and stopped.asked == []  # nothing runs: nothing to ask

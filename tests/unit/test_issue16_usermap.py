@@ -69,3 +69,19 @@ def test_unmapped_user_and_missing_user() -> None:
         usermap.parse(_probe(REMAPPED), "nobody-here")
     with pytest.raises(EngineError, match="unexpected output"):
         usermap.parse("garbage", "tazpod")
+
+
+def test_the_subgid_lines_split_around_the_users_gid() -> None:
+    """Code review: a user of uid 1001 and gid 100 got uid-split gid lines."""
+    passwd = "tazpod:x:1001:100::/home/tazpod:/bin/bash\n"
+    found = usermap.parse(f"{REMAPPED}--\n{REMAPPED}--\n{passwd}", "tazpod")
+    assert found.subordinate_lines(1000) == [
+        "dockremap:300000:1001",
+        "dockremap:1000:1",
+        "dockremap:301002:64534",
+    ]
+    assert found.subordinate_gid_lines(1000) == [
+        "dockremap:300000:100",
+        "dockremap:1000:1",
+        "dockremap:300101:65435",
+    ]

@@ -99,8 +99,14 @@ def test_issue21_pull_never_writes_outside_the_project(project: Path, tmp_path: 
         ("escape/planted", F, "", 0o644),
         ("abs", S, str(tmp_path / "outside"), 0o777),
         ("chain", S, "d/../..", 0o777),
-        ("down", S, "src", 0o777),
-        ("down/planted", F, "", 0o644),  # through the pod's own (downward) link
+        ("src", D, "", 0o755),
+        ("src/x", F, "", 0o644),
+        ("down", S, "src", 0o777),  # made (at the end): src is a real directory by then
+        ("down/planted", F, "", 0o644),  # before that: a directory of its own, so no link
+        ("ok", S, "src/x", 0o777),
+        ("dangling", S, "nowhere", 0o777),
+        ("dot", S, ".", 0o777),
+        ("via-user-link", S, "linked", 0o777),  # the user's link leads out
         ("../planted", F, "", 0o644),
         ("/tmp/planted-by-pod", F, "", 0o644),
         ("hard", H, "src/x", 0o644),
@@ -111,8 +117,11 @@ def test_issue21_pull_never_writes_outside_the_project(project: Path, tmp_path: 
     received = extract(io.BytesIO(archive), project)
     assert _outside(tmp_path) == []
     assert not (tmp_path / "planted").exists() and not Path("/tmp/planted-by-pod").exists()
-    assert os.readlink(project / "down") == "src"
+    assert os.readlink(project / "ok") == "src/x"
+    assert (project / "down").is_dir() and not (project / "down").is_symlink()
     assert not (project / "src" / "planted").exists()
+    for name in ("dangling", "dot", "via-user-link"):
+        assert not os.path.lexists(project / name), name
     assert not (project / "escape").is_symlink() and not (project / "chain").exists()
     assert not (project / "abs").exists() and not (project / "hard").exists()
     assert not (project / "over-me").is_symlink()
@@ -120,7 +129,7 @@ def test_issue21_pull_never_writes_outside_the_project(project: Path, tmp_path: 
     assert stat.S_IMODE((project / "tool").stat().st_mode) == 0o755
     assert received.links == 1
     assert (project / "escape" / "planted").is_file()  # a directory of its own, inside
-    assert len(received.left_out) == 9, received.left_out
+    assert len(received.left_out) == 12, received.left_out
 
 
 class _Frame:
@@ -174,23 +183,22 @@ def test_attack_review_a_directory_shaped_like_a_repository_gets_no_config(
         ("src/objects/ab/cd", F, "", 0o644),
         ("src/config", F, "", 0o644, b"[core]\n\tpager = touch PWNED\n"),
         ("docs/config", F, "", 0o644),  # an ordinary file named config: kept
-        ("docs/HEAD", F, "", 0o644, b"the head of the docs\n"),  # no git HEAD: kept
+        ("docs/HEAD", F, "", 0o644, b"the head of the docs\n"),  # any HEAD: refused
         ("sha/HEAD", F, "", 0o644, b"0123456789abcdef0123456789abcdef01234567\n"),
         ("bare/HEAD", S, "refs/heads/main", 0o777),
     )
     received = extract(io.BytesIO(archive), project)
-    assert not (project / "src" / "HEAD").exists() and not (project / "sha" / "HEAD").exists()
-    assert not (project / "bare" / "HEAD").exists()
+    for refused in ("src/HEAD", "sha/HEAD", "bare/HEAD", "docs/HEAD"):  # any HEAD at all
+        assert not os.path.lexists(project / refused), refused
     assert (project / "src" / "config").exists()  # harmless without a HEAD beside it
     assert (project / "docs" / "config").read_text() == "pod wrote docs/config"
-    assert (project / "docs" / "HEAD").exists()
     assert not [p for p in project.rglob(".tazpod-pull-*")]
     left = {name for name, _why in received.left_out}
-    assert left == {"src/HEAD", "sha/HEAD", "bare/HEAD"}
-    # A second pull cannot add what the first lacked: with docs/ holding a HEAD now, git's
-    # own names are refused there.
-    again = extract(io.BytesIO(_tar(("docs/hooks/pre-commit", F, "", 0o755))), project)
-    assert again.files == 0 and not (project / "docs" / "hooks" / "pre-commit").exists()
+    assert left == {"src/HEAD", "sha/HEAD", "bare/HEAD", "docs/HEAD"}
+    # Other spellings of HEAD, and a long one git reads the start of (the code review).
+    long_head = b"ref: refs/heads/main\n" + b" " * 300
+    more = _tar(("x/head", F, "", 0o644), ("y/HEAD", F, "", 0o644, long_head))
+    assert extract(io.BytesIO(more), project).files == 0
 
 
 def test_attack_review_an_existing_repository_in_the_project_gets_no_config(
@@ -225,8 +233,18 @@ def test_attack_review_sparse_files_and_huge_headers_are_refused_bounded(
     sparse.type = tarfile.GNUTYPE_SPARSE
     sparse.size = 0
     sparse_archive = bytes(sparse.tobuf(format=tarfile.GNU_FORMAT)) + b"\0" * 1024
-    received = extract(io.BytesIO(sparse_archive), project)
-    assert not (project / "huge").exists() and received.left_out[0][0] == "huge"
+    with pytest.raises(EngineError, match="sparse member"):
+        extract(io.BytesIO(sparse_archive), project)
+    assert not (project / "huge").exists()
+    # A pax size record would make tarfile frame a member otherwise than its header says
+    # (and read a huge metadata header the walk took for data: the code review).
+    sized = tarfile.TarInfo("sized")
+    sized.pax_headers = {"size": "0"}
+    framed = io.BytesIO()
+    with tarfile.open(fileobj=framed, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(sized, io.BytesIO(b""))
+    with pytest.raises(EngineError, match="changes a member's size"):
+        extract(io.BytesIO(framed.getvalue()), project)
 
     hostile = _raw(tarfile.GNUTYPE_LONGNAME, b"././@LongLink", 50 << 20) + b"x" * (50 << 20)
     stream = io.BytesIO(hostile)

@@ -205,10 +205,10 @@ def require_host() -> None:
         )
 
 
-def enclave_open_in(context: Context, engine: Engine, name: str) -> bool:
+def enclave_open_in(context: Context, engine: Engine, name: str) -> bool | None:
     """Whether an enclave's door answers in the project's running container or pod: the
     supervisor's own word (root's `tazpod lock --check` there), whatever became of the
-    lock file, which the container's user can rename."""
+    lock file, which the container's user can rename. None: no clear answer came."""
     from tazpod.project import trust
 
     approved = trust.APPROVED_OPTION + trust.digest(
@@ -220,8 +220,16 @@ def enclave_open_in(context: Context, engine: Engine, name: str) -> bool:
         from tazpod.engines.kubernetes.stream import run_capture
 
         assert isinstance(engine, KubernetesEngine)
-        code, out, _err = run_capture(engine, name, as_user(argv, "0", "/workspace"))
-        return code == 0 and out.strip() == b"open"
+        try:
+            code, out, _err = run_capture(engine, name, as_user(argv, "0", "/workspace"))
+        except EngineError:
+            return None
+        return _answer(code, out.decode(errors="replace"))
     command = engine.exec_argv(name, argv, "0", False, "/workspace")
     done = run(command, env=child_env(inherit=Inherit.EVERYTHING), check=False, timeout=60)
-    return done.returncode == 0 and done.out.strip() == "open"
+    return _answer(done.returncode, done.out)
+
+
+def _answer(code: int, out: str) -> bool | None:
+    said = out.strip()
+    return None if code != 0 or said not in ("open", "closed") else said == "open"

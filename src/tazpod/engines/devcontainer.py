@@ -214,7 +214,7 @@ def _check_workspace_owner(
     engine.remove(info.name)  # it holds nothing: the workspace and vault are the host's
     if engine.name == "docker":
         uids = found.subordinate_lines(owner.st_uid)
-        gids = [line.replace(f":{owner.st_uid}:1", f":{owner.st_gid}:1") for line in uids]
+        gids = found.subordinate_gid_lines(owner.st_gid)
         hint = (
             "pass the owner's ids through the remap: list the remap user's ranges (dockremap"
             f" for userns-remap `default`) in this order, in /etc/subuid: {'; '.join(uids)}"

@@ -82,18 +82,23 @@ class UserMap:
         )
 
     def subordinate_lines(self, owner_uid: int) -> list[str]:
-        """/etc/subuid lines for Docker's remap user that pass the owner's uid through.
+        """/etc/subuid lines for Docker's remap user that pass the owner's uid through."""
+        return _split_lines(self.uids, self.uid or 0, owner_uid)
 
-        Docker maps its remap user's ranges in the order the file lists them, so the
-        ranges are split around the container user's uid.
-        """
-        (_start, outside, count), *_rest = self.uids
-        first = self.uid or 0  # container uids 0 .. uid-1 stay where they were
-        tail = max(count - first - 1, 0)
-        lines = [f"dockremap:{outside}:{first}", f"dockremap:{owner_uid}:1"]
-        if tail:
-            lines.append(f"dockremap:{outside + first + 1}:{tail}")
-        return lines
+    def subordinate_gid_lines(self, owner_gid: int) -> list[str]:
+        """The same for /etc/subgid, split around the user's gid."""
+        return _split_lines(self.gids, self.gid or 0, owner_gid)
+
+
+def _split_lines(ranges: Ranges, inside: int, owner: int) -> list[str]:
+    """Docker maps its remap user's ranges in the order the file lists them: the first
+    range is split around ``inside``, which maps to ``owner``."""
+    (_start, outside, count), *_rest = ranges
+    tail = max(count - inside - 1, 0)
+    lines = [f"dockremap:{outside}:{inside}", f"dockremap:{owner}:1"]
+    if tail:
+        lines.append(f"dockremap:{outside + inside + 1}:{tail}")
+    return lines
 
 
 def parse(output: str, user: str) -> UserMap:

@@ -19,9 +19,14 @@ class TarFramingError(ValueError):
 
 
 class HeaderWalk:
+    """With ``metadata_limit`` (a hostile stream): metadata headers over it are refused, and
+    so are what would make tarfile frame members otherwise than their headers say: a pax
+    `size` (GNU tar writes one only for files over 8 GiB) and sparse members."""
+
     def __init__(self, metadata_limit: int | None = None) -> None:
         self.next = 0  # the stream offset of the next header block
         self.end: int | None = None  # where the end-of-archive blocks start, once seen
+        self.pending: int | None = None  # a pax header waiting for its data (hostile mode)
         self._limit = metadata_limit
 
     def walk(self, buffer: bytes | bytearray, base: int) -> None:
@@ -40,6 +45,33 @@ class HeaderWalk:
                 raise TarFramingError("a header that cannot be read") from err
             if size < 0:
                 raise TarFramingError("a header with a negative size")
-            if self._limit is not None and block[156:157] in _SPECIAL and size > self._limit:
-                raise TarFramingError(f"a metadata header over {self._limit} bytes")
+            kind = block[156:157]
+            if self._limit is not None:
+                if kind in _SPECIAL and size > self._limit:
+                    raise TarFramingError(f"a metadata header over {self._limit} bytes")
+                if kind == b"S":
+                    raise TarFramingError("a sparse member")
+                if kind in (b"x", b"g"):
+                    if at + BLOCK + size > len(buffer):
+                        self.pending = self.next  # its records are read before it is passed
+                        return
+                    _check_pax(bytes(buffer[at + BLOCK : at + BLOCK + size]))
+            self.pending = None
             self.next += BLOCK + -(-size // BLOCK) * BLOCK
+
+
+def _check_pax(data: bytes) -> None:
+    """Refuse pax records that change a member's size (tarfile would follow them)."""
+    position = 0
+    while position < len(data) and data[position : position + 1] != b"\0":
+        try:
+            space = data.index(b" ", position)
+            length = int(data[position:space])
+        except ValueError:
+            length = 0
+        if length <= 0:
+            raise TarFramingError("a pax header that cannot be read")
+        key = data[space + 1 : position + length].split(b"=", 1)[0]
+        if key == b"size" or key.startswith(b"GNU.sparse"):
+            raise TarFramingError("a pax record that changes a member's size (or sparseness)")
+        position += length

@@ -125,6 +125,8 @@ def _vault_state(context: Context, approved: bool, found: Found | None) -> str:
             opened = enclave_open_in(context, found[0], found[1].name)
         except TazpodError as err:
             return f"unknown ({err.message})"
+        if opened is None:
+            return f"unknown (root in {found[1].name} gave no clear answer)"
         return f"open (an enclave in {found[1].name} holds it)" if opened else "closed"
     if pod:
         return "unknown (the pod is not running)" if approved else "not asked"

@@ -82,21 +82,14 @@ def problem(name: str, member: tarfile.TarInfo, with_git: bool) -> str | None:
         return "not a file, directory or symbolic link"
     if member.issym():
         target = member.linkname
-        if not target or "\0" in target or target.startswith("/") or ".." in target.split("/"):
-            return f"a link to {target!r}: only links that lead down (no '..') are made"
-        if parts[-1] == "HEAD":
-            return "a HEAD link would make its directory a git repository"
+        steps = target.split("/")
+        if not target or "\0" in target or target.startswith("/") or {"", ".", ".."} & set(steps):
+            return f"a link to {target!r}: only links that lead down (no '.', '..') are made"
+    if not is_special(parts[0], ".git") and folded(parts[-1]) == "head":
+        return "a HEAD outside .git would make its directory a git repository (config runs)"
     return _git_problem(parts, member, with_git)
 
 
 def git_named(parts: list[str]) -> bool:
     """Whether a path goes through one of git's own names (config, hooks/, info/, ...)."""
     return any(part in GIT_DIR_NAMES for part in parts)
-
-
-def is_git_head(content: bytes) -> bool:
-    """Whether git would take this file for a repository's HEAD (validate_headref)."""
-    text = content.strip()
-    if text.startswith(b"ref:"):
-        return True
-    return len(text) in (40, 64) and all(c in b"0123456789abcdef" for c in text)

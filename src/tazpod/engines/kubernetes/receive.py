@@ -11,9 +11,10 @@ pull_rules):
   O_NOFOLLOW, so no symbolic link, the pod's or one already here, is written through;
 - regular files go to a short temp name beside their place and are renamed over it
   (which replaces a link there, never follows it), without setuid/setgid bits;
-- symbolic links lead down only, and must resolve inside the project (through the links
-  already here too);
-- no git HEAD (a file that reads like one, or a link) outside `.git`, and none of git's
+- symbolic links lead down only (no `.`, `..` or empty step) and are made at the end,
+  only to a file or directory that is there by then, through real directories: no chain
+  of links (the pod's or the user's) can lead out;
+- no HEAD (any spelling) outside `.git`, and none of git's
   own names (config, hooks/, info/, commondir, gitdir) where the directory or one above
   holds a HEAD: a directory shaped like a repository runs its config at the next git
   command there;
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
 import tarfile
 from dataclasses import dataclass, field
@@ -77,7 +77,7 @@ class _Guard:
 
     def read(self, size: int = -1) -> bytes:
         wanted = 1 << 16 if size < 0 else size
-        while len(self._buffer) < wanted:
+        while len(self._buffer) < wanted or self._held() < wanted:
             chunk = self._source.read(1 << 16)
             if not chunk:
                 break
@@ -86,11 +86,17 @@ class _Guard:
             end = self._headers.end
             if end is not None and any(self._buffer[max(end - self._offset, 0) :]):
                 raise EngineError("the pod's archive has data after its end (a damaged header?)")
-        count = min(wanted, len(self._buffer))
+        count = min(wanted, self._held())
         out = bytes(self._buffer[:count])
         del self._buffer[:count]
         self._offset += count
         return out
+
+    def _held(self) -> int:
+        """How much of the buffer may be handed on: all of it, but a pax header whose
+        records are not read yet."""
+        pending = self._headers.pending
+        return len(self._buffer) if pending is None else max(pending - self._offset, 0)
 
     @property
     def end(self) -> int | None:
@@ -147,11 +153,25 @@ def _place(parent: int, temp: str, leaf: str) -> bool:
     return True
 
 
-def _link_escapes(root: Path, parts: list[str], target: str) -> bool:
-    """Whether the link, made here, would lead out (through links already here)."""
-    real_root = os.path.realpath(root)
-    place = os.path.realpath(os.path.join(root, *parts[:-1], target))
-    return place != real_root and not place.startswith(real_root + os.sep)
+def _plain_target(parent: int, target: str) -> bool:
+    """Whether ``target`` (relative, downward) names, from ``parent``, an existing file or
+    directory through real directories only (no link on the way, none at the end)."""
+    import stat
+
+    opened: list[int] = []
+    try:
+        fd = parent
+        *steps, last = target.split("/")
+        for step in steps:
+            fd = os.open(step, _NOFOLLOW_DIR, dir_fd=fd)
+            opened.append(fd)
+        info = os.stat(last, dir_fd=fd, follow_symlinks=False)
+        return stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)
+    except OSError:
+        return False
+    finally:
+        for fd in opened:
+            os.close(fd)
 
 
 def _write_link(parent: int, leaf: str, target: str) -> bool:
@@ -188,6 +208,7 @@ class _Writer:
     def __init__(self, root: Path, root_fd: int, with_git: bool) -> None:
         self.root, self.root_fd, self.with_git = root, root_fd, with_git
         self.received = Received()
+        self.links: list[tuple[list[str], str, str]] = []  # (parts, name, target)
 
     def member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         name = os.path.normpath(member.name) if member.name else ""
@@ -224,12 +245,6 @@ class _Writer:
         data = archive.extractfile(member)
         assert data is not None
         outside_git = parts[0] != ".git"
-        if outside_git and parts[-1] == "HEAD" and member.size <= 256:
-            content = data.read()
-            if pull_rules.is_git_head(content):
-                self.received.leave_out(name, "a git HEAD outside .git makes a repository here")
-                return
-            data = io.BytesIO(content)
         if outside_git and pull_rules.git_named(parts) and _holds_head(self.root_fd, parts):
             self.received.leave_out(name, "git's own file where a directory holds a HEAD")
             return
@@ -240,14 +255,37 @@ class _Writer:
             self.received.leave_out(name, "a directory is there")
 
     def _link(self, parent: int, parts: list[str], name: str, target: str) -> None:
-        if _link_escapes(self.root, parts, target):
-            self.received.leave_out(name, f"a link to {target!r} that leads out of the project")
-        elif parts[0] != ".git" and pull_rules.git_named(parts):
+        if parts[0] != ".git" and pull_rules.git_named(parts):
             self.received.leave_out(name, "a link named like git's own files")
-        elif _write_link(parent, parts[-1], target):
-            self.received.links += 1
-        else:
-            self.received.leave_out(name, "a directory is there")
+        else:  # made at the end, when every target it may point at is in place
+            self.links.append((parts, name, target))
+
+    def make_links(self) -> None:
+        """The archive's links, each only if its target is, now, a real file or directory
+        reached through real directories: no chain of links, the pod's or the user's,
+        can then lead out, now or after a later pull (which never turns a directory into
+        a link)."""
+        for parts, name, target in self.links:
+            opened: list[int] = []
+            try:
+                parent = _parent(self.root_fd, parts[:-1], opened, create=False)
+                if parent is None:
+                    self.received.leave_out(name, "it lies under a link or a file here")
+                elif not _plain_target(parent, target):
+                    self.received.leave_out(
+                        name, f"a link to {target!r}, which is not a file or directory here"
+                    )
+                elif _write_link(parent, parts[-1], target):
+                    self.received.links += 1
+                else:
+                    self.received.leave_out(name, "a directory is there")
+            except OSError as err:
+                if err.errno in _FATAL:
+                    raise EngineError(f"cannot write {name}: {err.strerror}") from err
+                self.received.leave_out(name, err.strerror or str(err))
+            finally:
+                for fd in opened:
+                    os.close(fd)
 
 
 def extract(stream: Readable, root: Path, with_git: bool = False) -> Received:
@@ -264,6 +302,7 @@ def extract(stream: Readable, root: Path, with_git: bool = False) -> Received:
                     archive.members.clear()  # tarfile keeps every member: bounded memory
             stopped = archive.offset
         guard.drain()
+        writer.make_links()
         if guard.end != stopped:  # tarfile takes a damaged header for the end
             raise EngineError(
                 f"the pod's archive cannot be read past byte {stopped}: the pull is incomplete"
