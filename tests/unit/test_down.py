@@ -37,14 +37,24 @@ class FakeEngine:
         self.removed.append(name)
 
 
+def _project_with_container(
+    root: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, state: str = "running"
+) -> FakeEngine:
+    """A project, and a fake engine that has its container (in ``state``) for `down`."""
+    if not (root / ".tazpod").exists():
+        assert cli("init", "base")[0] == 0
+    config = read_project_config(root / ".tazpod" / "config.yaml").config
+    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(root), LABEL_VERSION: __version__}
+    engine = FakeEngine(ContainerInfo(config.container_name, "id", state, "img", labels))
+    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
+    return engine
+
+
 def test_down_refuses_while_an_enclave_holds_the_vault(
     in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli("init", "base")
-    config = read_project_config(in_tmp / ".tazpod" / "config.yaml").config
-    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
-    engine = FakeEngine(ContainerInfo(config.container_name, "id", "running", "img", labels))
-    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
+    engine = _project_with_container(in_tmp, cli, monkeypatch)
+    config = engine.info
     lock = VaultLock(in_tmp / ".tazpod" / "vault")  # what the enclave's supervisor holds
     assert lock.try_acquire()
     try:
@@ -52,11 +62,11 @@ def test_down_refuses_while_an_enclave_holds_the_vault(
         assert code == ExitCode.VAULT_BUSY and engine.removed == []
         assert "the vault is open in an enclave" in err and "tazpod lock" in err
         code, _, err = cli("down", "--force")
-        assert code == 0 and engine.removed == [config.container_name]
+        assert code == 0 and engine.removed == [config.name]
     finally:
         lock.release()
     engine.removed.clear()
-    assert cli("down")[0] == 0 and engine.removed == [config.container_name]
+    assert cli("down")[0] == 0 and engine.removed == [config.name]
 
 
 def test_issue16_down_asks_the_enclaves_door_when_the_lock_file_was_renamed(
@@ -64,11 +74,7 @@ def test_issue16_down_asks_the_enclaves_door_when_the_lock_file_was_renamed(
 ) -> None:
     """Attack review: uid 1000 renamed .tazpod/vault/.lock, so the flock the host sees is
     on another name; root in the container still finds the enclave's door answering."""
-    cli("init", "base")
-    config = read_project_config(in_tmp / ".tazpod" / "config.yaml").config
-    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
-    engine = FakeEngine(ContainerInfo(config.container_name, "id", "running", "img", labels))
-    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
+    engine = _project_with_container(in_tmp, cli, monkeypatch)
     lock = VaultLock(in_tmp / ".tazpod" / "vault")
     assert lock.try_acquire()
     (in_tmp / ".tazpod" / "vault" / ".lock").rename(in_tmp / ".tazpod" / "vault" / ".lock.old")
@@ -85,15 +91,11 @@ def test_down_refuses_when_root_in_the_container_gives_no_clear_answer(
     in_tmp: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Code review: an image whose tazpod cannot answer `lock --check` is no "closed"."""
-    cli("init", "base")
-    config = read_project_config(in_tmp / ".tazpod" / "config.yaml").config
-    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
-    engine = FakeEngine(ContainerInfo(config.container_name, "id", "running", "img", labels))
-    monkeypatch.setattr(down, "engine_for", lambda _context: engine)
+    engine = _project_with_container(in_tmp, cli, monkeypatch)
+    config = engine.info
     engine.door = "usage: tazpod lock [-h]"
     code, _, err = cli("down")
     assert code == ExitCode.VAULT_BUSY and engine.removed == [] and "cannot tell" in err
-    assert cli("down", "--force")[0] == 0 and engine.removed == [config.container_name]
-    stopped = FakeEngine(ContainerInfo(config.container_name, "id", "exited", "img", labels))
-    monkeypatch.setattr(down, "engine_for", lambda _context: stopped)
+    assert cli("down", "--force")[0] == 0 and engine.removed == [config.name]
+    stopped = _project_with_container(in_tmp, cli, monkeypatch, state="exited")
     assert cli("down")[0] == 0 and stopped.asked == []  # nothing runs: nothing to ask

@@ -28,6 +28,7 @@ import contextlib
 import errno
 import os
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -205,8 +206,8 @@ def _holds_head(root_fd: int, parts: list[str]) -> bool:
 
 
 class _Writer:
-    def __init__(self, root: Path, root_fd: int, with_git: bool) -> None:
-        self.root, self.root_fd, self.with_git = root, root_fd, with_git
+    def __init__(self, root_fd: int, with_git: bool) -> None:
+        self.root_fd, self.with_git = root_fd, with_git
         self.received = Received()
         self.links: list[tuple[list[str], str, str]] = []  # (parts, name, target)
 
@@ -217,8 +218,7 @@ class _Writer:
             self.received.leave_out(member.name, why)
             return
         parts = name.split("/")
-        opened: list[int] = []
-        try:
+        with self._entry(name) as opened:
             parent = _parent(self.root_fd, parts if member.isdir() else parts[:-1], opened)
             if parent is None:
                 self.received.leave_out(name, "it lies under a link or a file here")
@@ -226,6 +226,14 @@ class _Writer:
                 self._file(archive, member, parent, parts, name)
             elif member.issym():
                 self._link(parent, parts, name, member.linkname)
+
+    @contextlib.contextmanager
+    def _entry(self, name: str) -> Iterator[list[int]]:
+        """Writing one entry: the directories it opens are closed after; a full disk stops
+        the pull, any other failure leaves the entry out."""
+        opened: list[int] = []
+        try:
+            yield opened
         except OSError as err:
             if err.errno in _FATAL:
                 raise EngineError(f"cannot write {name}: {err.strerror}") from err
@@ -266,8 +274,7 @@ class _Writer:
         can then lead out, now or after a later pull (which never turns a directory into
         a link)."""
         for parts, name, target in self.links:
-            opened: list[int] = []
-            try:
+            with self._entry(name) as opened:
                 parent = _parent(self.root_fd, parts[:-1], opened, create=False)
                 if parent is None:
                     self.received.leave_out(name, "it lies under a link or a file here")
@@ -279,20 +286,13 @@ class _Writer:
                     self.received.links += 1
                 else:
                     self.received.leave_out(name, "a directory is there")
-            except OSError as err:
-                if err.errno in _FATAL:
-                    raise EngineError(f"cannot write {name}: {err.strerror}") from err
-                self.received.leave_out(name, err.strerror or str(err))
-            finally:
-                for fd in opened:
-                    os.close(fd)
 
 
 def extract(stream: Readable, root: Path, with_git: bool = False) -> Received:
     """Write the archive read from ``stream`` under ``root`` (see the module's rules)."""
     guard = _Guard(stream)
     root_fd = os.open(root, _NOFOLLOW_DIR)
-    writer = _Writer(root, root_fd, with_git)
+    writer = _Writer(root_fd, with_git)
     try:
         with tarfile.open(fileobj=guard, mode="r|") as archive:  # type: ignore[call-overload]
             while (member := archive.next()) is not None:
