@@ -12,7 +12,6 @@ enclave opens, saves and keeps other sessions out as it does under plain Docker.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -28,6 +27,7 @@ from tazpod.errors import ExitCode
 from tests.system.conftest import wait_for
 
 from .conftest import Pod, _configure, _tazpod, new_project
+from .enclave_checks import Remapped, check_round_trip
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +35,6 @@ RUN = Path("/run/tazpod-test-remap")
 DATA = Path("/var/lib/tazpod-test/docker-remap")  # made anew for each uid map
 SOCKET = f"unix://{RUN}/docker.sock"
 SUBID_FILES = (Path("/etc/subuid"), Path("/etc/subgid"))
-PROBE = Path(__file__).parent.parent / "system" / "probe.py"
-HOLD = 'echo remap-secret > "$TAZPOD_VAULT/token"; exec sleep 300'
 
 
 class RemapDaemon:
@@ -160,66 +158,22 @@ def test_issue16_userns_remap_root_is_not_host_root_and_the_user_owns_the_worksp
         host_uids = Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[:4]
         assert host_uids == ["300000"] * 4  # the container's init, seen from the host
 
-        shutil.copy(PROBE, pod.root / "probe.py")
-        os.chown(pod.root / "probe.py", 1000, 1000)
-        holder = subprocess.Popen(
-            [_tazpod(), "run", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", HOLD],
-            cwd=pod.root,
-            env={**os.environ, **on_remap},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        box = Remapped(
+            pod.root,
+            pod.name,
+            pod.passfile,
+            tazpod=lambda *args: pod.tazpod(*args, extra_env=on_remap),
+            popen=lambda args: subprocess.Popen(
+                [_tazpod(), *args],
+                cwd=pod.root,
+                env={**os.environ, **on_remap},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+            cli=lambda *args: remapped.cli(*args),
         )
-
-        def enclave_pid() -> int | None:
-            found = remapped.cli("exec", pod.name, "pgrep", "-u", "tazpod", "-x", "sleep").stdout
-            return int(found.split()[0]) if found.split() else None
-
-        wait_for(lambda: enclave_pid() is not None or holder.poll() is not None, timeout=120)
-        assert holder.poll() is None, holder.communicate()
-        sleeper = enclave_pid()
-        assert sleeper is not None
-
-        def probe(user: str) -> dict[str, str]:
-            done = remapped.cli(
-                "exec",
-                "-u",
-                user,
-                pod.name,
-                "python3",
-                "/workspace/probe.py",
-                str(sleeper),
-                "/home/tazpod/secrets/token",
-                "/home/tazpod/secrets",
-                "remap-secret",
-            )
-            assert done.returncode == 0, done.stderr
-            return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-        wait_for(lambda: probe("0")["proc_root"] == "leaked", timeout=60)
-        same = probe("tazpod")
-        for route in ("proc_root", "proc_cwd", "proc_environ", "proc_fd", "proc_mem", "ptrace"):
-            assert same[route] == "denied", (route, same)
-        assert same["directory"] in ("absent", "denied"), same
-
-        locked = pod.tazpod("lock", extra_env=on_remap)
-        assert locked.returncode == 0, locked
-        _out, err = holder.communicate(timeout=120)
-        assert "vault saved" in err, err
-        owners = {
-            (p.stat().st_uid, p.stat().st_gid) for p in (pod.root / ".tazpod" / "vault").iterdir()
-        }
-        assert owners == {(1000, 1000)}  # the workspace owner's, on the host
-        kept = pod.tazpod(
-            "run",
-            "--passphrase-file",
-            str(pod.passfile),
-            "--",
-            "cat",
-            "/home/tazpod/secrets/token",
-            extra_env=on_remap,
-        )
-        assert kept.returncode == 0 and kept.stdout == "remap-secret\n", kept.stderr
+        check_round_trip(box, owner=(1000, 1000))  # the workspace owner's ids, on the host
         assert pod.tazpod("down", extra_env=on_remap).returncode == 0
     finally:
         remapped.cli("rm", "-f", pod.name)

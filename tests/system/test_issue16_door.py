@@ -169,3 +169,40 @@ def test_a_renamed_lock_file_never_opens_a_second_enclave(project: Project) -> N
     holder.communicate(timeout=120)
     kept = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/first" "$TAZPOD_VAULT/b"')
     assert kept.stdout == "first\nb\n", kept.stderr
+
+
+def test_a_lock_renamed_while_the_first_opener_waits_for_its_passphrase_opens_no_second(
+    project: Project,
+) -> None:
+    """Code review: before the door is open (the first opener still asks for its
+    passphrase), the same uid renames `.lock`; a second `run` takes the new one. Root's
+    own opening lock makes it wait and join the first enclave once that one is open."""
+    from .conftest import PASSPHRASE
+    from .ptyutil import PtySession
+
+    assert project.run("true").returncode == 0  # the vault exists
+    ready = project.root / "ready"
+    hold = f'echo first > "$TAZPOD_VAULT/first"; touch {ready}; exec sleep 60'
+    first = PtySession(
+        [str(project.binary), "run", "--", "sh", "-c", hold], project.env(), project.root
+    )
+    first.expect("vault passphrase: ")  # it holds the locks and waits
+    moved = as_user(
+        project.user,
+        ["mv", str(project.vault_dir / ".lock"), str(project.vault_dir / ".lock.old")],
+    )
+    assert moved.returncode == 0, moved.stderr
+    wait_first = 'for i in $(seq 300); do [ -e "$TAZPOD_VAULT/first" ] && break; sleep 0.1; done'
+    second = project.start(
+        "sh", "-c", f'{wait_first}; cat "$TAZPOD_VAULT/first"; echo b > "$TAZPOD_VAULT/b"'
+    )
+    first.send(PASSPHRASE + "\n")
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0 and out == "first\n", err
+    assert "joined the open enclave" in err
+    wait_for(ready.exists, timeout=30)
+    locked = project.tazpod("lock", timeout=120)
+    assert locked.returncode == 0, locked.stderr
+    assert first.wait(timeout=120) == 0, first.output
+    kept = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/first" "$TAZPOD_VAULT/b"')
+    assert kept.stdout == "first\nb\n", kept.stderr

@@ -92,3 +92,47 @@ def test_issue16_earlier_rescue_copies_are_found_for_the_next_save_to_name(
     found = earlier_rescues([tmp_path, tmp_path / "missing"], os.getuid())
     assert found == sorted([first, second])
     assert earlier_rescues([tmp_path], os.getuid() + 1) == []  # another user's are not named
+
+
+class _BrokenTar:
+    """What tar would hand on if its framing broke: one archive, then data after its end."""
+
+    def __init__(self, *_args: object) -> None:
+        import io
+        import tarfile
+
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            archive.addfile(tarfile.TarInfo("empty"))
+        self._data = io.BytesIO(raw.getvalue() + b"junk" * 300)
+        self.size = 0
+
+        class _Done:
+            @staticmethod
+            def poll() -> int:
+                return 0
+
+        self.process = _Done()
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+    def finish(self) -> None:
+        pass
+
+
+def test_issue16_a_broken_archive_while_sealing_is_named_not_called_a_full_disk(
+    tmp_path: Path, made: tuple[Path, VaultKey], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code review: pyrage wraps the reader's error, so a framing fault came out as a
+    write failure with the hint to free space."""
+    from tazpod.vault import tarball
+
+    shutil.copytree(made[0], tmp_path / "vault")
+    vault = RamVault(tmp_path / "vault")
+    before = sorted(os.listdir(vault.directory))
+    monkeypatch.setattr(tarball, "ArchiveStream", _BrokenTar)
+    with pytest.raises(VaultError, match="data after its end") as raised:
+        vault.seal_tree(tmp_path, made[1].recipient, made[1].seal_key, None)
+    assert "free space" not in (raised.value.hint or "")
+    assert sorted(os.listdir(vault.directory)) == before

@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,26 @@ def test_attack_review_a_nonsense_mtime_still_writes_the_file(project: Path) -> 
         archive.addfile(info, io.BytesIO(b"ok"))
     received = extract(io.BytesIO(buffer.getvalue()), project)
     assert (project / "dated").read_bytes() == b"ok" and received.files == 1
+
+
+def test_a_packing_that_failed_in_the_pod_is_named_not_called_a_damaged_archive(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code review: the archive's fault was reported before the exit code was read."""
+    import contextlib
+
+    from tazpod.engines.kubernetes import workspace
+    from tazpod.errors import EngineError
+
+    status = b'{"status":"Failure","details":{"causes":[{"reason":"ExitCode","message":"2"}]}}'
+    frames = [b"\x02tazpod: cannot list the workspace\n", b"\x03" + status]
+
+    @contextlib.contextmanager
+    def output_of(*_args: object) -> Iterator[stream.OutputStream]:
+        yield stream.OutputStream(_Ws(frames))
+
+    monkeypatch.setattr(stream, "output_of", output_of)
+    with pytest.raises(EngineError) as raised:
+        workspace.pull(None, "pod", project, "tazpod")  # type: ignore[arg-type]
+    assert str(raised.value).startswith("packing the pod's workspace failed (exit 2)")
+    assert "cannot list the workspace" in str(raised.value)

@@ -26,6 +26,7 @@ from typing import Any
 from tazpod.errors import VaultError
 from tazpod.project import paths
 from tazpod.sysio import procfs
+from tazpod.vault.lock import FileLock
 
 OPS = ("namespaces", "lock", "status")
 _REPLY_LIMIT = 65536
@@ -49,6 +50,17 @@ def _private_runtime_dir() -> Path:
             hint=f"remove it (root makes it again, mode 0700): rm -r {directory}",
         )
     return directory
+
+
+def opening_lock(vault_dir: Path) -> FileLock:
+    """Root's own lock on opening this vault, held by the supervisor from before the
+    passphrase is asked until its enclave has ended.
+
+    The vault's `.lock` lies in a directory the user writes: a same-uid process may rename
+    it while an opener still waits for its passphrase (the door is not open yet), and a
+    second opener would then open the vault a second time. Nobody but root can reach this
+    one (/run/tazpod is root's alone), so whoever cannot take it joins instead."""
+    return FileLock(_private_runtime_dir() / f"enclave-{paths.vault_key(vault_dir)}.lock")
 
 
 def open_door(vault_dir: Path) -> socket.socket:

@@ -110,21 +110,22 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault.directory, user)
     opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
+    roots = admission.opening_lock(vault.directory)
     deadline = time.monotonic() + _JOIN_WAIT
     while True:
-        with acting_as(user.uid, user.gid, user.groups):
-            acquired = lock.try_acquire()
-        if acquired and admission.answers(vault.directory):
-            # The lock file is the user's to rename (a same-uid process did, or its
-            # directory was swapped): the supervisor's root-only door is the word on
-            # whether an enclave holds this vault. Never a second one: join it.
-            lock.release()
-            acquired = False
-        if acquired:
+        if roots.try_acquire():
+            # Root's lock first: while an opener holds it, nobody else opens this vault,
+            # whatever became of the user's `.lock` (a same-uid process can rename it).
             try:
-                return _supervise(opening)
+                with acting_as(user.uid, user.gid, user.groups):
+                    acquired = lock.try_acquire()
+                if acquired:
+                    try:
+                        return _supervise(opening)
+                    finally:
+                        lock.release()
             finally:
-                lock.release()
+                roots.release()
         try:
             return _join(opening)
         except _EnclaveGone:
@@ -133,9 +134,10 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
             if time.monotonic() > deadline:
                 raise VaultBusyError(
                     f"the vault in {vault.directory} is locked, and no open enclave answers for it",
-                    hint="another tazpod command on this vault (a save, `vault passwd`) may"
-                    " still be running: try again in a moment; if it stays so, see who holds"
-                    f" it: fuser -v {vault.directory}/.lock",
+                    hint="another tazpod command on this vault (a save, `vault passwd`, an"
+                    " unlock still waiting for its passphrase) may still be running: try again"
+                    " in a moment; if it stays so, see who holds it:"
+                    f" fuser -v {vault.directory}/.lock",
                 ) from None
             time.sleep(0.2)
 

@@ -39,6 +39,9 @@ class ContainerSpec:
     privileged: bool = False
     ulimits: Sequence[str] = ()  # NAME=SOFT:HARD, as `docker run --ulimit`
     seccomp: str | None = None  # the profile's JSON text (tazpod.engines.seccomp)
+    # The container user's uid and gid: a rootless engine maps the host user who runs
+    # tazpod to them, so that user owns the workspace on both sides.
+    user_ids: tuple[int, int] = (1000, 1000)
 
 
 @dataclass(frozen=True)

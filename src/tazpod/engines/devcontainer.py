@@ -12,11 +12,12 @@ loop and device-mapper block devices, and MKNOD to create their nodes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from tazpod import __version__
 from tazpod.engines import seccomp
@@ -34,6 +35,9 @@ from tazpod.errors import ConfigError, EngineError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
 from tazpod.sysio.environ import CONTAINER as CONTAINER_MARKER
+
+if TYPE_CHECKING:
+    from tazpod.engines.usermap import UserMap
 
 PYTHONS = ("3.11", "3.12", "3.13")  # Debian 12, Ubuntu 24.04, Debian 13
 WORKSPACE = "/workspace"
@@ -185,7 +189,26 @@ def up(
             from tazpod.images.stack import build_image
 
             build_image(engine, project, config, progress)
-    info = engine.create(spec_for(project, config, warn=progress))
+    spec = spec_for(project, config, warn=progress)
+    started = _create_started(engine, spec, progress)
+    if engine.name != "kubernetes":  # (a pod's workspace is a volume of its own)
+        found = _workspace_owner_map(engine, started, project, config)
+        moved = found is not None and (found.uid, found.gid) != spec.user_ids
+        if found is not None and moved and getattr(engine, "rootless", False):
+            # A rootless engine maps the user to the ids the spec names: the image's user
+            # has others (read from the container just made), so make it again with those.
+            engine.remove(started.name)
+            spec = dataclasses.replace(spec, user_ids=(found.uid or 0, found.gid or 0))
+            started = _create_started(engine, spec, progress)
+            found = _workspace_owner_map(engine, started, project, config)
+        if found is not None:
+            _refuse_workspace(engine, started, found, project)
+    action = "created" if existing is None else ("replaced" if replace else "recreated")
+    return UpResult(started, action)
+
+
+def _create_started(engine: Engine, spec: ContainerSpec, progress: Progress) -> ContainerInfo:
+    info = engine.create(spec)
     try:
         engine.start(info.name, progress)
     except EngineError:
@@ -193,24 +216,32 @@ def up(
         # volume that existed before): remove it rather than leave it failing.
         engine.remove(info.name, purge=bool(getattr(engine, "created_claim", False)))
         raise
-    started = engine.find(info.name) or info
-    if engine.name != "kubernetes":  # (a pod's workspace is a volume of its own)
-        _check_workspace_owner(engine, started, project, config)
-    action = "created" if existing is None else ("replaced" if replace else "recreated")
-    return UpResult(started, action)
+    return engine.find(info.name) or info
 
 
-def _check_workspace_owner(
+def _workspace_owner_map(
     engine: Engine, info: ContainerInfo, project: Project, config: ProjectConfig
-) -> None:
-    """Where the engine remaps users, the container's user must be the workspace's owner."""
+) -> UserMap | None:
+    """Where the engine remaps users, the container's user must be the workspace's owner:
+    the map when it is not, None when it is."""
     from tazpod.engines import usermap
 
-    found = usermap.of(engine, info, config.user)
+    try:
+        found = usermap.of(engine, info, config.user)
+    except EngineError:
+        engine.remove(info.name)  # it holds nothing: the workspace and vault are the host's
+        raise
+    owner = project.root.stat()
+    if found.workspace_problem(owner.st_uid, owner.st_gid) is None:
+        return None
+    return found
+
+
+def _refuse_workspace(
+    engine: Engine, info: ContainerInfo, found: UserMap, project: Project
+) -> NoReturn:
     owner = project.root.stat()
     problem = found.workspace_problem(owner.st_uid, owner.st_gid)
-    if problem is None:
-        return
     engine.remove(info.name)  # it holds nothing: the workspace and vault are the host's
     if engine.name == "docker":
         uids = found.subordinate_lines(owner.st_uid)
@@ -220,6 +251,11 @@ def _check_workspace_owner(
             f" for userns-remap `default`) in this order, in /etc/subuid: {'; '.join(uids)}"
             f" and in /etc/subgid: {'; '.join(gids)}; then restart dockerd and run"
             " `tazpod up` again"
+        )
+    elif getattr(engine, "rootless", False):
+        hint = (
+            "run `tazpod up` as the workspace's owner (rootless Podman maps the user who"
+            " runs it to the container's user), or give the workspace to that user"
         )
     else:
         hint = "run this project's container without a user namespace that moves its user"

@@ -44,7 +44,8 @@ class PodmanEngine:
                 "podman is not installed", hint="install it (Debian/Ubuntu: apt-get install podman)"
             )
         self.binary = binary
-        self._run(["info", "--format", "json"], what="reach Podman")
+        info = self._run(["info", "--format", "json"], what="reach Podman")
+        self.rootless = _is_rootless(info.out)
 
     def _run(self, args: Sequence[str], what: str, check: bool = True) -> Completed:
         try:
@@ -147,6 +148,11 @@ class PodmanEngine:
                 command += [flag, value]
         if spec.privileged:
             command.append("--privileged")
+        if self.rootless:
+            # The user's uid is the container user's, so the workspace is theirs on both
+            # sides; container root is the first subordinate uid (an unprivileged one).
+            uid, gid = spec.user_ids
+            command.append(f"--userns=keep-id:uid={uid},gid={gid}")
         with _profile_file(spec.seccomp) as profile:
             if profile is not None:
                 command += ["--security-opt", f"seccomp={profile}"]  # read once, at create
@@ -169,6 +175,14 @@ class PodmanEngine:
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
         return exec_command(self.binary, name, argv, user, tty, workdir)
+
+
+def _is_rootless(info_json: str) -> bool:
+    try:
+        host = json.loads(info_json or "{}").get("host") or {}
+        return bool((host.get("security") or {}).get("rootless"))
+    except (ValueError, AttributeError):
+        return False
 
 
 @contextlib.contextmanager

@@ -7,8 +7,9 @@ host uid. The workspace is then the host user's only if the container's user map
 the workspace's owner, which Docker does when the remap user's subordinate ranges pass
 that one uid through; `up` checks it and says which lines make it so.
 
-The map is read in the container (`/proc/self/uid_map` of a root exec), so it holds for
-every engine and daemon setting alike.
+The map is read from the host's /proc where the container's first process is visible
+(the kernel shows it in the reader's ids: host ids), else in the container
+(`/proc/self/uid_map` of a root exec, relative to the container's parent namespace).
 """
 
 from __future__ import annotations
@@ -123,16 +124,23 @@ class _Execs(Protocol):
 
 
 def of(engine: _Execs, info: ContainerInfo, user: str) -> UserMap:
-    """The running container's map: from the host's /proc when its first process is
-    visible there and maps no users (the common case, no exec), else from inside."""
+    """The running container's map, in host ids.
+
+    The host's /proc gives it when the container's first process is visible there (an
+    identity map needs nothing more: the common case, no exec). Otherwise, or to learn the
+    user's ids, the container is asked; its own uid_map is relative to its parent
+    namespace, which under rootless Podman is the user's namespace, not the host's: the
+    host's view replaces it wherever there is one."""
     from tazpod.sysio import procfs
 
     maps = procfs.id_maps(info.pid) if info.pid > 0 else None
-    if maps is not None:
-        uids, gids = parse_ranges(maps[0]), parse_ranges(maps[1])
-        if is_identity(uids) and is_identity(gids):
-            return UserMap(uids, gids, user)
-    return read(engine, info.name, user)
+    if maps is None:
+        return read(engine, info.name, user)
+    uids, gids = parse_ranges(maps[0]), parse_ranges(maps[1])
+    if is_identity(uids) and is_identity(gids):
+        return UserMap(uids, gids, user)
+    inside = read(engine, info.name, user)
+    return UserMap(uids, gids, user, inside.uid, inside.gid)
 
 
 def read(engine: _Execs, name: str, user: str) -> UserMap:

@@ -219,10 +219,13 @@ class RamVault:
             with atomic_writer(
                 self.vault_path, 0o600, self.owner, keep_previous=self.previous_path
             ) as handle:
+                reader = seal.SealingReader(stream, seal_key)
                 try:
-                    pyrage.encrypt_io(seal.SealingReader(stream, seal_key), handle, [recipient])
+                    pyrage.encrypt_io(reader, handle, [recipient])
                 except pyrage.EncryptError:
                     stream.finish()  # a tar that failed is the cause to name, if it did
+                    if reader.failure is not None:  # then what the sealing refused
+                        raise reader.failure from None
                     raise
                 stream.finish()
         except (OSError, pyrage.EncryptError) as err:  # a write failed (ENOSPC, EFBIG, EIO)

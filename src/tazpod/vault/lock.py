@@ -18,9 +18,12 @@ from tazpod.errors import VaultError
 LOCK_FILE = ".lock"
 
 
-class VaultLock:
-    def __init__(self, vault_dir: Path) -> None:
-        self.path = vault_dir / LOCK_FILE
+class FileLock:
+    """An exclusive, non-blocking flock on one file (made 0600 if missing, never followed
+    through a symbolic link)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.fd: int | None = None
 
     def try_acquire(self) -> bool:
@@ -42,6 +45,11 @@ class VaultLock:
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+class VaultLock(FileLock):
+    def __init__(self, vault_dir: Path) -> None:
+        super().__init__(vault_dir / LOCK_FILE)
 
 
 class LockNotPermitted(VaultError):

@@ -110,6 +110,9 @@ class SealingReader:
         self._headers = HeaderWalk()
         self._ready = bytearray()
         self._ended = False
+        # Why reading stopped: a consumer that wraps the reader's errors (pyrage does)
+        # names this cause, not its own.
+        self.failure: VaultError | None = None
 
     def _walk(self) -> None:
         try:
@@ -143,8 +146,12 @@ class SealingReader:
         self._ended = True
 
     def read(self, size: int = -1) -> bytes:
-        while not self._ended and (size < 0 or len(self._ready) < size):
-            self._pull()
+        try:
+            while not self._ended and (size < 0 or len(self._ready) < size):
+                self._pull()
+        except VaultError as err:
+            self.failure = err
+            raise
         if size < 0 or size >= len(self._ready):
             out, self._ready = bytes(self._ready), bytearray()
             return out

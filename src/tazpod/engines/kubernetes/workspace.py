@@ -94,11 +94,13 @@ def pull(engine: KubernetesEngine, pod: str, root: Path, user: str, with_git: bo
         ' && tar --null --no-recursion -T "$list" -cf -; code=$?; rm -f "$list"; exit $code'
     )
     with output_of(engine, pod, as_user(["sh", "-c", script], user, None)) as output:
-        received = extract(output, root, with_git)
-        code = output.finish()
-    if code != 0:
-        detail = output.stderr.decode(errors="replace").strip()[-500:]
-        raise EngineError(f"packing the pod's workspace failed (exit {code}): {detail}")
+        try:
+            received = extract(output, root, with_git)
+        except EngineError:
+            # An archive cut short is most often a packing that failed: name that first.
+            _packing_succeeded(output.finish(), output.stderr)
+            raise
+        _packing_succeeded(output.finish(), output.stderr)
     summary = f"{received.files} files, {received.links} links"
     left = len(received.left_out) + received.more_left_out
     if left:  # names as JSON strings: a newline in one cannot start a line of its own
@@ -106,6 +108,12 @@ def pull(engine: KubernetesEngine, pod: str, root: Path, user: str, with_git: bo
         more = f"; and {left - 5} more" if left > 5 else ""
         summary += f"; left out {left}: {shown}{more}"
     return summary
+
+
+def _packing_succeeded(code: int, stderr: bytes | bytearray) -> None:
+    if code != 0:
+        detail = stderr.decode(errors="replace").strip()[-500:]
+        raise EngineError(f"packing the pod's workspace failed (exit {code}): {detail}")
 
 
 def _claim(engine: KubernetesEngine, pod: str, user: str) -> None:
