@@ -274,3 +274,40 @@ def test_issue16_no_sys_admin_join_lock_from_the_host_and_a_killed_host_side(pod
         "run", "--passphrase-file", str(pod.passfile), "--", "cat", "/home/tazpod/secrets/fourth"
     )
     assert kept.returncode == 0 and kept.stdout == "fourth\n", kept.stderr
+
+
+# uid 1000 in the container swaps .tazpod for a link to a directory of its own (`.alt`, a
+# link to itself, then exchanged atomically): the path reaches the same files, and root
+# used to name the enclave's door after the path. Then it moves the lock file aside.
+_REDIRECT = (
+    "import ctypes, os; os.chdir('/workspace'); os.symlink('.alt', '.alt');"
+    "assert ctypes.CDLL(None).renameat2(-100, b'.tazpod', -100, b'.alt', 2) == 0;"
+    "os.rename('.tazpod/vault/.lock', '.tazpod/vault/.lock-aside')"
+)
+_RESTORE = (
+    "import ctypes, os; os.chdir('/workspace');"
+    "assert ctypes.CDLL(None).renameat2(-100, b'.tazpod', -100, b'.alt', 2) == 0;"
+    "os.unlink('.alt'); os.rename('.tazpod/vault/.lock-aside', '.tazpod/vault/.lock')"
+)
+
+
+def test_issue16_a_redirected_vault_path_neither_hides_the_enclave_nor_loses_it(pod: Pod) -> None:
+    """Attack review: after the swap, `down` removed the container with the enclave open
+    (its work lost) and the host's `lock` said there was nothing to lock."""
+    assert pod.tazpod("up").returncode == 0
+    holder = _hold(pod, 'echo unsaved > "$TAZPOD_VAULT/work"; exec sleep 300')
+    wait_for(lambda: _sleeping(pod), 120)
+    redirected = pod.cli("exec", "-u", "tazpod", pod.name, "python3", "-c", _REDIRECT)
+    assert redirected.returncode == 0, redirected.stderr
+    down = pod.tazpod("down")
+    assert down.returncode == ExitCode.VAULT_BUSY, down.stderr
+    locked = pod.tazpod("lock")
+    assert locked.returncode == 0 and "vault saved and closed" in locked.stdout, locked
+    _out, err = holder.communicate(timeout=120)
+    assert "vault saved" in err, err
+    restored = pod.cli("exec", "-u", "tazpod", pod.name, "python3", "-c", _RESTORE)
+    assert restored.returncode == 0, restored.stderr
+    kept = pod.tazpod(
+        "run", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", 'cat "$TAZPOD_VAULT/work"'
+    )
+    assert kept.returncode == 0 and kept.stdout == "unsaved\n", kept.stderr

@@ -172,8 +172,10 @@ def test_issue16_rootless_podman_root_is_a_subordinate_uid_and_the_user_owns_the
         assert container_root >= 100000  # a subordinate uid: no one's on this host
         pid = int(rootless.podman("inspect", "-f", "{{.State.Pid}}", name).stdout)
         host_uids = Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[:4]
-        # keep-id runs the container's init as its user: the host user, seen from the host
-        assert host_uids == [str(rootless.uid)] * 4
+        # container root, seen from the host (keep-id alone would run it as the user)
+        assert host_uids == [str(container_root)] * 4
+        signalled = rootless.podman("exec", "-u", "tazpod", name, "kill", "-TERM", "1")
+        assert signalled.returncode != 0  # the user cannot stop the container from inside
         made = rootless.podman("exec", "-u", "0", name, "touch", "/workspace/by-root")
         assert made.returncode == 0, made.stderr
         assert (root / "by-root").stat().st_uid == container_root

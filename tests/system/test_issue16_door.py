@@ -21,6 +21,7 @@ import pytest
 
 from tazpod.enclave import admission
 from tazpod.errors import ExitCode
+from tazpod.project import paths
 
 from .conftest import Project, User, as_user, wait_for
 
@@ -66,7 +67,9 @@ def test_a_killed_supervisors_door_is_replaced_not_answered(project: Project) ->
     ready = project.root / "ready"
     holder = project.start("sh", "-c", f"touch {ready}; exec sleep 60")
     wait_for(lambda: ready.exists() or holder.poll() is not None, timeout=60)
-    door = admission.door_path(project.vault_dir)
+    key = paths.vault_key(project.vault_dir)
+    assert key is not None
+    door = admission.door_path(key)
     assert door.exists() and (door.stat().st_mode & 0o777) == 0o600
     os.kill(holder.pid, signal.SIGKILL)  # the supervisor: it cannot remove its door
     holder.wait()

@@ -28,6 +28,7 @@ GLOBAL_OPTIONS = ("--debug", "--version", "-h", "--help")
 # Host -> root in the container: the digest of the approved settings (internal; the value
 # is tazpod.project.trust.APPROVED_OPTION, not imported here for start-up time).
 APPROVED_OPTION = "--approved-settings="
+QUICK = ("exec", "ssh", "enter")  # commands with a quick path (tazpod.cli.quick)
 
 
 def _help() -> str:
@@ -75,7 +76,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args:
         sys.stderr.write(_help())
         return 2
+    if args[0] in QUICK:
+        from tazpod.cli import quick
+
+        refused = _unsafe_for_root()
+        if refused is not None:
+            return refused
+        code = quick.run(args)  # None: the full path (no ticket, or any doubt)
+        if code is not None:
+            return code
     return _dispatch(args, debug)
+
+
+def _unsafe_for_root() -> int | None:
+    """As root, the exit code of a refusal when tazpod's installation is not root's alone."""
+    if os.geteuid() != 0:
+        return None
+    from tazpod.errors import TazpodError
+    from tazpod.sysio.selfcheck import require_root_owned_install
+
+    try:
+        require_root_owned_install()  # root runs no code another user could change
+    except TazpodError as err:
+        from tazpod.cli.ui import UI
+
+        UI().error(err.message, err.hint)
+        return int(err.exit_code)
+    return None
 
 
 def command_parser(name: str, module: ModuleType) -> argparse.ArgumentParser:
@@ -152,14 +179,9 @@ def _dispatch(args: list[str], debug: bool) -> int:
         message, hint = _unknown(args[0])
         ui.error(message, hint=hint)
         return int(ExitCode.USAGE)
-    if os.geteuid() == 0:
-        from tazpod.sysio.selfcheck import require_root_owned_install
-
-        try:
-            require_root_owned_install()  # root runs no code another user could change
-        except TazpodError as err:
-            ui.error(err.message, err.hint)
-            return int(err.exit_code)
+    refused = _unsafe_for_root()
+    if refused is not None:
+        return refused
     try:
         parsed = _parse(name, args[1:])
     except SystemExit as exit_:  # argparse printed its own error or help

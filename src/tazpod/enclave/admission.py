@@ -10,6 +10,12 @@ leaves at most a socket nobody answers (ECONNREFUSED), and the next opener repla
 the joiner needs no access to the supervisor's /proc files (it is not dumpable, and
 container root has no CAP_SYS_PTRACE). ``lock`` ends the enclave with a save, as
 `tazpod lock` inside it does; ``status`` answers as the control socket does.
+
+A vault's key (its lock's and its door's name) is the identity of its directory, taken
+once by whoever opens or joins it (tazpod.project.paths.vault_key): a user who re-points
+`.tazpod` through a link cannot give the same directory two keys. In a dev container,
+which serves one project, root's `lock` and `lock --check` do not go by the project's
+paths at all (the user writes them): every door in /run/tazpod is that project's.
 """
 
 from __future__ import annotations
@@ -32,8 +38,18 @@ OPS = ("namespaces", "lock", "status")
 _REPLY_LIMIT = 65536
 
 
-def door_path(vault_dir: Path) -> Path:
-    return paths.RUNTIME_DIR / f"enclave-{paths.vault_key(vault_dir)}.sock"
+def door_path(key: str) -> Path:
+    return paths.RUNTIME_DIR / f"enclave-{key}.sock"
+
+
+def doors(vault_dir: Path) -> list[Path]:
+    """The doors an enclave of this vault would answer at: in a dev container every one
+    there is (the container's one project), on a host the vault's own (none when there is
+    no vault directory)."""
+    if paths.in_container():
+        return sorted(paths.RUNTIME_DIR.glob("enclave-*.sock"))
+    key = paths.vault_key(vault_dir)
+    return [] if key is None else [door_path(key)]
 
 
 def _private_runtime_dir() -> Path:
@@ -52,7 +68,7 @@ def _private_runtime_dir() -> Path:
     return directory
 
 
-def opening_lock(vault_dir: Path) -> FileLock:
+def opening_lock(key: str) -> FileLock:
     """Root's own lock on opening this vault, held by the supervisor from before the
     passphrase is asked until its enclave has ended.
 
@@ -60,13 +76,13 @@ def opening_lock(vault_dir: Path) -> FileLock:
     it while an opener still waits for its passphrase (the door is not open yet), and a
     second opener would then open the vault a second time. Nobody but root can reach this
     one (/run/tazpod is root's alone), so whoever cannot take it joins instead."""
-    return FileLock(_private_runtime_dir() / f"enclave-{paths.vault_key(vault_dir)}.lock")
+    return FileLock(_private_runtime_dir() / f"enclave-{key}.lock")
 
 
-def open_door(vault_dir: Path) -> socket.socket:
+def open_door(key: str) -> socket.socket:
     """As root, holding the vault's lock: listen on the enclave's door."""
     _private_runtime_dir()
-    path = door_path(vault_dir)
+    path = door_path(key)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a killed supervisor's: the lock we hold says nobody serves it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -77,36 +93,37 @@ def open_door(vault_dir: Path) -> socket.socket:
     return listener
 
 
-def close_door(listener: socket.socket, vault_dir: Path) -> None:
+def close_door(listener: socket.socket, key: str) -> None:
     listener.close()
     with contextlib.suppress(FileNotFoundError):
-        door_path(vault_dir).unlink()
+        door_path(key).unlink()
 
 
-def knock(vault_dir: Path, timeout: float = 30.0) -> socket.socket | None:
+def knock(door: Path, timeout: float = 30.0) -> socket.socket | None:
     """A connection to the open enclave's supervisor; None when no enclave answers."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
     try:
-        conn.connect(str(door_path(vault_dir)))
+        conn.connect(str(door))
     except OSError as err:
         conn.close()
         if err.errno in (errno.ENOENT, errno.ECONNREFUSED):
             return None
         raise VaultError(
-            f"cannot reach the enclave's supervisor at {door_path(vault_dir)}: {err.strerror}",
+            f"cannot reach the enclave's supervisor at {door}: {err.strerror}",
             hint="this needs root (sudo, or `docker exec -u 0` in the container)",
         ) from err
     return conn
 
 
 def answers(vault_dir: Path, timeout: float = 10.0) -> bool:
-    """Whether an open enclave's supervisor answers at this vault's door."""
-    conn = knock(vault_dir, timeout)
-    if conn is None:
-        return False
-    conn.close()
-    return True
+    """Whether an open enclave's supervisor answers at this vault's door (see ``doors``)."""
+    for door in doors(vault_dir):
+        conn = knock(door, timeout)
+        if conn is not None:
+            conn.close()
+            return True
+    return False
 
 
 def ask(conn: socket.socket, op: str) -> tuple[dict[str, Any], list[int]]:

@@ -48,6 +48,7 @@ class _Opening:
     request: EnterRequest
     user: EnclaveUser
     vault: Vault
+    key: str  # the vault directory's (tazpod.project.paths.vault_key), taken once
     mount_point: Path
     source: PassphraseSource
     report: Report
@@ -109,8 +110,11 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     check_places(user, mount_point, request.config.vault.bridges, keep_clear)
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault.directory, user)
-    opening = _Opening(request, user, vault, mount_point, source, report, on_retry)
-    roots = admission.opening_lock(vault.directory)
+    key = paths.vault_key(vault.directory)  # once: the directory's, wherever links point later
+    if key is None:
+        raise VaultError(f"{vault.directory} disappeared while it was being opened")
+    opening = _Opening(request, user, vault, key, mount_point, source, report, on_retry)
+    roots = admission.opening_lock(key)
     deadline = time.monotonic() + _JOIN_WAIT
     while True:
         if roots.try_acquire():
@@ -171,13 +175,13 @@ def _supervise(ctx: _Opening) -> int:
             write_shell_files(enclave.root)
             if request.command is None:
                 ensure_state_dir(enclave.root)
-        door = admission.open_door(vault.directory)
+        door = admission.open_door(ctx.key)
         env = _environment(request, user, mount_point, ctx.report)
         argv = _argv(request, user, mount_point)
         return Supervisor(enclave, argv, env, request.cwd, door).run()
     finally:
         if door is not None:
-            admission.close_door(door, vault.directory)
+            admission.close_door(door, ctx.key)
         for problem in enclave.close():
             ctx.report(f"could not unmount {problem}")
 
@@ -189,7 +193,7 @@ def _enter_namespaces(ctx: _Opening) -> None:
     the lock is someone else's now: that is never joined).
     """
     vault, user = ctx.vault, ctx.user
-    conn = admission.knock(vault.directory)
+    conn = admission.knock(admission.door_path(ctx.key))
     if conn is None:
         raise _EnclaveGone
     with conn:

@@ -5,11 +5,9 @@ Engine libraries are imported only here, only when a command needs them.
 
 from __future__ import annotations
 
-from tazpod.engines.base import Engine
-from tazpod.errors import ConfigError
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from tazpod.engines.base import Engine
     from tazpod.engines.docker_socket import DockerSocketLookup
     from tazpod.project.schema import KubernetesConfig
 
@@ -41,6 +39,8 @@ def get_engine(name: str, kubernetes: KubernetesConfig | None = None) -> Engine:
         from tazpod.project.schema import KubernetesConfig
 
         return KubernetesEngine(kubernetes or KubernetesConfig())
+    from tazpod.errors import ConfigError
+
     raise ConfigError(
         f"engine {name!r} is not available in this version",
         hint="use engine: docker, podman or kubernetes",

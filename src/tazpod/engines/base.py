@@ -52,6 +52,7 @@ class ContainerInfo:
     image: str
     labels: Mapping[str, str] = field(default_factory=dict)
     pid: int = 0  # its first process, in the engine host's pid namespace (0: not running)
+    full_id: str = ""  # the whole id, where the engine's lookup gave it (Docker's socket)
 
     @property
     def managed(self) -> bool:

@@ -1,9 +1,11 @@
-"""The Docker engine's two hot read-only paths without the Docker SDK.
+"""The Docker engine's hot paths without the Docker SDK: HTTP on its Unix socket.
 
 Importing the SDK costs ~130 ms (requests, urllib3, ...), more than `docker exec` itself.
-`tazpod exec`, `ssh` and the forwarded enclave commands only need to know whether the
-project's container runs, then hand over to the docker CLI: one HTTP request on the
-engine's Unix socket does that. Anything else (a TCP or SSH DOCKER_HOST) uses the SDK.
+`tazpod exec`, `ssh` and the forwarded enclave commands need to know whether the
+project's container runs: one request here. `exec` and `ssh` then run their command
+through the exec API (tazpod.engines.docker_exec, on a connection ``hijack`` hands over);
+the forwarded enclave commands through the docker CLI. Anything else (a TCP or SSH
+DOCKER_HOST) uses the SDK. This module imports no dataclasses: it is on `exec`'s path.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
 
-from tazpod.engines.base import ContainerInfo, exec_command
 from tazpod.errors import EngineError
-from tazpod.sysio.tools import find_tool
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tazpod.engines.base import ContainerInfo
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 _MAX_REPLY = 16 * 1024 * 1024
@@ -30,23 +35,43 @@ def socket_path() -> str | None:
     return host[len("unix://") :] if host.startswith("unix://") else None
 
 
-def _quote(name: str) -> str:
+def quote(name: str) -> str:
     """Percent-encoding of one path segment (urllib.parse costs this path ~3 ms)."""
     return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in name.encode())
 
 
-def get(path: str, target: str) -> tuple[int, bytes]:
-    """One HTTP/1.0 GET on the engine's Unix socket: (status, body).
+def _connect(path: str, timeout: float | None = 10) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.settimeout(timeout)
+        conn.connect(path)
+    except OSError as err:
+        conn.close()
+        raise EngineError(
+            f"cannot reach the Docker engine at {path}: {err.strerror or err}",
+            hint="start it (e.g. `sudo systemctl start docker`), or check that you may use"
+            " its socket",
+        ) from None
+    return conn
+
+
+def _request_head(method: str, target: str, body: bytes | None, extra: str = "") -> bytes:
+    head = f"{method} {target} HTTP/1.0\r\nHost: docker\r\n{extra}"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return (head + "\r\n").encode() + (body or b"")
+
+
+def request(path: str, method: str, target: str, body: bytes | None = None) -> tuple[int, bytes]:
+    """One HTTP/1.0 request on the engine's Unix socket: (status, body).
 
     HTTP/1.0 asks the engine (Go's net/http) to close the connection after the reply,
     so the body is everything up to the end (http.client and its email parsers would
     cost more than the rest of `tazpod exec`). A chunked reply is decoded all the same.
     """
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(10)
-            conn.connect(path)
-            conn.sendall(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+    with _connect(path) as conn:
+        try:
+            conn.sendall(_request_head(method, target, body))
             chunks, size = [], 0
             while size <= _MAX_REPLY:
                 chunk = conn.recv(65536)
@@ -54,13 +79,45 @@ def get(path: str, target: str) -> tuple[int, bytes]:
                     break
                 chunks.append(chunk)
                 size += len(chunk)
-    except OSError as err:
-        raise EngineError(
-            f"cannot reach the Docker engine at {path}: {err.strerror or err}",
-            hint="start it (e.g. `sudo systemctl start docker`), or check that you may use"
-            " its socket",
-        ) from None
+        except OSError as err:
+            raise EngineError(
+                f"the Docker engine at {path} broke off: {err.strerror or err}"
+            ) from None
     return _parse_reply(b"".join(chunks), path)
+
+
+def get(path: str, target: str) -> tuple[int, bytes]:
+    return request(path, "GET", target)
+
+
+def hijack(path: str, target: str, body: bytes) -> tuple[socket.socket, bytes]:
+    """POST ``target`` asking the engine to hand the connection over to a raw stream (as
+    `docker exec` does): the connection, and the stream's first bytes already read."""
+    conn = _connect(path, timeout=None)
+    try:
+        conn.sendall(_request_head("POST", target, body, "Connection: Upgrade\r\nUpgrade: tcp\r\n"))
+        received = b""
+        while b"\r\n\r\n" not in received and len(received) < 65536:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+        head, _, rest = received.partition(b"\r\n\r\n")
+        status = head.split(b" ", 2)[1] if head.count(b" ") >= 1 else b""
+        if status not in (b"101", b"200"):
+            code, reply = _parse_reply(received, path)
+            raise EngineError(f"the Docker engine refused the exec ({code}): {message(reply)}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn, rest
+
+
+def message(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("message", "no message"))
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace").strip()[:300] or "no message"
 
 
 def _parse_reply(reply: bytes, path: str) -> tuple[int, bytes]:
@@ -100,7 +157,9 @@ def _unchunk(body: bytes, path: str) -> bytes:
 
 
 def inspect(path: str, name: str) -> ContainerInfo | None:
-    status, body = get(path, f"/containers/{_quote(name)}/json")
+    from tazpod.engines.base import ContainerInfo
+
+    status, body = get(path, f"/containers/{quote(name)}/json")
     if status == 404:
         return None
     if status != 200:
@@ -114,12 +173,16 @@ def inspect(path: str, name: str) -> ContainerInfo | None:
         image=str(config.get("Image", "")),
         labels=dict(config.get("Labels") or {}),
         pid=int((data.get("State") or {}).get("Pid") or 0),
+        full_id=str(data.get("Id", "")),
     )
 
 
 def exec_argv(
     name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
 ) -> list[str]:
+    from tazpod.engines.base import exec_command
+    from tazpod.sysio.tools import find_tool
+
     cli = find_tool("docker", on_path=True)  # the user's own client, on the host
     if cli is None:
         raise EngineError(
@@ -147,3 +210,11 @@ class DockerSocketLookup:
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
         return exec_argv(name, argv, user, tty, workdir)
+
+    def attach(
+        self, container: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    ) -> int:
+        """An interactive session or command through the exec API (no docker CLI)."""
+        from tazpod.engines.docker_exec import attach
+
+        return attach(self.path, container, argv, user, tty, workdir)

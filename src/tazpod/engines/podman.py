@@ -151,8 +151,10 @@ class PodmanEngine:
         if self.rootless:
             # The user's uid is the container user's, so the workspace is theirs on both
             # sides; container root is the first subordinate uid (an unprivileged one).
+            # keep-id would also run the container's own processes as the user, who could
+            # then stop the container (and every enclave, unsaved) or trace its init.
             uid, gid = spec.user_ids
-            command.append(f"--userns=keep-id:uid={uid},gid={gid}")
+            command += [f"--userns=keep-id:uid={uid},gid={gid}", "--user=0:0"]
         with _profile_file(spec.seccomp) as profile:
             if profile is not None:
                 command += ["--security-opt", f"seccomp={profile}"]  # read once, at create

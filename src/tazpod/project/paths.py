@@ -35,10 +35,13 @@ def mount_point(configured: str | None, home: Path) -> Path:
     return expand_home(configured or "~/secrets", home)
 
 
-def vault_key(vault_dir: Path) -> str:
-    """A stable short id for a vault, from its real path."""
-    return hashlib.sha256(str(vault_dir.resolve()).encode()).hexdigest()[:16]
-
-
-def runtime_record(vault_dir: Path) -> Path:
-    return RUNTIME_DIR / f"enclave-{vault_key(vault_dir)}.json"
+def vault_key(vault_dir: Path) -> str | None:
+    """A short id for a vault: the identity of its directory (device and inode), not its
+    path, which the user can point elsewhere through a link while root uses it (the
+    enclave's lock and door must be the same for everyone who reaches that directory).
+    None when there is no such directory."""
+    try:
+        info = os.stat(vault_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return hashlib.sha256(f"{info.st_dev}:{info.st_ino}".encode()).hexdigest()[:16]

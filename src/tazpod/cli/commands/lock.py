@@ -115,15 +115,30 @@ def _check(ui: UI) -> int:
 
 
 def _lock(vault_dir: Path, ui: UI) -> bool | None:
-    """Ask the open enclave to close and wait until it has; None when none answers."""
+    """Ask the open enclave to close and wait until it has; None when none answers (in a
+    dev container every enclave there, whatever the project's paths say: see admission)."""
+    from tazpod.enclave import admission
+
+    closed = False
+    for door in admission.doors(vault_dir):
+        closed = _close(door, ui) or closed
+    if not closed:
+        return None
+    ui.say("vault saved and closed")
+    return True
+
+
+def _close(door: Path, ui: UI) -> bool:
+    """Ask the supervisor at ``door`` to save and close, and wait until it has; False when
+    nobody answers there."""
     import os
 
     from tazpod.enclave import admission
     from tazpod.errors import VaultError
 
-    conn = admission.knock(vault_dir)
+    conn = admission.knock(door)
     if conn is None:
-        return None
+        return False
     with conn:
         reply, fds = admission.ask(conn, "lock")
     for fd in fds:
@@ -132,12 +147,11 @@ def _lock(vault_dir: Path, ui: UI) -> bool | None:
         raise VaultError(str(reply.get("message", "the enclave refused to close")))
     ui.info("the enclave is saving and closing")
     deadline = time.monotonic() + _CLOSE_WAIT
-    while admission.door_path(vault_dir).exists():  # its supervisor removes it, last
+    while door.exists():  # its supervisor removes it, last
         if time.monotonic() > deadline:
             raise VaultError(
                 f"the enclave did not close within {_CLOSE_WAIT:.0f} s",
                 hint="its final save may still be running; `tazpod status` shows the vault",
             )
         time.sleep(0.1)
-    ui.say("vault saved and closed")
     return True

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tazpod.cli.context import load_context
+from tazpod.cli.context import Context, load_context
 from tazpod.cli.forwarding import require_host, run_session, session_engine_for
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
+
+WORKSPACE = "/workspace"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,4 +30,19 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.mode == "exec" and not command:
         raise UsageError("no command to run", hint="tazpod exec -- CMD ARGS...")
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    return run_session(engine, info.name, command or ["bash", "-l"], context.config.user, tty)
+    argv, user = command or ["bash", "-l"], context.config.user
+    attach = getattr(engine, "attach", None)
+    if attach is None:  # Podman's CLI, Kubernetes' streams
+        return run_session(engine, info.name, argv, user, tty)
+    _write_ticket(context, engine.path, info.full_id, user)  # type: ignore[union-attr]
+    return int(attach(info.full_id or info.name, argv, user, tty, WORKSPACE))
+
+
+def _write_ticket(context: Context, socket: str, container_id: str, user: str) -> None:
+    """All checks passed: the next `exec`/`ssh` may take the quick path (tazpod.cli.quick)."""
+    from tazpod.project import exec_ticket, trust
+
+    root = str(context.project.root)
+    exec_ticket.write(
+        root, str(trust.approval_path(context.project.root)), socket, container_id, user
+    )
