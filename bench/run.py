@@ -13,13 +13,10 @@ import os
 import platform
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -320,12 +317,7 @@ def engine_rows(base: Path, runs: int) -> list[Row]:
     up = command([TAZPOD, "up"], cwd=root, env=ENV)
     down = command([TAZPOD, "down"], cwd=root, env=ENV)
 
-    def tazpod_up() -> None:
-        down()
-        up()
-
     def docker_run() -> None:
-        subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True)
         command(
             [
                 "docker",
@@ -342,24 +334,20 @@ def engine_rows(base: Path, runs: int) -> list[Row]:
             ]
         )()
 
-    def timed_only(setup: Callable[[], object], action: Callable[[], object]) -> float:
-        """Median of ``action`` alone, ``setup`` run untimed before each sample."""
-        samples = []
-        for _ in range(max(3, runs // 2) + 1):
-            setup()
-            started = time.perf_counter()
-            action()
-            samples.append((time.perf_counter() - started) * 1000)
-        return statistics.median(samples[1:])
+    def no_floor() -> None:
+        subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True)
 
-    tazpod = timed_only(down, up)
-    floor = timed_only(
-        lambda: subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True),
-        docker_run,
-    )
-    subprocess.run(["docker", "rm", "-f", "bench-floor"], capture_output=True)
+    mine, theirs, ratio = alternating(up, docker_run, runs, warmup=1, setups=(down, no_floor))
+    no_floor()
     rows.append(
-        Row("`tazpod up`, image present", tazpod, "`docker run -d` of the same image", floor, 1.5)
+        Row(
+            "`tazpod up`, image present (container absent)",
+            mine,
+            "`docker run -d` of the same image",
+            theirs,
+            1.5,
+            paired_ratio=ratio,
+        )
     )
     up()
     rows.append(

@@ -20,21 +20,36 @@ def median_ms(action: Callable[[], object], runs: int, warmup: int = 1) -> float
     return statistics.median(samples)
 
 
+def _nothing() -> None:
+    pass
+
+
 def alternating(
-    first: Callable[[], object], second: Callable[[], object], runs: int, warmup: int = 2
+    first: Callable[[], object],
+    second: Callable[[], object],
+    runs: int,
+    warmup: int = 2,
+    setups: tuple[Callable[[], object], Callable[[], object]] = (_nothing, _nothing),
 ) -> tuple[float, float, float]:
     """Run A B A B ...: the medians of each, and the median of the pairs' ratios A/B.
 
     Alternating puts both under the same moment's load (these machines are noisy); the
-    ratio of each pair, not of two medians taken minutes apart, is the result.
+    ratio of each pair, not of two medians taken minutes apart, is the result. Each
+    sample's setup (``setups``: A's, B's) runs untimed just before it.
     """
     for _ in range(warmup):
+        setups[0]()
         first()
+        setups[1]()
         second()
     a_samples: list[float] = []
     b_samples: list[float] = []
     for _ in range(runs):
-        for action, samples in ((first, a_samples), (second, b_samples)):
+        for action, setup, samples in (
+            (first, setups[0], a_samples),
+            (second, setups[1], b_samples),
+        ):
+            setup()
             started = time.perf_counter()
             action()
             samples.append((time.perf_counter() - started) * 1000)

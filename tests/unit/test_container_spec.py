@@ -197,8 +197,12 @@ def test_issue13_every_line_of_a_diagnostic_is_prefixed() -> None:
     assert err.getvalue() == "tazpod: first\ntazpod:   second\nhint: do this\n"
 
 
-def _engine_socket(tmp_path: Path, replies: dict[str, bytes]) -> tuple[str, list[bytes]]:
-    """A Unix socket answering as the Docker engine (Go's net/http) does to HTTP/1.0."""
+def _engine_socket(
+    tmp_path: Path, replies: dict[str, bytes] | dict[str, list[bytes]]
+) -> tuple[str, list[bytes]]:
+    """A Unix socket answering as the Docker engine (Go's net/http) does to HTTP/1.0.
+
+    A target's replies may be a list: given in order, the last one from then on."""
     import socket
     import threading
 
@@ -218,9 +222,23 @@ def _engine_socket(tmp_path: Path, replies: dict[str, bytes]) -> tuple[str, list
                 request = b""
                 while b"\r\n\r\n" not in request:
                     request += conn.recv(4096)
-                seen.append(request)
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(h.split(b":")[1])
+                        for h in head.split(b"\r\n")
+                        if h.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(body) < length:  # the whole request, as the engine reads it
+                    body += conn.recv(65536)
+                seen.append(head + b"\r\n\r\n" + body)
                 target = request.split(b" ")[1].decode()
-                conn.sendall(replies[target])
+                reply = replies[target]
+                if isinstance(reply, list):
+                    reply = reply.pop(0) if len(reply) > 1 else reply[0]
+                conn.sendall(reply)
 
     threading.Thread(target=serve, daemon=True).start()
     return path, seen

@@ -27,6 +27,13 @@ def get_session_engine(
 
 def get_engine(name: str, kubernetes: KubernetesConfig | None = None) -> Engine:
     if name == "docker":
+        from tazpod.engines.docker_socket import socket_path
+
+        path = socket_path()
+        if path is not None:  # the container's lifecycle without the SDK's import
+            from tazpod.engines.docker_api import DockerSocketEngine
+
+            return DockerSocketEngine(path)
         from tazpod.engines.docker import DockerEngine
 
         return DockerEngine()

@@ -108,30 +108,8 @@ class DockerEngine:
         return sorted((_info(c) for c in found), key=lambda c: c.name)
 
     def create(self, spec: ContainerSpec) -> ContainerInfo:
-        volumes = {
-            str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-            for m in spec.mounts
-        }
         try:
-            container = self.client.containers.create(
-                image=spec.image,
-                command=list(spec.command),
-                name=spec.name,
-                labels=dict(spec.labels),
-                volumes=volumes,
-                environment=dict(spec.environment),
-                working_dir=spec.workdir,
-                network_mode=spec.network,
-                init=True,
-                cap_add=list(spec.cap_add) or None,
-                cap_drop=list(spec.cap_drop) or None,
-                security_opt=_security_opt(spec) or None,
-                devices=list(spec.devices) or None,
-                device_cgroup_rules=list(spec.device_cgroup_rules) or None,
-                privileged=spec.privileged,
-                ulimits=_ulimits(spec.ulimits) or None,
-                detach=True,
-            )
+            container = self.client.containers.create(**sdk_arguments(spec))
         except self._errors.ImageNotFound as err:
             raise EngineError(
                 f"image {spec.image} is not available: {err.explanation}",
@@ -170,6 +148,34 @@ class DockerEngine:
         from tazpod.engines.docker_socket import exec_argv
 
         return exec_argv(name, argv, user, tty, workdir)
+
+
+def sdk_arguments(spec: ContainerSpec) -> dict[str, Any]:
+    """`containers.create`'s arguments for ``spec`` (docker_api.create_body is the same
+    container, as the Engine API's request: a unit test compares the two)."""
+    volumes = {
+        str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+        for m in spec.mounts
+    }
+    return {
+        "image": spec.image,
+        "command": list(spec.command),
+        "name": spec.name,
+        "labels": dict(spec.labels),
+        "volumes": volumes,
+        "environment": dict(spec.environment),
+        "working_dir": spec.workdir,
+        "network_mode": spec.network,
+        "init": True,
+        "cap_add": list(spec.cap_add) or None,
+        "cap_drop": list(spec.cap_drop) or None,
+        "security_opt": _security_opt(spec) or None,
+        "devices": list(spec.devices) or None,
+        "device_cgroup_rules": list(spec.device_cgroup_rules) or None,
+        "privileged": spec.privileged,
+        "ulimits": _ulimits(spec.ulimits) or None,
+        "detach": True,
+    }
 
 
 def _security_opt(spec: ContainerSpec) -> list[str]:

@@ -35,9 +35,12 @@ def socket_path() -> str | None:
     return host[len("unix://") :] if host.startswith("unix://") else None
 
 
-def quote(name: str) -> str:
-    """Percent-encoding of one path segment (urllib.parse costs this path ~3 ms)."""
-    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in name.encode())
+def quote(name: str, safe: bytes = b"") -> str:
+    """Percent-encoding of one path segment (urllib.parse costs this path ~3 ms); an image
+    name keeps its `/` and `:` (``safe``), as docker-py and the docker CLI send them (the
+    engine's route for images takes the rest of the path as the name)."""
+    kept = _UNRESERVED | frozenset(safe)
+    return "".join(chr(b) if b in kept else f"%{b:02X}" for b in name.encode())
 
 
 def _connect(path: str, timeout: float | None = 10) -> socket.socket:
@@ -47,10 +50,11 @@ def _connect(path: str, timeout: float | None = 10) -> socket.socket:
         conn.connect(path)
     except OSError as err:
         conn.close()
+        from tazpod.engines.hints import unreachable_hint
+
+        reason = err.strerror or str(err)
         raise EngineError(
-            f"cannot reach the Docker engine at {path}: {err.strerror or err}",
-            hint="start it (e.g. `sudo systemctl start docker`), or check that you may use"
-            " its socket",
+            f"cannot reach the Docker engine at {path}: {reason}", hint=unreachable_hint(reason)
         ) from None
     return conn
 
@@ -59,6 +63,8 @@ def _request_head(method: str, target: str, body: bytes | None, extra: str = "")
     head = f"{method} {target} HTTP/1.0\r\nHost: docker\r\n{extra}"
     if body is not None:
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    elif method != "GET":
+        head += "Content-Length: 0\r\n"
     return (head + "\r\n").encode() + (body or b"")
 
 
