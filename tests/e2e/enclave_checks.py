@@ -32,6 +32,27 @@ class Remapped:
     cli: Callable[..., Completed]  # the engine's command line, as that owner
 
 
+def probe(
+    cli: Callable[..., Completed], name: str, user: str, pid: int, secret: str = SECRET
+) -> dict[str, str]:
+    """tests/system/probe.py as ``user`` in the container, at the enclave process ``pid``
+    (its workspace copy: the caller put it there)."""
+    done = cli(
+        "exec",
+        "-u",
+        user,
+        name,
+        "python3",
+        "/workspace/probe.py",
+        str(pid),
+        "/home/tazpod/secrets/token",
+        "/home/tazpod/secrets",
+        secret,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 def check_round_trip(box: Remapped, owner: tuple[int, int]) -> None:
     probe_copy = box.root / "probe.py"
     shutil.copy(PROBE, probe_copy)
@@ -48,24 +69,8 @@ def check_round_trip(box: Remapped, owner: tuple[int, int]) -> None:
     sleeper = enclave_pid()
     assert sleeper is not None
 
-    def probe(user: str) -> dict[str, str]:
-        done = box.cli(
-            "exec",
-            "-u",
-            user,
-            box.name,
-            "python3",
-            "/workspace/probe.py",
-            str(sleeper),
-            "/home/tazpod/secrets/token",
-            "/home/tazpod/secrets",
-            SECRET,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-    wait_for(lambda: probe("0")["proc_root"] == "leaked", timeout=60)
-    same = probe("tazpod")
+    wait_for(lambda: probe(box.cli, box.name, "0", sleeper)["proc_root"] == "leaked", 60)
+    same = probe(box.cli, box.name, "tazpod", sleeper)
     for route in ("proc_root", "proc_cwd", "proc_environ", "proc_fd", "proc_mem", "ptrace"):
         assert same[route] == "denied", (route, same)
     assert same["directory"] in ("absent", "denied"), same

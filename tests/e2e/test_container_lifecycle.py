@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -14,6 +13,7 @@ from tests.system.conftest import wait_for
 from tests.system.ptyutil import PtySession
 
 from .conftest import Pod, _tazpod
+from .enclave_checks import probe
 
 PROBE = Path(__file__).parent.parent / "system" / "probe.py"
 SECRET = "e2e-secret-value"
@@ -37,20 +37,7 @@ def _hold(pod: Pod, script: str) -> subprocess.Popen[str]:
 
 
 def _probe(pod: Pod, user: str, pid: int) -> dict[str, str]:
-    done = pod.cli(
-        "exec",
-        "-u",
-        user,
-        pod.name,
-        "python3",
-        "/workspace/probe.py",
-        str(pid),
-        "/home/tazpod/secrets/token",
-        "/home/tazpod/secrets",
-        SECRET,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+    return probe(pod.cli, pod.name, user, pid, SECRET)
 
 
 def test_init_up_unlock_isolate_down_up_again(pod: Pod) -> None:

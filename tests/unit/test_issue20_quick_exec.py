@@ -82,6 +82,16 @@ def _running(project: Path, name: str) -> bytes:
     return b"HTTP/1.0 200 OK\r\n" + HEADERS + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
+def _replies(project: Path, name: str) -> dict[str, bytes]:
+    """The engine with the project's container running, and one exec in it."""
+    return {
+        f"/containers/{name}/json": _running(project, name),
+        f"/containers/{CONTAINER_ID}/exec": CREATED,
+        f"/exec/{EXEC_ID}/start": UPGRADED,
+        f"/exec/{EXEC_ID}/json": EXITED,
+    }
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "proj"
@@ -107,12 +117,7 @@ def _exec(project: Path, socket_path: str) -> subprocess.CompletedProcess[str]:
 
 def test_exec_runs_through_the_api_then_takes_the_quick_path(project: Path, tmp_path: Path) -> None:
     name = _container_name(project)
-    replies = {
-        f"/containers/{name}/json": _running(project, name),
-        f"/containers/{CONTAINER_ID}/exec": CREATED,
-        f"/exec/{EXEC_ID}/start": UPGRADED,
-        f"/exec/{EXEC_ID}/json": EXITED,
-    }
+    replies = _replies(project, name)
     socket_path, seen = _engine_socket(tmp_path, replies)
     first = _exec(project, socket_path)
     assert (first.returncode, first.stdout, first.stderr) == (4, "o\n", "e\n")
@@ -133,12 +138,7 @@ def test_a_container_gone_since_the_ticket_takes_the_full_path(
     project: Path, tmp_path: Path
 ) -> None:
     name = _container_name(project)
-    replies = {
-        f"/containers/{name}/json": _running(project, name),
-        f"/containers/{CONTAINER_ID}/exec": CREATED,
-        f"/exec/{EXEC_ID}/start": UPGRADED,
-        f"/exec/{EXEC_ID}/json": EXITED,
-    }
+    replies = _replies(project, name)
     socket_path, _seen = _engine_socket(tmp_path, replies)
     assert _exec(project, socket_path).returncode == 4  # the ticket is written
     replies[f"/containers/{CONTAINER_ID}/exec"] = NOT_FOUND
