@@ -155,7 +155,8 @@ def _ticket_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
     approval.parent.mkdir()
     approval.write_text("{}")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    exec_ticket.write(str(root), str(approval), "/run/docker.sock", CONTAINER_ID, "tazpod")
+    seen = exec_ticket.facts(str(root), str(approval))
+    exec_ticket.write(seen, "/run/docker.sock", CONTAINER_ID, "tazpod")
     assert exec_ticket.read(str(root), "/run/docker.sock") == (CONTAINER_ID, "tazpod")
     return str(root), str(approval)
 
@@ -209,6 +210,21 @@ def test_no_ticket_lives_inside_the_project_the_container_writes(
     (root / ".tazpod" / "config.yaml").write_text("version: 1\n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(root / ".cache"))
     assert exec_ticket.ticket_path(str(root)) is None
-    exec_ticket.write(str(root), str(tmp_path / "a.json"), "/s", CONTAINER_ID, "tazpod")
+    seen = exec_ticket.facts(str(root), str(tmp_path / "a.json"))
+    exec_ticket.write(seen, "/s", CONTAINER_ID, "tazpod")
     assert not (root / ".cache").exists()
+    assert exec_ticket.read(str(root), "/s") is None
+
+
+def test_a_change_made_while_the_full_check_ran_voids_its_ticket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ticket names the files as they were before they were checked."""
+    root = tmp_path / "proj"
+    (root / ".tazpod").mkdir(parents=True)
+    (root / ".tazpod" / "config.yaml").write_text("version: 1\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    seen = exec_ticket.facts(str(root), str(tmp_path / "approved.json"))
+    (root / ".tazpod" / "config.yaml").write_text("version: 1\nuser: root\n")  # mid-check
+    exec_ticket.write(seen, "/s", CONTAINER_ID, "tazpod")
     assert exec_ticket.read(str(root), "/s") is None

@@ -71,12 +71,13 @@ def ticket_path(root: str) -> str | None:
     return os.path.join(directory, f"exec-{zlib.crc32(root.encode()):08x}.json")
 
 
-def _facts(root: str, approval: str, socket: str) -> dict[str, Any]:
+def facts(root: str, approval: str) -> dict[str, Any]:
+    """What the project's settings and their approval are now (taken by the full path
+    before it checks them, so that a change made during the check voids the ticket)."""
     return {
         "root": root,
         "version": __version__,
         "uid": os.geteuid(),
-        "socket": socket,
         "config": identity(os.path.join(root, CONFIG)),
         "secrets": identity(os.path.join(root, SECRETS)),
         "approval": identity(approval),
@@ -84,15 +85,15 @@ def _facts(root: str, approval: str, socket: str) -> dict[str, Any]:
     }
 
 
-def write(root: str, approval: str, socket: str, container_id: str, user: str) -> None:
-    """After a full check passed: the ticket for the next `exec`/`ssh` (a ticket that
-    cannot be written only makes the next one slower)."""
+def write(seen: dict[str, Any], socket: str, container_id: str, user: str) -> None:
+    """After a full check of the settings ``seen`` (``facts``) passed: the ticket for the
+    next `exec`/`ssh` (a ticket that cannot be written only makes the next one slower)."""
     from tazpod.sysio.files import write_atomic
 
-    where = ticket_path(root)
+    where = ticket_path(seen["root"])
     if where is None or len(container_id) != 64:
         return
-    ticket = {**_facts(root, approval, socket), "container": container_id, "user": user}
+    ticket = {**seen, "socket": socket, "container": container_id, "user": user}
     try:
         os.makedirs(os.path.dirname(where), mode=0o700, exist_ok=True)
         from pathlib import Path
@@ -130,7 +131,7 @@ def read(root: str, socket: str) -> tuple[str, str] | None:
     approval = ticket.get("approval_path")
     if not isinstance(approval, str) or ticket.get("config") is None:
         return None
-    expected = _facts(root, approval, socket)
+    expected = {**facts(root, approval), "socket": socket}
     if any(ticket.get(key) != value for key, value in expected.items()):
         return None
     container, user = ticket.get("container"), ticket.get("user")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import Any
 
-from tazpod.cli.context import Context, load_context
+from tazpod.cli.context import load_context
 from tazpod.cli.forwarding import require_host, run_session, session_engine_for
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
@@ -21,6 +23,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.engines.devcontainer import require_running
 
     require_host()
+    seen = _settings_seen()  # before they are checked: a later change voids the ticket
     context = load_context(ui)
     engine = session_engine_for(context)
     info = require_running(engine, context.project, context.config)
@@ -34,15 +37,21 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     attach = getattr(engine, "attach", None)
     if attach is None:  # Podman's CLI, Kubernetes' streams
         return run_session(engine, info.name, argv, user, tty)
-    _write_ticket(context, engine.path, info.full_id, user)  # type: ignore[union-attr]
+    if seen is not None and seen["root"] == str(context.project.root):
+        # All checks passed: the next `exec`/`ssh` may take the quick path (cli/quick.py).
+        from tazpod.project import exec_ticket
+
+        exec_ticket.write(seen, engine.path, info.full_id, user)  # type: ignore[union-attr]
     return int(attach(info.full_id or info.name, argv, user, tty, WORKSPACE))
 
 
-def _write_ticket(context: Context, socket: str, container_id: str, user: str) -> None:
-    """All checks passed: the next `exec`/`ssh` may take the quick path (tazpod.cli.quick)."""
+def _settings_seen() -> dict[str, Any] | None:
+    """What the project's settings files and their approval are before the check."""
+    from pathlib import Path
+
     from tazpod.project import exec_ticket, trust
 
-    root = str(context.project.root)
-    exec_ticket.write(
-        root, str(trust.approval_path(context.project.root)), socket, container_id, user
-    )
+    root = exec_ticket.find_root(os.getcwd())
+    if root is None:
+        return None
+    return exec_ticket.facts(root, str(trust.approval_path(Path(root))))
