@@ -298,3 +298,62 @@ def test_issue16_a_redirected_vault_path_neither_hides_the_enclave_nor_loses_it(
         "run", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", 'cat "$TAZPOD_VAULT/work"'
     )
     assert kept.returncode == 0 and kept.stdout == "unsaved\n", kept.stderr
+
+
+def test_issue16_the_mount_point_and_bridges_cannot_be_renamed_from_under_an_enclave(
+    pod: Pod,
+) -> None:
+    """Attack review: uid 1000 renamed ~/secrets (a plain directory of theirs outside the
+    enclave's namespace) while an enclave was open: its mount followed the old name, and
+    the enclave's processes wrote their secrets into the attacker's new ~/secrets."""
+    assert pod.tazpod("up").returncode == 0
+    script = (
+        'echo before > "$TAZPOD_VAULT/before"; while [ ! -e /workspace/go ]; do sleep 0.1;'
+        " done; echo later > /home/tazpod/secrets/later; ls -a /home/tazpod/secrets"
+    )
+    holder = _hold(pod, script)
+    wait_for(lambda: (pod.root / ".tazpod" / "vault" / ".lock").exists(), 120)
+    wait_for(
+        lambda: bool(pod.cli("exec", pod.name, "pgrep", "-u", "tazpod", "-f", "while").stdout), 120
+    )
+    for move in (
+        "mv /home/tazpod/secrets /home/tazpod/moved",
+        "rmdir /home/tazpod/secrets",
+        "mv /home/tazpod/.infisical /home/tazpod/moved",
+        "unshare -Urm mv /home/tazpod/secrets /home/tazpod/moved",  # a namespace of its own
+    ):
+        done = pod.cli("exec", "-u", "tazpod", pod.name, "sh", "-c", move)
+        assert done.returncode != 0, (move, done.stdout)
+        assert "busy" in done.stderr.lower() or "denied" in done.stderr.lower(), done.stderr
+    outside = pod.cli("exec", "-u", "tazpod", pod.name, "touch", "/home/tazpod/secrets/planted")
+    assert outside.returncode != 0  # the anchor is read-only: nothing to plant there
+    (pod.root / "go").touch()
+    out, err = holder.communicate(timeout=120)
+    assert holder.returncode == 0 and "later" in out and "planted" not in out, err
+    kept = pod.tazpod(
+        "run", "--passphrase-file", str(pod.passfile), "--", "cat", "/home/tazpod/secrets/later"
+    )
+    assert kept.returncode == 0 and kept.stdout == "later\n", kept.stderr
+
+
+def test_issue16_a_copy_of_the_vault_in_a_new_directory_opens_no_second_enclave(
+    pod: Pod,
+) -> None:
+    """Attack review: with an enclave open, uid 1000 moved the vault directory aside and
+    copied its files into a new one; the next `run` opened them as a second enclave (the
+    directory's identity was the key), and one enclave's saves replaced the other's."""
+    assert pod.tazpod("up").returncode == 0
+    holder = _hold(pod, 'echo first > "$TAZPOD_VAULT/first"; exec sleep 300')
+    wait_for(lambda: _sleeping(pod), 120)
+    copy = (
+        "cd /workspace/.tazpod && mv vault vault.orig && mkdir -m 700 vault"
+        " && cp -p vault.orig/identity.age vault.orig/vault.age vault/"
+    )
+    assert pod.cli("exec", "-u", "tazpod", pod.name, "sh", "-c", copy).returncode == 0
+    second = pod.tazpod(
+        "run", "--passphrase-file", str(pod.passfile), "--", "cat", "/home/tazpod/secrets/first"
+    )
+    assert second.returncode == 0 and second.stdout == "first\n", second.stderr
+    assert "joined the open enclave" in second.stderr
+    assert pod.tazpod("lock").returncode == 0
+    holder.communicate(timeout=120)

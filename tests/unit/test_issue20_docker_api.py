@@ -42,6 +42,7 @@ FULL = ContainerSpec(
     device_cgroup_rules=("b 7:* rmw", "b 253:* rmw"),
     ulimits=("nofile=20000:20000", "nproc=32768"),
     seccomp=None,
+    anchors=("/h/secrets", "/h/.infisical"),
 )
 
 

@@ -98,7 +98,21 @@ def test_pod_is_least_privilege_with_its_volume(tmp_path: Path) -> None:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert container["command"] == ["sleep", "infinity"] and spec["shareProcessNamespace"]
-    assert container["volumeMounts"] == [{"name": "workspace", "mountPath": "/workspace"}]
+    home = "/home/tazpod"
+    anchored = [
+        f"{home}/secrets",
+        f"{home}/.infisical",
+        f"{home}/infisical-keyring",
+        f"{home}/.gemini",
+    ]
+    assert container["volumeMounts"] == [
+        {"name": "workspace", "mountPath": "/workspace"},
+        *(
+            {"name": f"anchor-{i}", "mountPath": path, "readOnly": True}
+            for i, path in enumerate(anchored)
+        ),
+    ]  # the vault's mount point and bridges are held: a mount point cannot be renamed
+    assert [v["emptyDir"]["medium"] for v in spec["volumes"][1:]] == ["Memory"] * len(anchored)
     claim = spec["volumes"][0]["persistentVolumeClaim"]["claimName"]
     assert claim == f"{config.container_name}-workspace"
     assert container["imagePullPolicy"] == "Always"

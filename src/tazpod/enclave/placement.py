@@ -15,8 +15,9 @@ from pathlib import Path
 
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import ConfigError
-from tazpod.project.paths import expand_home
+from tazpod.project.paths import expand_home, in_container
 from tazpod.sysio.creds import acting_as
+from tazpod.sysio.mounts import is_anchor, is_mount_point
 
 OVERFLOW_UID = 65534  # what the kernel shows for an owner the user namespace does not map
 HINT = "use a directory of your own under your home, e.g. vault.mount_point: ~/secrets"
@@ -45,6 +46,22 @@ def check_places(
         places += [("vault.bridges", spec, expand_home(spec, user.home)) for spec in bridges]
         for key, written, path in places:
             _check_one(key, written, Path(os.path.realpath(path)), user, home, clear)
+    if in_container():
+        for key, written, path in places:
+            _check_held(key, written, path)
+
+
+def _check_held(key: str, written: str, path: Path) -> None:
+    """In a dev container, every place the enclave mounts on is a mount point already (the
+    engine's anchor, or a bind mount): else the user could rename it away from under the
+    enclave's mount and put a directory of their own where its processes look."""
+    if not is_mount_point(str(path)):
+        raise ConfigError(
+            f"{key} {written} is not held by this container (it was configured after the"
+            " container was made, or an older tazpod made it)",
+            hint="`tazpod up --replace` makes the container anew with it (the workspace and"
+            " vault are kept)",
+        )
 
 
 def _check_one(
@@ -63,7 +80,7 @@ def _check_one(
         stat = os.lstat(real)
     except FileNotFoundError:
         return  # created by the user's side, as the user
-    if stat.st_uid != user.uid:
+    if stat.st_uid != user.uid and not is_anchor(str(real)):  # (an anchor is the engine's)
         hint = HINT
         if stat.st_uid == OVERFLOW_UID:  # an owner this user namespace does not map
             hint = (

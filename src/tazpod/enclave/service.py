@@ -110,7 +110,10 @@ def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]
     check_places(user, mount_point, request.config.vault.bridges, keep_clear)
     lock = VaultLock(vault.directory)
     _check_vault_dir(vault.directory, user)
-    key = paths.vault_key(vault.directory)  # once: the directory's, wherever links point later
+    # One key for the lock and the door, taken once: in a dev container the same for every
+    # opening (it serves one project; a copy of the vault's files in a new directory must
+    # not open a second enclave), on a host the vault directory's identity.
+    key = "container" if paths.in_container() else paths.vault_key(vault.directory)
     if key is None:
         raise VaultError(f"{vault.directory} disappeared while it was being opened")
     opening = _Opening(request, user, vault, key, mount_point, source, report, on_retry)

@@ -21,7 +21,7 @@ from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import TazpodError, VaultError
 from tazpod.sysio import linux, userns
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
-from tazpod.sysio.mounts import is_mount_point, mounts_under
+from tazpod.sysio.mounts import is_anchor, is_mount_point, mounts_under
 from tazpod.vault.base import OpenedVault, Report
 from tazpod.vault.layout import RESCUE_PREFIX, RESCUE_SUFFIX
 
@@ -63,14 +63,16 @@ class EnclaveMounts:
             userns.become_namespace_root()
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
-        if is_mount_point(str(self.mount_point)):
+        anchored = is_anchor(str(self.mount_point))  # the engine's, in a dev container
+        if is_mount_point(str(self.mount_point)) and not anchored:
             raise VaultError(
                 f"{self.mount_point} is already a mount point",
                 hint="another tool (or an old TazPod session) mounted something there;"
                 " unmount it or set vault.mount_point",
             )
         with self.as_user():
-            ensure_private_dir(self.mount_point)
+            if not anchored:
+                ensure_private_dir(self.mount_point)
             target = open_dir_nofollow(self.mount_point)
         try:
             self.store.mount(fd_path(target), self.user.uid, self.user.gid)
@@ -121,10 +123,12 @@ class EnclaveMounts:
             self._bind(bridge)
 
     def _bind(self, bridge: bridge_ops.Bridge) -> None:
+        anchored = is_anchor(str(bridge.home_path))  # the engine's, in a dev container
         with self.as_user():
             if not os.path.lexists(bridge.home_path):
                 self.made_for_bridges.append(bridge.home_path)
-            ensure_private_dir(bridge.home_path)
+            if not anchored:
+                ensure_private_dir(bridge.home_path)
             source = os.open(
                 self.root / bridge.vault_name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW
             )

@@ -12,6 +12,7 @@ LABEL_VERSION = "dev.tazpod.version"
 LABEL_MANAGED = "dev.tazpod.managed"
 
 Progress = Callable[[str], None]
+ANCHOR_OPTIONS = "ro,size=4k,mode=0755"  # an anchor's tmpfs: empty, read-only, root's
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class ContainerSpec:
     privileged: bool = False
     ulimits: Sequence[str] = ()  # NAME=SOFT:HARD, as `docker run --ulimit`
     seccomp: str | None = None  # the profile's JSON text (tazpod.engines.seccomp)
+    # Paths held by an empty read-only tmpfs (the vault's mount point, the bridges): a
+    # mount point cannot be renamed away under an enclave (see sysio.mounts.is_anchor).
+    anchors: Sequence[str] = ()
     # The container user's uid and gid: a rootless engine maps the host user who runs
     # tazpod to them, so that user owns the workspace on both sides.
     user_ids: tuple[int, int] = (1000, 1000)

@@ -34,6 +34,7 @@ from tazpod.engines.base import (
 from tazpod.errors import ConfigError, EngineError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.project.paths import expand_home, mount_point
 from tazpod.sysio.environ import CONTAINER as CONTAINER_MARKER
 
 if TYPE_CHECKING:
@@ -117,6 +118,16 @@ def spec_for(
         # profile), the runtime's default profile allows the enclave's unshare and mount
         # only to a pod holding CAP_SYS_ADMIN: the weaker default, stated in the docs.
         added = ("SYS_ADMIN",)
+    # (a bind mount holds its path as well; a pod gets none of these mounts)
+    bound = set() if config.engine == "kubernetes" else {mount.target for mount in mounts}
+    anchors = [
+        str(path)
+        for path in (
+            mount_point(config.vault.mount_point, Path(home)),
+            *(expand_home(bridge, Path(home)) for bridge in config.vault.bridges),
+        )
+        if str(path) not in bound
+    ]
     security = ["no-new-privileges:true"]
     if Path("/sys/kernel/security/apparmor").exists():
         security.append("apparmor=unconfined")  # docker-default forbids mount(2)
@@ -139,6 +150,7 @@ def spec_for(
         privileged=config.privileged,
         ulimits=config.ulimits,
         seccomp=None if config.privileged else seccomp.profile_json(),
+        anchors=tuple(dict.fromkeys(anchors)),
     )
 
 

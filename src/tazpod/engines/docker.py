@@ -6,7 +6,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tazpod.engines.base import LABEL_MANAGED, ContainerInfo, ContainerSpec, Progress
+from tazpod.engines.base import (
+    ANCHOR_OPTIONS,
+    LABEL_MANAGED,
+    ContainerInfo,
+    ContainerSpec,
+    Progress,
+)
 from tazpod.engines.buildlog import BuildLog
 from tazpod.engines.hints import PULL_HINT, RLIMIT_HINT, build_hint, create_hint, unreachable_hint
 from tazpod.errors import EngineError
@@ -174,6 +180,7 @@ def sdk_arguments(spec: ContainerSpec) -> dict[str, Any]:
         "device_cgroup_rules": list(spec.device_cgroup_rules) or None,
         "privileged": spec.privileged,
         "ulimits": _ulimits(spec.ulimits) or None,
+        "tmpfs": {path: ANCHOR_OPTIONS for path in spec.anchors} or None,
         "detach": True,
     }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from tazpod.engines import docker_socket
-from tazpod.engines.base import ContainerInfo, ContainerSpec, Progress
+from tazpod.engines.base import ANCHOR_OPTIONS, ContainerInfo, ContainerSpec, Progress
 from tazpod.engines.docker_socket import DockerSocketLookup, quote
 from tazpod.engines.hints import RLIMIT_HINT, create_hint
 from tazpod.errors import EngineError
@@ -52,6 +52,8 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         host["DeviceCgroupRules"] = list(spec.device_cgroup_rules)
     if spec.ulimits:
         host["Ulimits"] = [_ulimit(text) for text in spec.ulimits]
+    if spec.anchors:
+        host["Tmpfs"] = {path: ANCHOR_OPTIONS for path in spec.anchors}
     return {
         "Image": spec.image,
         "Cmd": list(spec.command),

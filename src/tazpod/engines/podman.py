@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.engines.base import (
+    ANCHOR_OPTIONS,
     LABEL_MANAGED,
     ContainerInfo,
     ContainerSpec,
@@ -136,6 +137,8 @@ class PodmanEngine:
             command += ["-v", f"{mount.source}:{mount.target}:{'ro' if mount.read_only else 'rw'}"]
         for key, value in spec.environment.items():
             command += ["-e", f"{key}={value}"]
+        for path in spec.anchors:
+            command += ["--tmpfs", f"{path}:{ANCHOR_OPTIONS}"]
         for flag, values in (
             ("--cap-add", spec.cap_add),
             ("--cap-drop", spec.cap_drop),

@@ -44,3 +44,16 @@ def mounts_under(path: str, mountinfo: Path = Path("/proc/self/mountinfo")) -> l
     found = [m.mount_point for m in mount_table(mountinfo)]
     inside = [p for p in found if p == path or p.startswith(prefix)]
     return sorted(set(inside), key=lambda p: p.count("/"), reverse=True)
+
+
+def is_anchor(path: str, mountinfo: Path = Path("/proc/self/mountinfo")) -> bool:
+    """Whether the top mount at ``path`` is a read-only tmpfs: what the engine mounts, at
+    tazpod's request, on the vault's mount point and each bridge in a dev container.
+
+    A directory that is a mount point cannot be renamed or removed in that mount
+    namespace, nor in any namespace copied from it (EBUSY; the copies' mounts are locked):
+    a user who could rename their own ~/secrets would move an enclave's mount out from
+    under the path its processes use, and put a directory of their own in its place.
+    """
+    top = [m for m in mount_table(mountinfo) if m.mount_point == path]
+    return bool(top) and top[-1].fstype == "tmpfs" and "ro" in top[-1].options.split(",")

@@ -39,6 +39,9 @@ def claim_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str,
     return body
 
 
+ANCHOR_VOLUME = {"medium": "Memory", "sizeLimit": "1Mi"}
+
+
 def pod_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str, Any]:
     """The Pod: least privilege for the vault backend; privileged only on opt-in."""
     security: dict[str, Any] = {"runAsUser": 0, "allowPrivilegeEscalation": False}
@@ -61,7 +64,13 @@ def pod_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str, A
         "workingDir": spec.workdir,
         "env": [{"name": k, "value": v} for k, v in spec.environment.items()],
         "securityContext": security,
-        "volumeMounts": [{"name": "workspace", "mountPath": spec.workdir}],
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": spec.workdir},
+            *(
+                {"name": f"anchor-{index}", "mountPath": path, "readOnly": True}
+                for index, path in enumerate(spec.anchors)
+            ),
+        ],
     }
     if settings.resources:
         container["resources"] = settings.resources
@@ -81,7 +90,14 @@ def pod_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str, A
                 {
                     "name": "workspace",
                     "persistentVolumeClaim": {"claimName": workspace_claim(spec.name)},
-                }
+                },
+                *(  # the anchors (engines.base.ContainerSpec): empty, read-only tmpfs
+                    {
+                        "name": f"anchor-{index}",
+                        "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"},
+                    }
+                    for index in range(len(spec.anchors))
+                ),
             ],
         },
     }
