@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +93,19 @@ def test_a_killed_supervisors_door_is_replaced_not_answered(project: Project) ->
     assert "joined" not in done.stderr and not door.exists()
 
 
+def _uids_in_proc() -> set[int]:
+    seen: set[int] = set()
+    for pid in os.listdir("/proc"):
+        try:
+            text = Path(f"/proc/{pid}/status").read_text() if pid.isdigit() else ""
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("Uid:"):
+                seen.update(int(u) for u in line.split()[1:])
+    return seen
+
+
 def test_no_uid_but_roots_and_the_users_shows_while_enclaves_open(
     project: Project, other_user: User
 ) -> None:
@@ -111,6 +125,7 @@ def test_no_uid_but_roots_and_the_users_shows_while_enclaves_open(
         "print(' '.join(map(str, sorted(seen))))\n"
     )
     before = {p.pw_uid for p in __import__("pwd").getpwall()}
+    before |= _uids_in_proc()  # what runs already (a rootless container's subordinate uids)
     watcher = subprocess.Popen(
         [
             "setpriv",
