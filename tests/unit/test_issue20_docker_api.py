@@ -155,4 +155,4 @@ def test_up_creates_and_starts_on_the_socket_without_the_sdk(tmp_path: Path) -> 
     create = next(r for r in seen if r.startswith(b"POST /containers/create"))
     assert b"Content-Type: application/json" in create
     # (this first run parses config.yaml: YAML is not what this pins)
-    assert _loaded(modules, ("docker", "requests", "urllib3", "http")) == []
+    assert _loaded(modules, ("docker", "requests", "urllib3", "http", "argparse")) == []

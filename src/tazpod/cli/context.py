@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,10 @@ from tazpod.project.locate import Project, require_project
 from tazpod.secrets.mappings import SecretsConfig, load_secrets_config
 from tazpod.sysio import environ
 from tazpod.vault.prompts import PassphraseSource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse  # (annotations only: argparse is built only when arguments come)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -11,10 +10,11 @@ from tazpod.cli.ui import UI
 from tazpod.engines.base import ContainerInfo, Engine
 from tazpod.errors import EngineError, UsageError
 from tazpod.sysio.environ import Inherit, child_env, in_container, in_enclave
-from tazpod.sysio.run import replace_process, run
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse  # (annotations only: argparse is built only when arguments come)
+
     from tazpod.engines.docker_socket import DockerSocketLookup
 
     SessionEngine = DockerSocketLookup | Engine
@@ -56,6 +56,8 @@ def run_session(
     # The user's own engine client on the host: its settings (DOCKER_HOST, DOCKER_CONFIG,
     # CONTAINER_HOST, XDG_RUNTIME_DIR) are in the user's whole environment.
     env = child_env(inherit=Inherit.EVERYTHING)
+    from tazpod.sysio.run import replace_process, run
+
     if stdin_data is None:
         replace_process(command, env)  # the session's exit code passes through
     return run(command, input=stdin_data, env=env, capture=False, check=False).returncode
@@ -157,7 +159,7 @@ def _tied_session(
     import signal
 
     from tazpod.cli.commands.lock import DONE
-    from tazpod.sysio.run import Lifeline
+    from tazpod.sysio.run import Lifeline, run
 
     env = child_env(inherit=Inherit.EVERYTHING)
     session = getattr(engine, "session", None)  # Kubernetes: the API's exec streams
@@ -225,6 +227,8 @@ def enclave_open_in(context: Context, engine: Engine, name: str) -> bool | None:
         except EngineError:
             return None
         return _answer(code, out.decode(errors="replace"))
+    from tazpod.sysio.run import run
+
     command = engine.exec_argv(name, argv, "0", False, "/workspace")
     done = run(command, env=child_env(inherit=Inherit.EVERYTHING), check=False, timeout=60)
     return _answer(done.returncode, done.out)

@@ -156,16 +156,22 @@ def _parse(name: str, rest: list[str]) -> Any:
     from tazpod.cli.commands import load
 
     module = load(name)
-    if not rest and getattr(module, "configure", None) is None:
-        return _NoArguments(name)
+    if not rest:
+        # A command run without arguments needs no parser when it takes none, or names
+        # its options' defaults (`up`: the daily path of a command with options).
+        defaults = getattr(module, "DEFAULTS", None)
+        if defaults is not None or getattr(module, "configure", None) is None:
+            return _NoArguments(name, defaults or {})
     return command_parser(name, module).parse_args(rest)
 
 
 class _NoArguments:
-    """The parsed arguments of a command that takes none (types.SimpleNamespace costs more)."""
+    """The parsed arguments of a command run without any (types.SimpleNamespace costs more)."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, defaults: dict[str, Any]) -> None:
         self.command = command
+        for key, value in defaults.items():
+            setattr(self, key, value)
 
 
 def _dispatch(args: list[str], debug: bool) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -44,4 +43,6 @@ def vault_key(vault_dir: Path) -> str | None:
         info = os.stat(vault_dir)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    import hashlib
+
     return hashlib.sha256(f"{info.st_dev}:{info.st_ino}".encode()).hexdigest()[:16]
