@@ -170,6 +170,9 @@ def test_issue16_down_with_an_open_enclave_keeps_the_data(pod: Pod) -> None:
     assert down.returncode == ExitCode.VAULT_BUSY, down.stderr
     assert "the vault is open in an enclave" in down.stderr
     assert pod.cli("inspect", pod.name).returncode == 0  # the container is still there
+    replaced = pod.tazpod("up", "--replace")  # (attack review: it removed the container)
+    assert replaced.returncode == ExitCode.VAULT_BUSY, replaced.stderr
+    assert "tazpod up --replace --force" in replaced.stderr
     pod.cli("exec", pod.name, "pkill", "-u", "tazpod", "-x", "sleep")  # the enclave ends
     _out, err = holder.communicate(timeout=120)
     assert "vault saved" in err, err

@@ -332,3 +332,20 @@ def test_seccomp_profile_is_no_wider_than_podmans_default_plus_the_enclave() -> 
     ):
         assert kept_out not in unconditional["names"], kept_out
     assert ours["defaultAction"] == "SCMP_ACT_ERRNO"
+
+
+def test_issue16_the_mount_point_and_bridges_are_anchored_right_in_the_home(
+    tmp_path: Path,
+) -> None:
+    """Each place the enclave mounts on gets an anchor (a read-only tmpfs: a mount point
+    cannot be renamed away); a bind mount already holds ~/.gemini. A place deeper in the
+    home is refused: the directory above it could be moved (third attack review)."""
+    proj, config = project(tmp_path)
+    spec = spec_for(proj, config, environ={})  # type: ignore[arg-type]
+    home = "/home/tazpod"
+    assert spec.anchors == (f"{home}/secrets", f"{home}/.infisical", f"{home}/infisical-keyring")
+    text = proj.config_path.read_text().replace("    - ~/.gemini\n", "    - ~/.config/gh\n")
+    proj.config_path.write_text(text)
+    nested = read_project_config(proj.config_path).config
+    with pytest.raises(ConfigError, match=r"vault.bridges ~/.config/gh: in a dev container"):
+        spec_for(proj, nested, environ={})

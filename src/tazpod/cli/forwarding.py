@@ -237,3 +237,38 @@ def enclave_open_in(context: Context, engine: Engine, name: str) -> bool | None:
 def _answer(code: int, out: str) -> bool | None:
     said = out.strip()
     return None if code != 0 or said not in ("open", "closed") else said == "open"
+
+
+def refuse_open_enclave(
+    context: Context, engine: Engine, info: ContainerInfo, force: bool, doing: str
+) -> None:
+    """Removing the container kills an open enclave in it before it saves: say so first
+    (``doing``: the command that would remove it, for the message).
+
+    The vault's lock is an flock on a file of the workspace, which a container shares:
+    the host sees it held. A same-uid process in the container can rename that file,
+    though, and a pod's vault is in its own volume: so root in the running container is
+    also asked whether an enclave's door answers there (`tazpod lock --check`); no clear
+    answer is not taken for "closed".
+    """
+    from tazpod.errors import VaultBusyError
+    from tazpod.vault.lock import is_locked
+
+    if force:
+        return
+    local = context.config.engine != "kubernetes" and is_locked(context.project.vault_dir)
+    asked = enclave_open_in(context, engine, info.name) if info.state == "running" else False
+    if local or asked:
+        raise VaultBusyError(
+            f"the vault is open in an enclave in {info.name}: removing it now loses what was"
+            " changed there since its last save",
+            hint=f"close the enclave first (`tazpod lock` saves and closes it), then"
+            f" `{doing}`; `{doing} --force` removes it anyway",
+        )
+    if asked is None:
+        raise VaultBusyError(
+            f"cannot tell whether an enclave holds the vault open in {info.name} (root there"
+            " gave no clear answer to `tazpod lock --check`)",
+            hint=f"`tazpod lock` closes one if it is open; `{doing} --force` removes the"
+            " container anyway",
+        )

@@ -48,13 +48,20 @@ def check_places(
             _check_one(key, written, Path(os.path.realpath(path)), user, home, clear)
     if in_container():
         for key, written, path in places:
-            _check_held(key, written, path)
+            _check_held(key, written, path, Path(user.home))
 
 
-def _check_held(key: str, written: str, path: Path) -> None:
+def _check_held(key: str, written: str, path: Path, home: Path) -> None:
     """In a dev container, every place the enclave mounts on is a mount point already (the
-    engine's anchor, or a bind mount): else the user could rename it away from under the
-    enclave's mount and put a directory of their own where its processes look."""
+    engine's anchor, or a bind mount), right in the home (whose own parent is root's):
+    else the user could rename it, or a directory above it, away from under the enclave's
+    mount and put a directory of their own where its processes look."""
+    if path.parent != home:
+        raise ConfigError(
+            f"{key} {written} is not a directory right in the home ({home}/NAME): a directory"
+            " above it could be moved away, with the enclave's mount, while it is open",
+            hint=HINT,
+        )
     if not is_mount_point(str(path)):
         raise ConfigError(
             f"{key} {written} is not held by this container (it was configured after the"

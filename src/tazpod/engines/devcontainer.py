@@ -34,7 +34,7 @@ from tazpod.engines.base import (
 from tazpod.errors import ConfigError, EngineError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
-from tazpod.project.paths import expand_home, mount_point
+from tazpod.project.paths import expand_home
 from tazpod.sysio.environ import CONTAINER as CONTAINER_MARKER
 
 if TYPE_CHECKING:
@@ -120,14 +120,23 @@ def spec_for(
         added = ("SYS_ADMIN",)
     # (a bind mount holds its path as well; a pod gets none of these mounts)
     bound = set() if config.engine == "kubernetes" else {mount.target for mount in mounts}
-    anchors = [
-        str(path)
-        for path in (
-            mount_point(config.vault.mount_point, Path(home)),
-            *(expand_home(bridge, Path(home)) for bridge in config.vault.bridges),
-        )
-        if str(path) not in bound
-    ]
+    places = [("vault.mount_point", config.vault.mount_point or "~/secrets")]
+    places += [("vault.bridges", bridge) for bridge in config.vault.bridges]
+    anchors = []
+    for key, written in places:
+        path = expand_home(written, Path(home))
+        if path.parent != Path(home):
+            raise ConfigError(
+                f"{key} {written}: in a dev container the vault's mount point and each bridge"
+                f" must be a directory right in the home ({home}/NAME): one below another"
+                " directory of the user's could be moved away, with what is mounted on it,"
+                " from under an open enclave",
+                hint="use a directory right in the home, e.g. ~/secrets; a tool that keeps"
+                " its state deeper (~/.config/gh) can be pointed into the vault instead"
+                " (GH_CONFIG_DIR=$TAZPOD_VAULT/gh)",
+            )
+        if str(path) not in bound:
+            anchors.append(str(path))
     security = ["no-new-privileges:true"]
     if Path("/sys/kernel/security/apparmor").exists():
         security.append("apparmor=unconfined")  # docker-default forbids mount(2)

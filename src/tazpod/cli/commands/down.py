@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from tazpod.cli.context import Context, load_context
-from tazpod.cli.forwarding import enclave_open_in, engine_for, require_host
+from tazpod.cli.context import load_context
+from tazpod.cli.forwarding import engine_for, refuse_open_enclave, require_host
 from tazpod.cli.ui import UI
-from tazpod.engines.base import ContainerInfo, Engine
-from tazpod.errors import UsageError, VaultBusyError
+from tazpod.errors import UsageError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +47,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             "--purge is for engine: kubernetes (its workspace volume)",
             hint="with Docker and Podman the workspace is this directory; nothing to purge",
         )
-    _refuse_open_enclave(context, engine, info, args.force)
+    refuse_open_enclave(context, engine, info, args.force, "tazpod down")
     engine.remove(info.name, purge=args.purge)
     kept = getattr(engine, "purge_note", None)
     if args.purge and kept:
@@ -58,36 +57,3 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     else:
         ui.say(f"{info.name}: removed (workspace and vault kept)")
     return 0
-
-
-def _refuse_open_enclave(
-    context: Context, engine: Engine, info: ContainerInfo, force: bool
-) -> None:
-    """Removing the container kills an open enclave in it before it saves: say so first.
-
-    The vault's lock is an flock on a file of the workspace, which a container shares:
-    the host sees it held. A same-uid process in the container can rename that file,
-    though, and a pod's vault is in its own volume: so root in the running container is
-    also asked whether an enclave's door answers there (`tazpod lock --check`); no clear
-    answer is not taken for "closed".
-    """
-    from tazpod.vault.lock import is_locked
-
-    if force:
-        return
-    local = context.config.engine != "kubernetes" and is_locked(context.project.vault_dir)
-    asked = enclave_open_in(context, engine, info.name) if info.state == "running" else False
-    if local or asked:
-        raise VaultBusyError(
-            f"the vault is open in an enclave in {info.name}: removing it now loses what was"
-            " changed there since its last save",
-            hint="close the enclave first (`tazpod lock` saves and closes it), then"
-            " `tazpod down`; `tazpod down --force` removes it anyway",
-        )
-    if asked is None:
-        raise VaultBusyError(
-            f"cannot tell whether an enclave holds the vault open in {info.name} (root there"
-            " gave no clear answer to `tazpod lock --check`)",
-            hint="`tazpod lock` closes one if it is open; `tazpod down --force` removes the"
-            " container anyway",
-        )

@@ -11,11 +11,16 @@ if TYPE_CHECKING:
     import argparse  # (annotations only: argparse is built only when arguments come)
 
 # What `configure` gives a bare `tazpod up` (it then builds no parser: tests/unit pins it).
-DEFAULTS = {"replace": False}
+DEFAULTS = {"replace": False, "force": False}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true", help="recreate the container")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --replace: even while an enclave in it holds the vault open",
+    )
 
 
 def _already_running(context: Context, ui: UI) -> bool:
@@ -36,13 +41,24 @@ def _already_running(context: Context, ui: UI) -> bool:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    from tazpod.engines.devcontainer import up
+    from tazpod.engines.devcontainer import check_owned, up
 
     require_host()
+    if args.force and not args.replace:
+        from tazpod.errors import UsageError
+
+        raise UsageError("--force goes with --replace", hint="tazpod up --replace --force")
     context = load_context(ui)
     if not args.replace and _already_running(context, ui):
         return 0
     engine = engine_for(context)
+    if args.replace:
+        from tazpod.cli.forwarding import refuse_open_enclave
+
+        existing = engine.find(context.config.container_name)
+        if existing is not None:
+            check_owned(existing, context.project)
+            refuse_open_enclave(context, engine, existing, args.force, "tazpod up --replace")
     result = up(engine, context.project, context.config, ui.info, replace=args.replace)
     messages = {
         "created": "created and started",
