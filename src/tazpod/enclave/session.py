@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from tazpod.enclave import bridges as bridge_ops
 from tazpod.enclave.control import CONTROL_DIR, SOCKET_NAME
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import TazpodError, VaultError
+from tazpod.project.paths import expand_home, in_container
 from tazpod.sysio import linux, userns
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
 from tazpod.sysio.mounts import is_anchor, is_mount_point, mounts_under
@@ -39,6 +41,8 @@ class EnclaveMounts:
     mounted: list[Path] = field(default_factory=list)
     made_for_bridges: list[Path] = field(default_factory=list)  # removed again if empty
     root_fd: int = -1
+    held: list[str] = field(default_factory=list)  # a host's places, bound onto themselves
+    keeper: _Keeper | None = None  # releases ``held``
     last_save: float = 0.0
     opened_at: float = field(default_factory=time.time)
 
@@ -56,6 +60,8 @@ class EnclaveMounts:
             self._open()
 
     def _open(self) -> None:
+        if not in_container():
+            self._hold_places()  # (in a dev container the engine's anchors hold them)
         if self.store.user_namespace_mount:
             # Root of a user namespace of its own may mount the tmpfs: so the container
             # needs no CAP_SYS_ADMIN (and the enclave's processes, children of this one,
@@ -64,7 +70,8 @@ class EnclaveMounts:
         linux.unshare(linux.CLONE_NEWNS)
         linux.mount("none", "/", None, linux.MS_REC | linux.MS_PRIVATE)
         anchored = is_anchor(str(self.mount_point))  # the engine's, in a dev container
-        if is_mount_point(str(self.mount_point)) and not anchored:
+        held = anchored or str(self.mount_point) in self.held
+        if is_mount_point(str(self.mount_point)) and not held:
             raise VaultError(
                 f"{self.mount_point} is already a mount point",
                 hint="another tool (or an old TazPod session) mounted something there;"
@@ -89,6 +96,44 @@ class EnclaveMounts:
             control.mkdir(mode=0o700, exist_ok=True)  # a luks vault keeps it between sessions
             with contextlib.suppress(FileNotFoundError):
                 (control / SOCKET_NAME).unlink()  # a killed session's socket
+
+    def _hold_places(self) -> None:
+        """On a host: bind the mount point, each bridge and every directory between them
+        and the home onto themselves, in the host's mount namespace, while the enclave is
+        open. A mount point cannot be renamed or removed (EBUSY, in namespaces copied from
+        this one too), so no process of the user's outside the enclave can move one away
+        from under the enclave's mounts and put a directory of its own where the enclave's
+        processes look. A keeper process releases them when the enclave closes, or when
+        this process dies, however."""
+        home = Path(self.user.home)
+        keeper = self.keeper = _Keeper(self.user.uid, self.user.gid)
+        self._hold(self.mount_point, home, keeper)
+        with _explained("a bridge"):
+            for spec in self.bridge_specs:
+                bridge = expand_home(spec, home)
+                if bridge == self.mount_point or self.mount_point in bridge.parents:
+                    continue  # in the vault's own file system, which no one outside sees
+                if not os.path.lexists(bridge):
+                    self.made_for_bridges.append(bridge)
+                self._hold(bridge, home, keeper)
+
+    def _hold(self, place: Path, home: Path, keeper: _Keeper) -> None:
+        parts = place.relative_to(home).parts
+        for depth in range(1, len(parts) + 1):
+            directory = home.joinpath(*parts[:depth])
+            if str(directory) in self.held:
+                continue
+            with self.as_user():
+                ensure_private_dir(directory)  # (an existing one keeps its mode)
+                target = open_dir_nofollow(directory)
+            try:
+                if os.path.realpath(fd_path(target)) != str(directory):
+                    raise VaultError(f"{directory} is reached through a symbolic link")
+                linux.mount(fd_path(target), fd_path(target), None, linux.MS_BIND)
+                self.held.append(str(directory))
+                keeper.add(str(directory))
+            finally:
+                os.close(target)
 
     # -- bridges ----------------------------------------------------------------------
     def connect_bridges(self) -> None:
@@ -127,7 +172,7 @@ class EnclaveMounts:
         with self.as_user():
             if not os.path.lexists(bridge.home_path):
                 self.made_for_bridges.append(bridge.home_path)
-            if not anchored:
+            if not anchored and str(bridge.home_path) not in self.held:
                 ensure_private_dir(bridge.home_path)
             source = os.open(
                 self.root / bridge.vault_name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW
@@ -169,12 +214,96 @@ class EnclaveMounts:
                 if err.errno != errno.EINVAL:  # already gone
                     problems.append(f"{target}: {err.strerror}")
         self.mounted.clear()
+        if self.keeper is not None:  # the host's holds go: the keeper's in the host's
+            for path in self.made_for_bridges:  # (where the copies here are locked)
+                self.keeper.made(str(path))
+            if not self.keeper.release():  # namespace, and this namespace's copies
+                problems.append("the places held for the enclave were not released in time")
+            self.keeper = None
+            for target in reversed(self.held):
+                with contextlib.suppress(OSError):
+                    linux.umount(target, linux.UMOUNT_NOFOLLOW | linux.MNT_DETACH)
+            self.held.clear()
         with self.as_user():  # a bridge's mount point made for it leaves no empty dir behind
             for path in reversed(self.made_for_bridges):
                 with contextlib.suppress(OSError):
                     path.rmdir()
         self.made_for_bridges.clear()
         return problems + self.store.release()
+
+
+class _Keeper:
+    """A process left in this (the host's) mount namespace that unbinds what it was told
+    was held (innermost first) once its pipe closes: by ``release``, or by the kernel when
+    the supervisor dies, however. It is init's child in a session of its own, deaf to the
+    terminal's signals: not among the enclave's processes the supervisor ends."""
+
+    _WAIT = 30.0  # seconds ``release`` waits for the keeper to be done
+
+    def __init__(self, uid: int, gid: int) -> None:
+        told_r, self._told = os.pipe()
+        self._done, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                if os.fork():
+                    os._exit(0)  # (the keeper is orphaned to init before anyone reaps)
+                for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
+                    signal.signal(signum, signal.SIG_IGN)
+                _keep(told_r, done_w, uid, gid)
+            finally:
+                os._exit(0)
+        os.close(told_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
+
+    def add(self, path: str) -> None:
+        """``path`` is held: unbind it at the end."""
+        os.write(self._told, b"H" + path.encode() + b"\0")
+
+    def made(self, path: str) -> None:
+        """``path`` was made for a bridge: remove it at the end if empty (as the user)."""
+        os.write(self._told, b"M" + path.encode() + b"\0")
+
+    def release(self) -> bool:
+        """Have the keeper unbind everything now; False if it did not finish in time."""
+        import select
+
+        os.close(self._told)
+        try:
+            deadline = time.monotonic() + self._WAIT
+            while (left := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([self._done], [], [], left)
+                if ready and not os.read(self._done, 64):
+                    return True  # the keeper exited: all unbound
+            return False
+        finally:
+            os.close(self._done)
+
+
+def _keep(told: int, done: int, uid: int, gid: int) -> None:
+    """The keeper's work: read the held places until the pipe closes, then unbind them, and
+    remove the directories made for bridges (with the user's rights: it is their home)."""
+    low, high = sorted((told, done))
+    os.closerange(0, low)  # (the supervisor's locks, sockets and terminal are not ours)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
+    data = b""
+    while chunk := os.read(told, 65536):
+        data += chunk
+    entries = [entry for entry in data.split(b"\0") if entry]
+    for entry in reversed(entries):
+        if entry[:1] == b"H":
+            with contextlib.suppress(OSError):
+                linux.umount(entry[1:].decode(), linux.UMOUNT_NOFOLLOW | linux.MNT_DETACH)
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+    for entry in reversed(entries):
+        if entry[:1] == b"M":
+            with contextlib.suppress(OSError):
+                os.rmdir(entry[1:].decode())
 
 
 def _unmount(target: str) -> None:
