@@ -119,6 +119,7 @@ class EnclaveMounts:
 
     def _hold(self, place: Path, home: Path, keeper: _Keeper) -> None:
         parts = place.relative_to(home).parts
+        real_home = os.path.realpath(home)  # (a home behind a link, /home -> var/home, is fine)
         for depth in range(1, len(parts) + 1):
             directory = home.joinpath(*parts[:depth])
             if str(directory) in self.held:
@@ -127,7 +128,7 @@ class EnclaveMounts:
                 ensure_private_dir(directory)  # (an existing one keeps its mode)
                 target = open_dir_nofollow(directory)
             try:
-                if os.path.realpath(fd_path(target)) != str(directory):
+                if os.path.realpath(fd_path(target)) != os.path.join(real_home, *parts[:depth]):
                     raise VaultError(f"{directory} is reached through a symbolic link")
                 linux.mount(fd_path(target), fd_path(target), None, linux.MS_BIND)
                 self.held.append(str(directory))
