@@ -85,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = quick.run(args)  # None: the full path (no ticket, or any doubt)
         if code is not None:
             return code
+        return _dispatch(args, debug, root_checked=True)
     return _dispatch(args, debug)
 
 
@@ -174,7 +175,7 @@ class _NoArguments:
             setattr(self, key, value)
 
 
-def _dispatch(args: list[str], debug: bool) -> int:
+def _dispatch(args: list[str], debug: bool, root_checked: bool = False) -> int:
     from tazpod.cli.commands import ALIASES, NAMES, load
     from tazpod.cli.ui import UI
     from tazpod.errors import ExitCode, TazpodError
@@ -185,7 +186,7 @@ def _dispatch(args: list[str], debug: bool) -> int:
         message, hint = _unknown(args[0])
         ui.error(message, hint=hint)
         return int(ExitCode.USAGE)
-    refused = _unsafe_for_root()
+    refused = None if root_checked else _unsafe_for_root()
     if refused is not None:
         return refused
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from tazpod.errors import TazpodError, VaultError
 from tazpod.project.paths import expand_home, in_container
 from tazpod.sysio import linux, userns
 from tazpod.sysio.creds import acting_as, ensure_private_dir, fd_path, open_dir_nofollow
+from tazpod.sysio.keeper import Keeper
 from tazpod.sysio.mounts import is_anchor, is_mount_point, mounts_under
 from tazpod.vault.base import OpenedVault, Report
 from tazpod.vault.layout import RESCUE_PREFIX, RESCUE_SUFFIX
@@ -42,7 +42,7 @@ class EnclaveMounts:
     made_for_bridges: list[Path] = field(default_factory=list)  # removed again if empty
     root_fd: int = -1
     held: list[str] = field(default_factory=list)  # a host's places, bound onto themselves
-    keeper: _Keeper | None = None  # releases ``held``
+    keeper: Keeper | None = None  # releases ``held``
     last_save: float = 0.0
     opened_at: float = field(default_factory=time.time)
 
@@ -106,7 +106,7 @@ class EnclaveMounts:
         processes look. A keeper process releases them when the enclave closes, or when
         this process dies, however."""
         home = Path(self.user.home)
-        keeper = self.keeper = _Keeper(self.user.uid, self.user.gid)
+        keeper = self.keeper = Keeper(self.user.uid, self.user.gid)
         self._hold(self.mount_point, home, keeper)
         with _explained("a bridge"):
             for spec in self.bridge_specs:
@@ -117,7 +117,7 @@ class EnclaveMounts:
                     self.made_for_bridges.append(bridge)
                 self._hold(bridge, home, keeper)
 
-    def _hold(self, place: Path, home: Path, keeper: _Keeper) -> None:
+    def _hold(self, place: Path, home: Path, keeper: Keeper) -> None:
         parts = place.relative_to(home).parts
         real_home = os.path.realpath(home)  # (a home behind a link, /home -> var/home, is fine)
         for depth in range(1, len(parts) + 1):
@@ -231,80 +231,6 @@ class EnclaveMounts:
                     path.rmdir()
         self.made_for_bridges.clear()
         return problems + self.store.release()
-
-
-class _Keeper:
-    """A process left in this (the host's) mount namespace that unbinds what it was told
-    was held (innermost first) once its pipe closes: by ``release``, or by the kernel when
-    the supervisor dies, however. It is init's child in a session of its own, deaf to the
-    terminal's signals: not among the enclave's processes the supervisor ends."""
-
-    _WAIT = 30.0  # seconds ``release`` waits for the keeper to be done
-
-    def __init__(self, uid: int, gid: int) -> None:
-        told_r, self._told = os.pipe()
-        self._done, done_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                if os.fork():
-                    os._exit(0)  # (the keeper is orphaned to init before anyone reaps)
-                for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
-                    signal.signal(signum, signal.SIG_IGN)
-                _keep(told_r, done_w, uid, gid)
-            finally:
-                os._exit(0)
-        os.close(told_r)
-        os.close(done_w)
-        os.waitpid(pid, 0)
-
-    def add(self, path: str) -> None:
-        """``path`` is held: unbind it at the end."""
-        os.write(self._told, b"H" + path.encode() + b"\0")
-
-    def made(self, path: str) -> None:
-        """``path`` was made for a bridge: remove it at the end if empty (as the user)."""
-        os.write(self._told, b"M" + path.encode() + b"\0")
-
-    def release(self) -> bool:
-        """Have the keeper unbind everything now; False if it did not finish in time."""
-        import select
-
-        os.close(self._told)
-        try:
-            deadline = time.monotonic() + self._WAIT
-            while (left := deadline - time.monotonic()) > 0:
-                ready, _, _ = select.select([self._done], [], [], left)
-                if ready and not os.read(self._done, 64):
-                    return True  # the keeper exited: all unbound
-            return False
-        finally:
-            os.close(self._done)
-
-
-def _keep(told: int, done: int, uid: int, gid: int) -> None:
-    """The keeper's work: read the held places until the pipe closes, then unbind them, and
-    remove the directories made for bridges (with the user's rights: it is their home)."""
-    low, high = sorted((told, done))
-    os.closerange(0, low)  # (the supervisor's locks, sockets and terminal are not ours)
-    os.closerange(low + 1, high)
-    os.closerange(high + 1, os.sysconf("SC_OPEN_MAX"))
-    data = b""
-    while chunk := os.read(told, 65536):
-        data += chunk
-    entries = [entry for entry in data.split(b"\0") if entry]
-    for entry in reversed(entries):
-        if entry[:1] == b"H":
-            with contextlib.suppress(OSError):
-                linux.umount(entry[1:].decode(), linux.UMOUNT_NOFOLLOW | linux.MNT_DETACH)
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-    for entry in reversed(entries):
-        if entry[:1] == b"M":
-            with contextlib.suppress(OSError):
-                os.rmdir(entry[1:].decode())
 
 
 def _unmount(target: str) -> None:

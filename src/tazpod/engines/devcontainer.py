@@ -213,17 +213,17 @@ def up(
     spec = spec_for(project, config, warn=progress)
     started = _create_started(engine, spec, progress)
     if engine.name != "kubernetes":  # (a pod's workspace is a volume of its own)
-        found = _workspace_owner_map(engine, started, project, config)
-        moved = found is not None and (found.uid, found.gid) != spec.user_ids
-        if found is not None and moved and getattr(engine, "rootless", False):
+        mismatch = _workspace_mismatch(engine, started, project, config)
+        moved = mismatch is not None and mismatch.ids != spec.user_ids
+        if mismatch is not None and moved and getattr(engine, "rootless", False):
             # A rootless engine maps the user to the ids the spec names: the image's user
             # has others (read from the container just made), so make it again with those.
             engine.remove(started.name)
-            spec = dataclasses.replace(spec, user_ids=(found.uid or 0, found.gid or 0))
+            spec = dataclasses.replace(spec, user_ids=mismatch.ids)
             started = _create_started(engine, spec, progress)
-            found = _workspace_owner_map(engine, started, project, config)
-        if found is not None:
-            _refuse_workspace(engine, started, found, project)
+            mismatch = _workspace_mismatch(engine, started, project, config)
+        if mismatch is not None:
+            _refuse_workspace(engine, started, mismatch)
     action = "created" if existing is None else ("replaced" if replace else "recreated")
     return UpResult(started, action)
 
@@ -240,11 +240,26 @@ def _create_started(engine: Engine, spec: ContainerSpec, progress: Progress) -> 
     return engine.find(info.name) or info
 
 
-def _workspace_owner_map(
+@dataclass(frozen=True)
+class _Mismatch:
+    """The container's user is not the workspace's owner on the host."""
+
+    found: UserMap
+    problem: str
+    owner_uid: int
+    owner_gid: int
+
+    @property
+    def ids(self) -> tuple[int, int]:
+        """The container user's ids, as read from the container."""
+        return self.found.uid or 0, self.found.gid or 0
+
+
+def _workspace_mismatch(
     engine: Engine, info: ContainerInfo, project: Project, config: ProjectConfig
-) -> UserMap | None:
+) -> _Mismatch | None:
     """Where the engine remaps users, the container's user must be the workspace's owner:
-    the map when it is not, None when it is."""
+    what is wrong when it is not, None when it is."""
     from tazpod.engines import usermap
 
     try:
@@ -253,20 +268,15 @@ def _workspace_owner_map(
         engine.remove(info.name)  # it holds nothing: the workspace and vault are the host's
         raise
     owner = project.root.stat()
-    if found.workspace_problem(owner.st_uid, owner.st_gid) is None:
-        return None
-    return found
-
-
-def _refuse_workspace(
-    engine: Engine, info: ContainerInfo, found: UserMap, project: Project
-) -> NoReturn:
-    owner = project.root.stat()
     problem = found.workspace_problem(owner.st_uid, owner.st_gid)
+    return None if problem is None else _Mismatch(found, problem, owner.st_uid, owner.st_gid)
+
+
+def _refuse_workspace(engine: Engine, info: ContainerInfo, mismatch: _Mismatch) -> NoReturn:
     engine.remove(info.name)  # it holds nothing: the workspace and vault are the host's
     if engine.name == "docker":
-        uids = found.subordinate_lines(owner.st_uid)
-        gids = found.subordinate_gid_lines(owner.st_gid)
+        uids = mismatch.found.subordinate_lines(mismatch.owner_uid)
+        gids = mismatch.found.subordinate_gid_lines(mismatch.owner_gid)
         hint = (
             "pass the owner's ids through the remap: list the remap user's ranges (dockremap"
             f" for userns-remap `default`) in this order, in /etc/subuid: {'; '.join(uids)}"
@@ -280,7 +290,7 @@ def _refuse_workspace(
         )
     else:
         hint = "run this project's container without a user namespace that moves its user"
-    raise EngineError(f"{problem}; the container was removed", hint=hint)
+    raise EngineError(f"{mismatch.problem}; the container was removed", hint=hint)
 
 
 class _Finder(Protocol):

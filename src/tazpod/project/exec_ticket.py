@@ -27,14 +27,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-CONFIG = os.path.join(".tazpod", "config.yaml")
+CONFIG = os.path.join(".tazpod", "config.yaml")  # (project.config: CONFIG_DIR, CONFIG_FILE)
 SECRETS = "secrets.yml"
 _LIMIT = 64 * 1024
 
 
 def find_root(start: str) -> str | None:
-    """The nearest directory at or above ``start`` holding .tazpod/config.yaml (as
-    tazpod.project.locate finds it)."""
+    """The nearest directory at or above ``start`` holding .tazpod/config.yaml (also
+    tazpod.project.locate's walk: both paths find one root)."""
     directory = os.path.abspath(start)
     while True:
         if os.path.isfile(os.path.join(directory, CONFIG)):

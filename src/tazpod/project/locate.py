@@ -42,12 +42,12 @@ class Project:
 
 
 def find_project(start: Path) -> Project | None:
-    """The nearest directory at or above ``start`` holding .tazpod/config.yaml."""
-    start = start.absolute()
-    for directory in (start, *start.parents):
-        if (directory / CONFIG_DIR / CONFIG_FILE).is_file():
-            return Project(directory)
-    return None
+    """The nearest directory at or above ``start`` holding .tazpod/config.yaml (the same
+    walk as the quick `exec` path's, which must find the same root without pathlib)."""
+    from tazpod.project.exec_ticket import find_root
+
+    root = find_root(str(start))
+    return None if root is None else Project(Path(root))
 
 
 def require_project(start: Path) -> Project:

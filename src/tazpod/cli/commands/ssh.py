@@ -9,10 +9,9 @@ from typing import Any
 
 from tazpod.cli.context import load_context
 from tazpod.cli.forwarding import require_host, run_session, session_engine_for
+from tazpod.cli.quick import SHELL, WORKSPACE
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
-
-WORKSPACE = "/workspace"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if args.mode == "exec" and not command:
         raise UsageError("no command to run", hint="tazpod exec -- CMD ARGS...")
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    argv, user = command or ["bash", "-l"], context.config.user
+    argv, user = command or SHELL, context.config.user
     attach = getattr(engine, "attach", None)
     if attach is None:  # Podman's CLI, Kubernetes' streams
         return run_session(engine, info.name, argv, user, tty)

@@ -92,10 +92,7 @@ def pod_manifest(spec: ContainerSpec, settings: KubernetesConfig) -> dict[str, A
                     "persistentVolumeClaim": {"claimName": workspace_claim(spec.name)},
                 },
                 *(  # the anchors (engines.base.ContainerSpec): empty, read-only tmpfs
-                    {
-                        "name": f"anchor-{index}",
-                        "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"},
-                    }
+                    {"name": f"anchor-{index}", "emptyDir": dict(ANCHOR_VOLUME)}
                     for index in range(len(spec.anchors))
                 ),
             ],
