@@ -18,6 +18,6 @@ def approve(root: Path) -> None:
     if project.secrets_path.is_file():
         secrets = read_secrets_config(project.secrets_path)[0]
     files = None
-    if config.build is not None and build_files.custom(config.build):
-        files = build_files.manifest(project, config.build)
+    if build_files.needed(config):
+        files = build_files.project_manifest(project, config)
     trust.approve(root, config, secrets, files)

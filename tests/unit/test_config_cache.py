@@ -13,9 +13,14 @@ from tazpod.project.config import load_project_config
 from tazpod.project.schema import (
     SECTIONS,
     BuildConfig,
+    DevcontainerSource,
     Features,
+    HookCommand,
+    Hooks,
     KubernetesConfig,
     Loaded,
+    LocalFeature,
+    MountConfig,
     ProjectConfig,
     VaultConfig,
 )
@@ -31,6 +36,7 @@ EVERYTHING_SET = ProjectConfig(
     privileged=True,
     ulimits=("nofile=1:2", "nproc=3"),
     x11=True,
+    ssh_agent=True,
     features=Features(ghost_mode=False, debug=True),
     vault=VaultConfig(
         backend="luks",
@@ -52,7 +58,25 @@ EVERYTHING_SET = ProjectConfig(
         service_account="builder",
         seccomp_profile="tazpod.json",
     ),
-    build=BuildConfig(dockerfile=".tazpod/Dockerfile", context="ctx", args=(("A", "1"),)),
+    build=BuildConfig(
+        dockerfile=".tazpod/Dockerfile", context="ctx", args=(("A", "1"),), target="dev"
+    ),
+    environment={"APP_ENV": "dev"},
+    mounts=(MountConfig("/home/dev/.cache", "cache", "volume", True),),
+    forward_ports=(3000, 8080),
+    hooks=Hooks(
+        on_create=(HookCommand("", "make setup"),),
+        update_content=(HookCommand("", ("git", "pull")),),
+        post_create=(HookCommand("web", "npm ci"), HookCommand("db", ("make", "db"))),
+        post_start=(HookCommand("", "true"),),
+        post_attach=(HookCommand("", ("echo", "hi")),),
+    ),
+    memory="4g",
+    cpus="1.5",
+    shm_size="1g",
+    hostname="devbox",
+    devcontainer=DevcontainerSource(".devcontainer/devcontainer.json", "0" * 64),
+    devcontainer_features=(LocalFeature(".devcontainer/feat", (("greeting", "hi"),)),),
 )
 
 
@@ -77,10 +101,19 @@ def _defaults_left(value: Any, where: str) -> list[str]:
 def test_the_sample_sets_every_field_of_every_section() -> None:
     # A field added to the schema but not here fails this test: add it above.
     assert _defaults_left(EVERYTHING_SET, "") == []
-    reached = {type(EVERYTHING_SET)} | {
-        type(getattr(EVERYTHING_SET, f.name)) for f in dataclasses.fields(EVERYTHING_SET)
-    }
-    assert set(SECTIONS) <= reached
+    assert set(SECTIONS) <= _sections_in(EVERYTHING_SET)
+
+
+def _sections_in(value: Any) -> set[type]:
+    """The dataclasses ``value`` is made of, in fields and in tuples of them."""
+    if isinstance(value, tuple):
+        return set().union(*(_sections_in(item) for item in value))
+    if not dataclasses.is_dataclass(value):
+        return set()
+    found = {type(value)}
+    for field in dataclasses.fields(value):
+        found |= _sections_in(getattr(value, field.name))
+    return found
 
 
 def test_every_field_round_trips_through_the_cache(

@@ -45,6 +45,24 @@ FULL = ContainerSpec(
     anchors=("/h/secrets", "/h/.infisical"),
 )
 
+# Issue 18: what a devcontainer.json adds (a named volume, one source mounted twice, limits).
+DEVCONTAINER = ContainerSpec(
+    name="tazpod-p-3",
+    image="tazpod-devcontainer-p:latest",
+    labels={"dev.tazpod.managed": "true"},
+    mounts=[
+        Mount(Path("/p"), "/workspace"),
+        Mount(Path("/p"), "/srv/again", True),
+        Mount(Path("p-cache"), "/home/vscode/.cache", volume=True),
+    ],
+    environment={"TAZPOD_CONTAINER": "1", "NODE_ENV": "development"},
+    network="none",
+    memory=4 << 30,
+    nano_cpus=1_500_000_000,
+    shm_size=1 << 30,
+    hostname="devbox",
+)
+
 
 def _sdk_body(spec: ContainerSpec) -> dict[str, Any]:
     from docker.constants import DEFAULT_DOCKER_API_VERSION
@@ -60,7 +78,9 @@ def _sdk_body(spec: ContainerSpec) -> dict[str, Any]:
     return dict(ContainerConfig(DEFAULT_DOCKER_API_VERSION, **args))
 
 
-@pytest.mark.parametrize("spec", [PLAIN, FULL], ids=["plain", "luks-and-settings"])
+@pytest.mark.parametrize(
+    "spec", [PLAIN, FULL, DEVCONTAINER], ids=["plain", "luks-and-settings", "devcontainer"]
+)
 def test_the_create_request_is_the_one_the_sdk_sends(spec: ContainerSpec) -> None:
     ours, theirs = create_body(spec), _sdk_body(spec)
     for key, value in ours.items():

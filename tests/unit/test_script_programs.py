@@ -59,6 +59,7 @@ PROGRAMS_OF = {
     "git": "git",
     "make": "make",
     "rsync": "rsync",
+    "openssh-client": "ssh ssh-agent ssh-keygen scp",
     "gcc": "gcc",
     "binutils": "strip",
     "jq": "jq",

@@ -9,7 +9,7 @@ from pathlib import Path
 from tazpod.cli.ui import UI
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig, load_project_config
-from tazpod.project.locate import Project, require_project
+from tazpod.project.locate import Project, find_project, require_project
 from tazpod.secrets.mappings import SecretsConfig, load_secrets_config
 from tazpod.sysio import environ
 from tazpod.vault.prompts import PassphraseSource
@@ -37,12 +37,26 @@ def project_start() -> Path:
 approved_digest: str | None = None
 
 
-def load_context(ui: UI) -> Context:
-    """The project, its config and secrets.yml, as approved (both are in the approval)."""
-    project = require_project(project_start())
+def load_context(ui: UI, offer_import: bool = False) -> Context:
+    """The project, its config and secrets.yml, as approved (both are in the approval).
+
+    ``offer_import`` (`up`): where there is no project but a devcontainer.json, offer to
+    import it (tazpod.cli.devcontainer), and warn when an imported one changed since.
+    """
+    start = project_start()
+    project = find_project(start)
+    if project is None and offer_import:
+        from tazpod.cli.devcontainer import offer_import as offer
+
+        project = offer(ui, start)
+    project = project or require_project(start)
     loaded = load_project_config(project.config_path)
     for warning in loaded.warnings:
         ui.warn(warning)
+    if offer_import and loaded.config.devcontainer is not None:
+        from tazpod.cli.devcontainer import warn_if_changed
+
+        warn_if_changed(ui, project, loaded.config)
     secrets = read_secrets(project, ui)
     require_approved(project, loaded.config, secrets)
     if inside_enclave() and os.geteuid() != 0:

@@ -21,6 +21,10 @@ def enter_enclave(
 
     ``forward_inner`` is the tazpod command line that does the same inside the container.
     """
+    from tazpod.sysio.environ import in_container, in_enclave
+
+    if forward_inner is not None and in_container() and not in_enclave() and os.geteuid():
+        return _through_opener(args, forward_inner)
     from tazpod.enclave.service import EnterRequest, enter
 
     context = load_context(ui)
@@ -36,7 +40,7 @@ def enter_enclave(
         secrets=context.secrets,
         passphrase=passphrase_source(args),
         command=command,
-        cwd=Path.cwd(),
+        cwd=_workdir(),
         environ=dict(os.environ),
     )
 
@@ -44,6 +48,36 @@ def enter_enclave(
         ui.error(f"wrong passphrase ({remaining} attempt{'s' if remaining != 1 else ''} left)")
 
     return enter(request, ui.info, on_retry)
+
+
+def _workdir() -> Path:
+    """Where the enclave's command starts: here, or, for root's tazpod that the container's
+    opener started for its user, where that user was (it changes there as the user)."""
+    workdir = os.environ.get("TAZPOD_WORKDIR")
+    from tazpod.sysio.environ import in_container
+
+    if workdir and in_container() and os.geteuid() == 0 and workdir.startswith("/"):
+        return Path(workdir)
+    return Path.cwd()
+
+
+def _through_opener(args: argparse.Namespace, inner: list[str]) -> int:
+    """The container's user, outside an enclave: root's opener in the container builds it
+    (tazpod.enclave.opener); a tazpod command other than unlock/run runs inside it."""
+    from tazpod.enclave import opener_client
+
+    file = getattr(args, "passphrase_file", None)
+    fd = getattr(args, "passphrase_fd", None)
+    if inner[0] == "unlock":
+        return opener_client.request("unlock", passphrase_file=file, passphrase_fd=fd)
+    sync = False
+    if inner[0] == "run":
+        split = inner.index("--")
+        sync = "--sync" in inner[:split]
+        command = inner[split + 1 :]
+    else:
+        command = ["tazpod", *inner]  # parsed by the user's own tazpod, in the enclave
+    return opener_client.request("run", command, sync=sync, passphrase_file=file, passphrase_fd=fd)
 
 
 def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -> int:

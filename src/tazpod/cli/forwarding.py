@@ -211,27 +211,39 @@ def enclave_open_in(context: Context, engine: Engine, name: str) -> bool | None:
     """Whether an enclave's door answers in the project's running container or pod: the
     supervisor's own word (root's `tazpod lock --check` there), whatever became of the
     lock file, which the container's user can rename. None: no clear answer came."""
+    try:
+        code, out, err = as_root(context, engine, name, ["lock", "--check"])
+    except EngineError:
+        return None
+    missing = ("no such file", "not found")
+    if code in (126, 127) and any(word in (out + err).lower() for word in missing):
+        # The engine's word that root's /opt/tazpod is not in the image (a devcontainer's
+        # own): no tazpod there, no enclave either. (126 alone may be a failed exec.)
+        return False
+    return _answer(code, out)
+
+
+def as_root(context: Context, engine: Engine, name: str, inner: list[str]) -> tuple[int, str, str]:
+    """Root's tazpod in the running container, with the approved settings' digest: its exit
+    code, output and errors (EngineError when the engine cannot run it)."""
     from tazpod.project import trust
 
     approved = trust.APPROVED_OPTION + trust.digest(
         trust.settings_of(context.config, context.secrets)
     )
-    argv = [*CONTAINER_TAZPOD, approved, "lock", "--check"]
+    argv = [*CONTAINER_TAZPOD, approved, *inner]
     if context.config.engine == "kubernetes":
         from tazpod.engines.kubernetes.engine import KubernetesEngine, as_user
         from tazpod.engines.kubernetes.stream import run_capture
 
         assert isinstance(engine, KubernetesEngine)
-        try:
-            code, out, _err = run_capture(engine, name, as_user(argv, "0", "/workspace"))
-        except EngineError:
-            return None
-        return _answer(code, out.decode(errors="replace"))
+        code, out, err = run_capture(engine, name, as_user(argv, "0", "/workspace"))
+        return code, out.decode(errors="replace"), err.decode(errors="replace")
     from tazpod.sysio.run import run
 
     command = engine.exec_argv(name, argv, "0", False, "/workspace")
     done = run(command, env=child_env(inherit=Inherit.EVERYTHING), check=False, timeout=60)
-    return _answer(done.returncode, done.out)
+    return done.returncode, done.out, done.err
 
 
 def _answer(code: int, out: str) -> bool | None:

@@ -176,13 +176,13 @@ class _NoArguments:
 
 
 def _dispatch(args: list[str], debug: bool, root_checked: bool = False) -> int:
-    from tazpod.cli.commands import ALIASES, NAMES, load
+    from tazpod.cli.commands import ALIASES, INTERNAL, NAMES, load
     from tazpod.cli.ui import UI
     from tazpod.errors import ExitCode, TazpodError
 
     ui = UI()
     name = ALIASES.get(args[0], args[0])
-    if name not in NAMES:
+    if name not in NAMES and name not in INTERNAL:
         message, hint = _unknown(args[0])
         ui.error(message, hint=hint)
         return int(ExitCode.USAGE)

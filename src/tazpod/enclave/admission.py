@@ -52,7 +52,7 @@ def doors(vault_dir: Path) -> list[Path]:
     return [] if key is None else [door_path(key)]
 
 
-def _private_runtime_dir() -> Path:
+def private_runtime_dir() -> Path:
     """/run/tazpod as root's alone (made so; refused when it is anything else)."""
     directory = paths.RUNTIME_DIR
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -76,12 +76,12 @@ def opening_lock(key: str) -> FileLock:
     it while an opener still waits for its passphrase (the door is not open yet), and a
     second opener would then open the vault a second time. Nobody but root can reach this
     one (/run/tazpod is root's alone), so whoever cannot take it joins instead."""
-    return FileLock(_private_runtime_dir() / f"enclave-{key}.lock")
+    return FileLock(private_runtime_dir() / f"enclave-{key}.lock")
 
 
 def open_door(key: str) -> socket.socket:
     """As root, holding the vault's lock: listen on the enclave's door."""
-    _private_runtime_dir()
+    private_runtime_dir()
     path = door_path(key)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a killed supervisor's: the lock we hold says nobody serves it

@@ -17,9 +17,10 @@ ANCHOR_OPTIONS = "ro,size=4k,mode=0755"  # an anchor's tmpfs: empty, read-only, 
 
 @dataclass(frozen=True)
 class Mount:
-    source: Path
+    source: Path  # a host path; with ``volume``, the engine's named volume (its name)
     target: str
     read_only: bool = False
+    volume: bool = False  # (the engines' bind syntax `SOURCE:TARGET:MODE` takes either)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class ContainerSpec:
     # The container user's uid and gid: a rootless engine maps the host user who runs
     # tazpod to them, so that user owns the workspace on both sides.
     user_ids: tuple[int, int] = (1000, 1000)
+    # `docker run --memory`, `--cpus` (in billionths), `--shm-size`, `--hostname`.
+    memory: int | None = None
+    nano_cpus: int | None = None
+    shm_size: int | None = None
+    hostname: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,20 @@ def exec_command(
     if workdir:
         command += ["-w", workdir]
     return [*command, name, *argv]
+
+
+class StageBuilder(Protocol):
+    """An engine that builds one stage of a multi-stage Dockerfile (Docker's, Podman's)."""
+
+    def build(
+        self,
+        context: Path,
+        dockerfile: Path,
+        tag: str,
+        args: Mapping[str, str],
+        progress: Progress,
+        target: str | None = None,
+    ) -> None: ...
 
 
 class Engine(Protocol):

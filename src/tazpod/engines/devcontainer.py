@@ -84,6 +84,7 @@ def spec_for(
     config: ProjectConfig,
     environ: Mapping[str, str] | None = None,
     warn: Progress = lambda _message: None,
+    approved: str | None = None,
 ) -> ContainerSpec:
     home = f"/home/{config.user}"
     gemini = project.root / ".gemini"
@@ -92,7 +93,11 @@ def spec_for(
     # engine bind its target, anywhere on the host, into the container.
     if gemini.is_dir() and not gemini.is_symlink():
         mounts.append(Mount(gemini, f"{home}/.gemini"))
-    environment = {CONTAINER_MARKER: "1"}
+    from tazpod.engines.user_settings import extra_mounts, limits  # (not on exec's path)
+
+    mounts += extra_mounts(project, config, warn)
+    # The project's variables first: tazpod's marker (and the display's) are never overridden.
+    environment = {**config.environment, CONTAINER_MARKER: "1"}
     if config.x11:
         x_mounts, x_env = _x11(home, os.environ if environ is None else environ, warn)
         mounts += x_mounts
@@ -160,6 +165,33 @@ def spec_for(
         ulimits=config.ulimits,
         seccomp=None if config.privileged else seccomp.profile_json(),
         anchors=tuple(dict.fromkeys(anchors)),
+        command=first_process(config.user, approved),
+        **limits(config, warn),
+    )
+
+
+# The container's first process: tazpod's own init and opener (tazpod.enclave.init) where
+# the image has tazpod, else a process that only waits (as `sleep infinity` did).
+_FIRST = (
+    'if [ -x /opt/tazpod/bin/python ]; then exec /opt/tazpod/bin/python -I -m tazpod "$@"; fi;'
+    " exec sleep infinity"
+)
+
+
+def first_process(user: str, approved: str | None) -> tuple[str, ...]:
+    if approved is None:
+        return ("sleep", "infinity")
+    from tazpod.project.trust import APPROVED_OPTION
+
+    return (
+        "/bin/sh",
+        "-c",
+        _FIRST,
+        "tazpod-init",
+        APPROVED_OPTION + approved,
+        "container-init",
+        "--user",
+        user,
     )
 
 
@@ -188,6 +220,7 @@ def up(
     config: ProjectConfig,
     progress: Progress,
     replace: bool = False,
+    approved: str | None = None,
 ) -> UpResult:
     existing = engine.find(config.container_name)
     if existing is not None:
@@ -210,7 +243,11 @@ def up(
             from tazpod.images.stack import build_image
 
             build_image(engine, project, config, progress)
-    spec = spec_for(project, config, warn=progress)
+    if config.devcontainer_features:  # (the local Features' image, built on that one)
+        from tazpod.images.features import with_features
+
+        config = dataclasses.replace(config, image=with_features(engine, project, config, progress))
+    spec = spec_for(project, config, warn=progress, approved=approved)
     started = _create_started(engine, spec, progress)
     if engine.name != "kubernetes":  # (a pod's workspace is a volume of its own)
         mismatch = _workspace_mismatch(engine, started, project, config)

@@ -86,6 +86,7 @@ class DockerEngine:
         tag: str,
         args: Mapping[str, str],
         progress: Progress,
+        target: str | None = None,
     ) -> None:
         stream = self.client.api.build(
             path=str(context),
@@ -95,6 +96,7 @@ class DockerEngine:
             rm=True,
             decode=True,
             network_mode="host",
+            target=target,
         )
         log = BuildLog(progress)
         for chunk in stream:
@@ -159,10 +161,8 @@ class DockerEngine:
 def sdk_arguments(spec: ContainerSpec) -> dict[str, Any]:
     """`containers.create`'s arguments for ``spec`` (docker_api.create_body is the same
     container, as the Engine API's request: a unit test compares the two)."""
-    volumes = {
-        str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
-        for m in spec.mounts
-    }
+    # (the list form: a mapping keyed by source would lose a second mount of one source)
+    volumes = [f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}" for m in spec.mounts]
     return {
         "image": spec.image,
         "command": list(spec.command),
@@ -181,6 +181,10 @@ def sdk_arguments(spec: ContainerSpec) -> dict[str, Any]:
         "privileged": spec.privileged,
         "ulimits": _ulimits(spec.ulimits) or None,
         "tmpfs": {path: ANCHOR_OPTIONS for path in spec.anchors} or None,
+        "mem_limit": spec.memory,
+        "nano_cpus": spec.nano_cpus,
+        "shm_size": spec.shm_size,
+        "hostname": spec.hostname,
         "detach": True,
     }
 

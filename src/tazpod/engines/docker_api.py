@@ -54,7 +54,15 @@ def create_body(spec: ContainerSpec) -> dict[str, Any]:
         host["Ulimits"] = [_ulimit(text) for text in spec.ulimits]
     if spec.anchors:
         host["Tmpfs"] = {path: ANCHOR_OPTIONS for path in spec.anchors}
-    return {
+    for key, value in (
+        ("Memory", spec.memory),
+        ("NanoCpus", spec.nano_cpus),
+        ("ShmSize", spec.shm_size),
+    ):
+        if value is not None:
+            host[key] = value
+    body: dict[str, Any] = {"Hostname": spec.hostname} if spec.hostname else {}
+    return body | {
         "Image": spec.image,
         "Cmd": list(spec.command),
         "Labels": dict(spec.labels),
@@ -139,8 +147,9 @@ class DockerSocketEngine(DockerSocketLookup):
         tag: str,
         args: Mapping[str, str],
         progress: Progress,
+        target: str | None = None,
     ) -> None:
-        self._full().build(context, dockerfile, tag, args, progress)
+        self._full().build(context, dockerfile, tag, args, progress, target)
 
     def list_managed(self) -> list[ContainerInfo]:
         return self._full().list_managed()

@@ -94,16 +94,25 @@ def create(
 
 
 def attach(
-    path: str, container: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+    path: str,
+    container: str,
+    argv: Sequence[str],
+    user: str,
+    tty: bool,
+    workdir: str | None,
+    preamble: bytes = b"",
 ) -> int:
     """Run argv in the container with this process's stdin, stdout and stderr (and terminal,
-    with ``tty``); its exit code. ExecRefused before anything ran."""
+    with ``tty``); its exit code. ExecRefused before anything ran. ``preamble``: bytes the
+    command reads before our stdin (tazpod's own header, tazpod.remote.sshd)."""
     if tty:
         argv = sized(argv)
     exec_id = create(path, container, argv, user, tty, workdir)
     body = json.dumps({"Detach": False, "Tty": tty}).encode()
     conn, first = docker_socket.hijack(path, f"/exec/{exec_id}/start", body)
     with conn:
+        if preamble:
+            conn.sendall(preamble)
         code = _terminal(path, exec_id, conn, first) if tty else _relay(conn, first, Demux())
     return code if code is not None else exit_code(path, exec_id)
 

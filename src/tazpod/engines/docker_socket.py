@@ -218,9 +218,15 @@ class DockerSocketLookup:
         return exec_argv(name, argv, user, tty, workdir)
 
     def attach(
-        self, container: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
+        self,
+        container: str,
+        argv: Sequence[str],
+        user: str,
+        tty: bool,
+        workdir: str | None,
+        preamble: bytes = b"",
     ) -> int:
         """An interactive session or command through the exec API (no docker CLI)."""
         from tazpod.engines.docker_exec import attach
 
-        return attach(self.path, container, argv, user, tty, workdir)
+        return attach(self.path, container, argv, user, tty, workdir, preamble)

@@ -78,10 +78,13 @@ class PodmanEngine:
         tag: str,
         args: Mapping[str, str],
         progress: Progress,
+        target: str | None = None,
     ) -> None:
         command = [self.binary, "build", "--network=host", "-f", str(dockerfile), "-t", tag]
         for key, value in args.items():
             command += ["--build-arg", f"{key}={value}"]
+        if target:
+            command += ["--target", target]
         log = BuildLog(progress)
         try:
             for line in output_lines([*command, str(context)], env=_users_env()):
@@ -151,6 +154,7 @@ class PodmanEngine:
                 command += [flag, value]
         if spec.privileged:
             command.append("--privileged")
+        command += _limits(spec)
         if self.rootless:
             # The user's uid is the container user's, so the workspace is theirs on both
             # sides; container root is the first subordinate uid (an unprivileged one).
@@ -180,6 +184,20 @@ class PodmanEngine:
         self, name: str, argv: Sequence[str], user: str, tty: bool, workdir: str | None
     ) -> list[str]:
         return exec_command(self.binary, name, argv, user, tty, workdir)
+
+
+def _limits(spec: ContainerSpec) -> list[str]:
+    """`--memory`, `--cpus`, `--shm-size` and `--hostname`, as the spec sets them."""
+    out = []
+    if spec.memory is not None:
+        out.append(f"--memory={spec.memory}b")
+    if spec.nano_cpus is not None:
+        out.append(f"--cpus={spec.nano_cpus / 1e9:g}")
+    if spec.shm_size is not None:
+        out.append(f"--shm-size={spec.shm_size}b")
+    if spec.hostname:
+        out.append(f"--hostname={spec.hostname}")
+    return out
 
 
 def _is_rootless(info_json: str) -> bool:

@@ -7,7 +7,9 @@ ARM variants of each), without the calls that widen the kernel's surface or reac
 the container (kernel modules, kexec, bpf, perf, keyrings, io_uring, userfaultfd, clock
 and host names, swap, quotas, reboot, open_by_handle_at), and with the allowance the
 enclave needs now that the container has no CAP_SYS_ADMIN: ``unshare``, ``setns``,
-``mount`` and ``umount2``. The kernel still decides what those may do: without
+``mount`` and ``umount2``; and ``chroot``, which OpenSSH's sshd needs for its
+privilege separation (root's only: it needs CAP_SYS_CHROOT). The kernel still
+decides what those may do: without
 CAP_SYS_ADMIN in the container, a mount is possible only inside a user namespace of
 one's own (a tmpfs, a bind mount), never on the container's own file systems, and a
 cgroup hierarchy cannot be mounted at all. ``clone`` stays limited to flags without new
@@ -27,9 +29,12 @@ ENOSYS = 38
 CLONE_NAMESPACE_FLAGS = 0x7E020000
 
 ENCLAVE_ALLOWANCE = ("unshare", "setns", "mount", "umount2", "umount")
+# sshd's privilege separation (tazpod.remote.sshd): Podman's and Docker's defaults allow it
+# to holders of CAP_SYS_CHROOT, which the kernel asks for anyway (root's alone here).
+SSHD_ALLOWANCE = ("chroot",)
 
 _ALLOWED = """
-    accept accept4 access alarm bind brk capget capset chdir chmod chown chown32
+    accept accept4 access alarm bind brk capget capset chdir chmod chown chown32 chroot
     clock_getres clock_getres_time64 clock_gettime clock_gettime64 clock_nanosleep
     clock_nanosleep_time64 close close_range connect copy_file_range creat dup dup2 dup3
     epoll_create epoll_create1 epoll_ctl epoll_ctl_old epoll_pwait epoll_pwait2 epoll_wait

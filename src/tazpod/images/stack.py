@@ -16,13 +16,14 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import cast
 
 from tazpod import __version__
-from tazpod.engines.base import Engine, Progress
+from tazpod.engines.base import Engine, Progress, StageBuilder
 from tazpod.errors import ConfigError, EngineError
 from tazpod.project import build_files
 from tazpod.project.locate import Project
-from tazpod.project.schema import BuildConfig, ProjectConfig
+from tazpod.project.schema import ProjectConfig
 from tazpod.project.verticals import vertical_chain, vertical_image
 from tazpod.sysio.environ import Inherit, child_env
 from tazpod.sysio.run import CommandFailed, run
@@ -126,16 +127,16 @@ def write_wheels(target: Path, progress: Progress) -> None:
         )
 
 
-def _approved_build_files(project: Project, build: BuildConfig) -> dict[str, str]:
-    """The Dockerfile and context as approved, refused when they changed since."""
+def approved_build_files(project: Project, config: ProjectConfig) -> dict[str, str]:
+    """The Dockerfile, context and local Features as approved, refused when they changed."""
     from tazpod.project import trust
 
     approved = trust.load_approved_build(project.root)
-    rows = build_files.changes(approved, build_files.manifest(project, build))
+    rows = build_files.changes(approved, build_files.project_manifest(project, config))
     if rows:
         head = (
-            "the custom image's Dockerfile and build context (built as root from the"
-            " workspace) are not the ones you approved"
+            "the custom image's Dockerfile, build context and local Features (built as root"
+            " from the workspace) are not the ones you approved"
         )
         shown = rows[:20] + ([f"... and {len(rows) - 20} more"] if len(rows) > 20 else [])
         raise trust.UntrustedConfigError(
@@ -144,6 +145,16 @@ def _approved_build_files(project: Project, build: BuildConfig) -> dict[str, str
         )
     assert approved is not None
     return approved
+
+
+def _stage(engine: Engine) -> StageBuilder:
+    """The engine as one that builds a stage (`build.target`): Docker's and Podman's do."""
+    if engine.name not in ("docker", "podman"):
+        raise ConfigError(
+            f"build.target: engine {engine.name} builds no images",
+            hint="build with engine: docker or podman, push the image, and set image:",
+        )
+    return cast(StageBuilder, engine)
 
 
 def build_image(
@@ -161,10 +172,20 @@ def build_image(
         dockerfile = (project.root / build.dockerfile).resolve()
         if not dockerfile.is_file():
             raise ConfigError(f"{project.config_path}: build.dockerfile {dockerfile} not found")
-        approved = _approved_build_files(project, build)
+        approved = approved_build_files(project, config)
         progress(f"building {config.image} from {dockerfile} (the approved copy)")
         with build_files.approved_copy(project, build, approved) as copied:
-            engine.build(copied.parent / "context", copied, config.image, user_args, progress)
+            if build.target is None:
+                engine.build(copied.parent / "context", copied, config.image, user_args, progress)
+            else:
+                _stage(engine).build(
+                    copied.parent / "context",
+                    copied,
+                    config.image,
+                    user_args,
+                    progress,
+                    build.target,
+                )
         return
     vertical = config.vertical or "base"
     below: str | None = None

@@ -6,7 +6,8 @@ Dockerfile is not approving what it says. So `tazpod trust` records the digest o
 Dockerfile and of every file in the build context, and a build uses a copy of exactly
 those files (each one checked against its digest as it is copied), never the live
 directory. Left out of the context: the project's `.git` (it changes with every commit)
-and its vault directory.
+and its vault directory. The same holds for the folders of local Dev Container Features
+(`devcontainer_features:`), whose install.sh runs as root in the image's build.
 """
 
 from __future__ import annotations
@@ -21,15 +22,30 @@ from pathlib import Path
 
 from tazpod.errors import ConfigError
 from tazpod.project.locate import Project
-from tazpod.project.schema import BuildConfig
+from tazpod.project.schema import BuildConfig, ProjectConfig
 
-Manifest = dict[str, str]  # "Dockerfile" or "context/<path>" -> "sha256:..." / "symlink:..."
+# "Dockerfile", "context/<path>" or "feature/<folder>/<path>" -> "sha256:..." / "symlink:..."
+Manifest = dict[str, str]
 DOCKERFILE = "Dockerfile"
 _CONTEXT = "context/"
+FEATURE = "feature/"
 
 
 def custom(build: BuildConfig | None) -> bool:
     return build is not None and build.dockerfile is not None
+
+
+def needed(config: ProjectConfig) -> bool:
+    """Whether the project's image is built from files of the project's."""
+    return custom(config.build) or bool(config.devcontainer_features)
+
+
+def project_manifest(project: Project, config: ProjectConfig) -> Manifest:
+    """The digests of every file of the project's that its image is built from."""
+    found = manifest(project, config.build) if config.build and custom(config.build) else {}
+    for feature in config.devcontainer_features:
+        found.update(_folder(project, project.root / feature.path, f"{FEATURE}{feature.path}/"))
+    return found
 
 
 def _digest(path: Path, copy_to: Path | None = None) -> str:
@@ -63,7 +79,17 @@ def manifest(project: Project, build: BuildConfig) -> Manifest:
             f"{project.config_path}: build.context {context} is not a directory",
             hint="point build.context at a directory in the project",
         )
-    found: Manifest = {DOCKERFILE: _digest(dockerfile)}
+    return {DOCKERFILE: _digest(dockerfile), **_folder(project, context, _CONTEXT)}
+
+
+def _folder(project: Project, context: Path, prefix: str) -> Manifest:
+    """The digests of the files in ``context``, keyed ``prefix`` + their path in it."""
+    if context.is_symlink() or not context.is_dir():
+        raise ConfigError(
+            f"{project.config_path}: {context} is not a directory",
+            hint="point the setting at a directory in the project",
+        )
+    found: Manifest = {}
     skipped = {os.path.realpath(project.root / ".git"), os.path.realpath(project.vault_dir)}
     for directory, dirnames, filenames in os.walk(context):
         here = Path(directory)
@@ -77,7 +103,7 @@ def manifest(project: Project, build: BuildConfig) -> Manifest:
         dirnames[:] = kept
         for name in sorted(filenames):
             path = here / name
-            key = _CONTEXT + str(path.relative_to(context))
+            key = prefix + str(path.relative_to(context))
             if path.is_symlink():
                 found[key] = "symlink:" + os.readlink(path)
             elif path.is_file():
@@ -111,6 +137,8 @@ def approved_copy(project: Project, build: BuildConfig, approved: Manifest) -> I
         copy = Path(tmp) / "context"
         copy.mkdir()
         for key, expected in approved.items():
+            if key != DOCKERFILE and not key.startswith(_CONTEXT):
+                continue  # (a Feature's: tazpod.images.features copies those)
             source = dockerfile if key == DOCKERFILE else context / key[len(_CONTEXT) :]
             target = Path(tmp) / "Dockerfile" if key == DOCKERFILE else copy / key[len(_CONTEXT) :]
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -119,6 +147,20 @@ def approved_copy(project: Project, build: BuildConfig, approved: Manifest) -> I
                 continue
             _copy_checked(source, target, expected, project)
         yield Path(tmp) / "Dockerfile"
+
+
+def copy_feature(project: Project, folder: str, approved: Manifest, target: Path) -> None:
+    """The approved files of the Feature in ``folder``, into ``target`` (each checked)."""
+    prefix = f"{FEATURE}{folder}/"
+    for key, expected in approved.items():
+        if not key.startswith(prefix):
+            continue
+        inner = key[len(prefix) :]
+        (target / inner).parent.mkdir(parents=True, exist_ok=True)
+        if expected.startswith("symlink:"):
+            (target / inner).symlink_to(expected.removeprefix("symlink:"))
+            continue
+        _copy_checked(project.root / folder / inner, target / inner, expected, project)
 
 
 def _copy_checked(source: Path, target: Path, expected: str, project: Project) -> None:

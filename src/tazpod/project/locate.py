@@ -53,6 +53,14 @@ def find_project(start: Path) -> Project | None:
 def require_project(start: Path) -> Project:
     project = find_project(start)
     if project is None:
+        from tazpod.project.devcontainer_json.source import CANDIDATES
+
+        if any((start / candidate).is_file() for candidate in CANDIDATES):
+            raise ConfigError(
+                f"no tazpod project in {start} or any parent directory; it has a devcontainer.json",
+                hint="import it: `tazpod init --from-devcontainer` (then review the settings"
+                " and `tazpod trust`), or `tazpod up` on a terminal, which offers to",
+            )
         raise ConfigError(
             f"no tazpod project in {start} or any parent directory",
             hint="run `tazpod init` in the project's directory",
@@ -80,7 +88,16 @@ def _existing_name(config_path: Path) -> str | None:
     return None
 
 
-def init_project(directory: Path, vertical: str | None, force: bool) -> InitResult:
+def init_project(
+    directory: Path,
+    vertical: str | None,
+    force: bool,
+    *,
+    name: str | None = None,
+    config_text: str | None = None,
+) -> InitResult:
+    """The project's files; ``name`` and ``config_text`` (its config.yaml) when the caller
+    chose them already (an import of a devcontainer.json)."""
     vertical = vertical or DEFAULT_VERTICAL
     if vertical not in VERTICALS:
         raise UsageError(
@@ -95,8 +112,10 @@ def init_project(directory: Path, vertical: str | None, force: bool) -> InitResu
             hint="use `tazpod init --force` to rewrite config.yaml (the vault and secrets.yml"
             " are kept)",
         )
-    name = (_existing_name(project.config_path) if force else None) or new_container_name(
-        directory.name
+    name = (
+        name
+        or (_existing_name(project.config_path) if force else None)
+        or new_container_name(directory.name)
     )
     result = InitResult(directory, vertical, name)
     project.config_dir.mkdir(mode=0o755, exist_ok=True)
@@ -110,7 +129,7 @@ def init_project(directory: Path, vertical: str | None, force: bool) -> InitResu
         (result.replaced if path.exists() else result.created).append(label)
         write_atomic(path, text.encode(), mode=0o644)
 
-    place(project.config_path, render_config(vertical, name), overwrite=True)
+    place(project.config_path, config_text or render_config(vertical, name), overwrite=True)
     place(project.config_dir / ".gitignore", GITIGNORE_TEMPLATE, overwrite=True)
     gemini = directory / ".gemini"
     if not gemini.exists():

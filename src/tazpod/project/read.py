@@ -14,6 +14,7 @@ from typing import Any
 
 from tazpod.errors import ConfigError
 from tazpod.project import validate
+from tazpod.project.read_container import container_settings
 from tazpod.project.schema import (
     BACKENDS,
     DEFAULT_BRIDGES,
@@ -167,7 +168,8 @@ def _read_build(reader: MapReader, vertical: str | None) -> BuildConfig | None:
             hint="name the Dockerfile, e.g. dockerfile: .tazpod/Dockerfile",
         )
     dockerfile = reader.string("dockerfile", "") or None
-    build = BuildConfig(dockerfile, reader.string("context", "."), _build_args(reader))
+    context, target = reader.string("context", "."), reader.string("target", "") or None
+    build = BuildConfig(dockerfile, context, _build_args(reader), target)
     reader.finish()
     return build
 
@@ -194,21 +196,25 @@ def read_project_config(path: Path) -> Loaded:
             hint="add container_name: tazpod-NAME-1234567, or run `tazpod init --force`",
         )
     features = _read_features(top.mapping("features"))
+    user = top.converted("user", "tazpod", validate.user_name)
+    vault = _read_vault(top.mapping("vault"))
     config = ProjectConfig(
         version=top.string("version", "1"),
         vertical=vertical,
         image=image,
         container_name=top.converted("container_name", "", validate.container_name),
-        user=top.converted("user", "tazpod", validate.user_name),
+        user=user,
         engine=top.converted("engine", "docker", validate.one_of(ENGINES)),
         network=top.converted("network", "host", validate.one_of(NETWORKS)),
         privileged=top.boolean("privileged", False),
         ulimits=_ulimits(top),
         x11=top.boolean("x11", False),
+        ssh_agent=top.boolean("ssh_agent", False),
         features=features,
-        vault=_read_vault(top.mapping("vault")),
+        vault=vault,
         kubernetes=_read_kubernetes(top.mapping("kubernetes")),
         build=_read_build(top.mapping("build"), vertical),
+        **container_settings(top, user, vault),
     )
     top.finish()
     return Loaded(config, tuple(top.warnings))

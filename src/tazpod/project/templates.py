@@ -32,6 +32,8 @@ privileged: false
 # ulimits: [nofile=20000:20000]
 # Forward the host's X11 display (DISPLAY, the X socket, XAUTHORITY) when available.
 x11: false
+# `tazpod ssh-config`'s entry forwards your ssh agent (otherwise only `ssh -A` does).
+ssh_agent: false
 
 features:
   # Ghost mode: secrets are visible only inside the enclave shell's private namespace.
@@ -63,6 +65,18 @@ vault:
 # build:
 #   dockerfile: .tazpod/Dockerfile
 #   context: .
+
+# What a devcontainer.json describes (`tazpod init --from-devcontainer` writes these from
+# it; README, "devcontainer.json projects"): the container's variables, more mounts, the
+# ports it serves, and commands run in it as the user (a string runs in /bin/sh, a list
+# without a shell, a mapping's named commands at the same time).
+# environment: {{NODE_ENV: development}}
+# mounts:
+#   - {{type: volume, source: npm-cache, target: /home/tazpod/.npm}}
+# forward_ports: [3000]
+# hooks:
+#   post_create: npm ci          # once, after `up` made the container
+#   post_start: [npm, run, dev]  # after every start
 """
 
 SECRETS_TEMPLATE = """\
@@ -103,3 +117,26 @@ def render_config(vertical: str, container_name: str) -> str:
         luks_size=DEFAULT_SIZE_MIB["luks"],
         version=__version__,
     )
+
+
+_VERTICAL_BLOCK = """\
+# The vertical this project was created with: base, infisical, k8s or gemini.
+# tazpod builds its image locally from the Dockerfiles it ships.
+vertical: {vertical}
+image: "{image}"
+"""
+_DEVCONTAINER_BLOCK = """\
+# Imported from {source} (`tazpod init --from-devcontainer`): the image or
+# its build, the user and the keys at the end come from that file, and running the import
+# again replaces them (tazpod's own keys, here and below, are kept).
+image: "tazpod-base"
+"""
+
+
+def render_devcontainer_config(container_name: str, source: str) -> str:
+    """config.yaml for a project whose container a devcontainer.json describes (``source``,
+    a plain relative path); the import then sets its image and the rest."""
+    text = render_config("base", container_name)
+    block = _VERTICAL_BLOCK.format(vertical="base", image=vertical_image("base"))
+    assert block in text
+    return text.replace(block, _DEVCONTAINER_BLOCK.format(source=source))

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from tazpod.errors import ConfigError
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.project.schema import HOOK_STAGES
 from tazpod.sysio import environ
 
 
@@ -57,7 +58,8 @@ def settings_of(config: ProjectConfig, secrets: SecretsConfig | None = None) -> 
         if isinstance(value, dict) and value and prefix not in _LEAF_MAPS:
             for key in sorted(value):
                 walk(f"{prefix}.{key}" if prefix else str(key), value[key])
-        elif value is not None:  # unset: shown as "(not set)", never as a null beside it
+        elif value is not None and not (prefix in _SINCE_LATER and value in ({}, [], ())):
+            # (unset: shown as "(not set)", never as a null beside it)
             flat[prefix] = json.dumps(value, sort_keys=True)
 
     walk("", asdict(config))
@@ -66,6 +68,12 @@ def settings_of(config: ProjectConfig, secrets: SecretsConfig | None = None) -> 
 
 # Mappings that are one setting each (a changed resource limit is shown whole).
 _LEAF_MAPS = frozenset({"kubernetes.resources", "kubernetes.node_selector"})
+# Settings added after approvals were first kept: left out while empty, so that an
+# approval made before they existed still holds (a value then shows as "(not set) -> ...").
+_SINCE_LATER = frozenset(
+    {"environment", "mounts", "forward_ports", "devcontainer_features"}
+    | {f"hooks.{stage}" for stage in HOOK_STAGES}
+)
 
 
 def digest(settings: Settings) -> str:

@@ -109,3 +109,104 @@ def k8s_name(value: Any) -> str:
     if not _K8S_NAME_RE.match(text):
         raise ValueError(f"{value!r} is not a valid Kubernetes name (lowercase, digits, '-', '.')")
     return text
+
+
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BYTES_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")  # docker's RAMInBytes
+_BYTES_UNIT = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+# Variables that change how every program in the container starts, root's included (root
+# builds the enclave there, and the workspace is every session's to write).
+_LOADER_NAMES = frozenset(
+    {"GLIBC_TUNABLES", "GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "RESOLV_HOST_CONF"}
+    | {"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PS4", "PROMPT_COMMAND", "CDPATH"}
+    | {"OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES"}
+)
+# Directories a session in the container can write: no PATH entry may name them.
+_WRITABLE_PLACES = (
+    *("/workspace", "/home", "/root", "/run/user"),
+    *("/tmp", "/var/tmp", "/dev/shm"),  # noqa: S108 (names, never opened)
+)
+
+
+def env_name(value: Any) -> str:
+    """A name for the container's environment: not one of tazpod's, nor the loader's."""
+    text = str(value)
+    if not _ENV_NAME_RE.match(text):
+        raise ValueError(f"{text!r} is not a variable name (letters, digits and _)")
+    if text.startswith("TAZPOD_"):
+        raise ValueError(f"{text} is tazpod's own: tazpod sets the TAZPOD_ variables itself")
+    if text.startswith(("LD_", "MALLOC_")) or text in _LOADER_NAMES:
+        raise ValueError(
+            f"{text} changes how every program in the container starts, root's included"
+            " (root builds the enclave there): set it in a session, not for the container"
+        )
+    return text
+
+
+def env_value(name: str, value: Any) -> str:
+    """A value for ``name``; PATH may name only directories no session can write."""
+    if value is None:
+        raise ValueError('has no value; write "" for an empty one')
+    if isinstance(value, bool | dict | list):
+        raise ValueError(f"must be a string, not {_kind(value)}")
+    text = str(value)
+    if "\0" in text:
+        raise ValueError("must not hold a NUL character")
+    if name == "PATH":
+        for entry in text.split(":"):
+            if not entry.startswith("/") or any(
+                entry == place or entry.startswith(place + "/") for place in _WRITABLE_PLACES
+            ):
+                raise ValueError(
+                    f"PATH names {entry or '(the current directory)'!r}, which sessions in the"
+                    " container can write: root there would run what they put in it; list"
+                    " only system directories (e.g. /usr/local/go/bin), or extend PATH in a"
+                    " session's start-up file"
+                )
+    return text
+
+
+def _kind(value: Any) -> str:
+    return "a boolean" if isinstance(value, bool) else type(value).__name__
+
+
+def byte_size(value: Any) -> str:
+    """A size as `docker run --memory` takes it (4g, 512m, 1073741824): kept as written."""
+    size_in_bytes(value)
+    return str(value)
+
+
+def size_in_bytes(value: Any) -> int:
+    match = None if isinstance(value, bool) else _BYTES_RE.match(str(value).strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a size; write e.g. 512m, 4g or a number of bytes")
+    number = float(match.group(1)) * _BYTES_UNIT[(match.group(2) or "").lower()]
+    if number < 1:
+        raise ValueError(f"{value!r} is too small")
+    return int(number)
+
+
+def cpus(value: Any) -> str:
+    try:
+        number = float(str(value)) if not isinstance(value, bool) else -1.0
+    except ValueError:
+        number = -1.0
+    if not 0.01 <= number <= 1024:
+        raise ValueError(f"{value!r} is not a number of CPUs (e.g. 2 or 1.5)")
+    return str(value)
+
+
+def hostname(value: Any) -> str:
+    text = str(value)
+    if not _HOSTNAME_RE.match(text):
+        raise ValueError(f"{text!r} is not a host name (letters, digits, '-' and '.')")
+    return text
+
+
+def port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"{value!r} is not a port number (1 to 65535)")
+    return value

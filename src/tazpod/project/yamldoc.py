@@ -48,6 +48,11 @@ def _read_regular(path: Path) -> bytes:
         return handle.read(MAX_SETTINGS_FILE + 1)
 
 
+def read_regular(path: Path) -> bytes:
+    """A settings file's bytes (devcontainer.json's too): a regular file, never a link."""
+    return _read_regular(path)
+
+
 def parse_yaml(path: Path) -> Any:
     """Parse ``path``; malformed YAML becomes a ConfigError with the line."""
     from ruamel.yaml import YAML

@@ -61,3 +61,21 @@ def id_maps(pid: int) -> tuple[str, str] | None:
         )
     except OSError:
         return None
+
+
+FIRST_PROCESS_ENVIRON = Path("/proc/1/environ")
+
+
+def environ_pairs(source: Path = FIRST_PROCESS_ENVIRON) -> list[tuple[str, str]]:
+    """A process's environment (the container's first process's, by default) as (name,
+    value) pairs; empty when it cannot be read."""
+    try:
+        raw = source.read_bytes()
+    except OSError:
+        return []
+    pairs = []
+    for item in raw.split(b"\0"):
+        name, sep, value = item.decode(errors="replace").partition("=")
+        if sep:
+            pairs.append((name, value))
+    return pairs

@@ -19,7 +19,8 @@ SUMMARIES = {
     "up": "build the image if needed and start the project's container",
     "down": "remove the container (the workspace and vault stay)",
     "workspace": "kubernetes: push/pull the project to/from the pod",
-    "ssh": "a shell in the container as its user",
+    "ssh": "a shell in the container as its user (--stdio: ssh's ProxyCommand)",
+    "ssh-config": "an ssh Host entry for this project (ssh, scp, rsync, git, IDEs)",
     "exec": "run one command in the container as its user",
     "build": "(re)build the project's image",
     "list": "every tazpod container on this engine",
@@ -40,7 +41,14 @@ ACTION_SUMMARIES = {
     "vault_passwd": "change the vault passphrase",
     "vault_migrate": "move the vault's content to the other backend",
 }
+# Root's side in the container of what the host starts there (not shown in --help).
+INTERNAL_SUMMARIES = {
+    "ssh-serve": "root in the container: sshd -i for one `tazpod ssh --stdio` connection",
+    "container-init": "the dev container's first process: init, and root's opener",
+    "container-approve": "root in the container: the opener's approval, from the host's trust",
+}
 NAMES = tuple(SUMMARIES)
+INTERNAL = tuple(INTERNAL_SUMMARIES)
 ALIASES = {"enter": "ssh", "sync": "pull"}
 
 
@@ -49,13 +57,19 @@ def aliases_of(name: str) -> list[str]:
 
 
 def summary(module: str) -> str:
-    return SUMMARIES.get(module) or ACTION_SUMMARIES[module]
+    name = module.replace("_", "-")
+    return (
+        SUMMARIES.get(module)
+        or SUMMARIES.get(name)
+        or INTERNAL_SUMMARIES.get(name)
+        or ACTION_SUMMARIES[module]
+    )
 
 
 def load(module: str) -> ModuleType:
     """A command module by its name under this package (`vault_status` for `vault status`)."""
     import sys
 
-    qualified = f"{__name__}.{module}"
+    qualified = f"{__name__}.{module.replace('-', '_')}"
     __import__(qualified)  # (importlib's own import costs `tazpod env` ~0.4 ms)
     return sys.modules[qualified]

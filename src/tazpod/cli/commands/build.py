@@ -20,6 +20,16 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
     require_host()
     context = load_context(ui)
-    build_image(engine_for(context), context.project, context.config, ui.info, rebuild_all=args.all)
-    ui.say(f"built {context.config.image}")
+    engine, config = engine_for(context), context.config
+    if config.devcontainer is not None and config.vertical is None and config.build is None:
+        engine.pull(config.image, ui.info)  # (a devcontainer.json's ready-made image)
+        ui.say(f"pulled {config.image}")
+    else:
+        build_image(engine, context.project, config, ui.info, rebuild_all=args.all)
+        ui.say(f"built {config.image}")
+    if context.config.devcontainer_features:
+        from tazpod.images.features import with_features
+
+        tag = with_features(engine, context.project, context.config, ui.info, rebuild=True)
+        ui.say(f"built {tag} (with the local Features)")
     return 0

@@ -19,9 +19,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"one of {', '.join(VERTICALS)} (default: k8s)",
     )
     parser.add_argument("--force", action="store_true", help="rewrite an existing .tazpod/config")
+    parser.add_argument(
+        "--from-devcontainer",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="take the container from a devcontainer.json (default: .devcontainer/"
+        "devcontainer.json); again later, to import it anew (tazpod's own keys are kept)",
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
+    if args.from_devcontainer is not None:
+        return _from_devcontainer(args, ui)
     from tazpod.project import trust
     from tazpod.project.config import read_project_config
     from tazpod.project.locate import Project
@@ -57,5 +67,43 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         "next: edit secrets.yml and approve it (`tazpod trust`), then `tazpod up` and"
         " `tazpod unlock` for the dev container,"
         " or `sudo tazpod unlock` to open the vault on this host"
+    )
+    return 0
+
+
+def _from_devcontainer(args: argparse.Namespace, ui: UI) -> int:
+    """Import a devcontainer.json into config.yaml (new project, or anew); never approved:
+    the file came with the repository, and its settings are for the user to review."""
+    from tazpod.cli.devcontainer import show
+    from tazpod.errors import UsageError
+    from tazpod.project.devcontainer_json import importer
+    from tazpod.project.locate import find_project
+
+    if args.vertical or args.force:
+        raise UsageError(
+            "--from-devcontainer takes the container from the file: no VERTICAL or --force",
+            hint="tazpod init --from-devcontainer [PATH]",
+        )
+    found = find_project(Path.cwd())
+    root = found.root if found is not None else Path.cwd().absolute()
+    given = Path(args.from_devcontainer) if args.from_devcontainer else None
+    chosen = importer.plan(root, given)
+    show(ui, chosen)
+    written = importer.write(chosen)
+    made, relative = written.made, chosen.project.config_path.relative_to(root)
+    if made is not None:
+        ui.say(f"initialized tazpod project in {root} from {chosen.imported.source.relative}")
+        for label in made.created:
+            ui.say(f"  created   {label}")
+        for label in made.kept:
+            ui.say(f"  kept      {label} (already present)")
+        ui.say(f"container name: {made.container_name}")
+    else:
+        ui.say(f"imported {chosen.imported.source.relative} into {relative} again")
+        if written.dropped:
+            ui.say(f"  removed   {', '.join(written.dropped)} (no longer in the file)")
+    ui.say(
+        "review the settings (they came with the repository), then approve them with"
+        " `tazpod trust` and start the container with `tazpod up`"
     )
     return 0

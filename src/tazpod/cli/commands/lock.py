@@ -89,7 +89,12 @@ def _from_outside(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.cli.context import load_context
     from tazpod.cli.forwarding import forward, running_container
     from tazpod.errors import PrivilegeError
+    from tazpod.sysio.environ import in_container
 
+    if in_container() and os.geteuid() != 0:  # root's opener in the container does it
+        from tazpod.enclave import opener_client
+
+        return opener_client.request("lock")
     context = load_context(ui)
     target = running_container(context)
     if target is not None:

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         from tazpod.errors import UsageError
 
         raise UsageError("--force goes with --replace", hint="tazpod up --replace --force")
-    context = load_context(ui)
+    context = load_context(ui, offer_import=True)  # (a devcontainer.json only: asks)
     if not args.replace and _already_running(context, ui):
         return 0
     engine = engine_for(context)
@@ -59,7 +59,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         if existing is not None:
             check_owned(existing, context.project)
             refuse_open_enclave(context, engine, existing, args.force, "tazpod up --replace")
-    result = up(engine, context.project, context.config, ui.info, replace=args.replace)
+    from tazpod.project import trust
+
+    approved = trust.digest(trust.settings_of(context.config, context.secrets))
+    result = up(
+        engine, context.project, context.config, ui.info, replace=args.replace, approved=approved
+    )
     messages = {
         "created": "created and started",
         "recreated": "recreated from its stopped predecessor",
@@ -77,5 +82,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             root, user = context.project.root, context.config.user
             summary = workspace.push(engine, result.info.name, root, user)
             ui.say(f"pushed {summary}; later: `tazpod workspace push|pull`")
+    from tazpod.engines.hooks import run_up_hooks  # (devcontainer.json's lifecycle hooks)
+
+    run_up_hooks(engine, result.info, context.config, result.action, ui.info)
     ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
     return 0

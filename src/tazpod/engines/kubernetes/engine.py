@@ -332,6 +332,13 @@ class KubernetesEngine:
             return run_relayed(self, name, as_user(relayed, user, workdir))
         return run_session(self, name, as_user(argv, user, workdir), tty, stdin_data)
 
+    def stdio(self, name: str, argv: Sequence[str], preamble: bytes) -> int:
+        """A root command in the pod on this process's stdin and stdout, as they come (the
+        ssh protocol, for `tazpod ssh --stdio`), after ``preamble``."""
+        from tazpod.engines.kubernetes.stream import run_relayed
+
+        return run_relayed(self, name, [*RELAY, *argv], preamble)
+
 
 def as_user(argv: Sequence[str], user: str, workdir: str | None) -> list[str]:
     """Kubernetes exec has no --user: root in the pod drops to the user with setpriv."""

@@ -168,10 +168,11 @@ def piped_stdin() -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
 
 
-def run_relayed(engine: PodApi, name: str, argv: Sequence[str]) -> int:
+def run_relayed(engine: PodApi, name: str, argv: Sequence[str], preamble: bytes = b"") -> int:
     """argv (under the pod's stdin relay) with this process's stdin sent in frames, as it
     comes, then the end frame; the command's output and exit code pass through. An
-    input that never ends does not hold the session: it ends with the command."""
+    input that never ends does not hold the session: it ends with the command.
+    ``preamble``: bytes the command reads before our stdin."""
     from tazpod.engines.kubernetes.relay import CHUNK as FRAME
     from tazpod.engines.kubernetes.relay import END, frame
 
@@ -179,6 +180,8 @@ def run_relayed(engine: PodApi, name: str, argv: Sequence[str]) -> int:
     fd = sys.stdin.fileno()
     reading = True
     try:
+        if preamble:
+            ws.write_stdin(frame(preamble))
         while ws.is_open():
             waiting = [ws.sock.sock, *([fd] if reading else [])]
             try:

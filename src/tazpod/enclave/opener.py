@@ -1,0 +1,200 @@
+"""Root's side in the dev container of `tazpod unlock`/`run`/`lock` typed by its user.
+
+The container's first process (`tazpod container-init`, started with the container by
+`tazpod up`, with the digest of the settings approved on the host) listens on
+``/run/tazpod-opener.sock``: owned by the container's user, mode 0600, and answered only
+for a peer of that uid (SO_PEERCRED). The user's tazpod sends one request, a JSON line,
+and with it the descriptors of its stdin, stdout and stderr (and of a passphrase file
+it opened, when it was given one) — never a passphrase, never a path root would open.
+
+For each request a child of the opener runs root's own tazpod (the image's, isolated:
+`python -I`) with the approved digest, exactly as the host's forwarding does, so the
+settings are checked the same way; on the user's terminal it gets a pseudo-terminal of
+its own (tazpod.sysio.ptyrelay), so the passphrase is typed to root's tazpod and to
+nothing else. When the user's side goes away (its process killed, its terminal closed),
+the enclave is hung up: its supervisor saves and closes it, as after a closed terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import signal
+import socket
+import struct
+from pathlib import Path
+from typing import Any
+
+from tazpod.errors import TazpodError, UsageError
+from tazpod.sysio.environ import CONTAINER
+
+SOCKET = Path("/run/tazpod-opener.sock")
+APPROVED_FILE = Path("/run/tazpod/approved")  # a newer approval, handed in by `tazpod trust`
+CONTAINER_TAZPOD = ("/opt/tazpod/bin/python", "-I", "-m", "tazpod")
+APPROVED_OPTION = "--approved-settings="
+OPS = ("unlock", "run", "lock")
+_HANGUP_WAIT = 300.0  # seconds a hung-up enclave has to save
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def peer(conn: socket.socket) -> tuple[int, int]:
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _gid = struct.unpack("3i", raw)
+    return pid, uid
+
+
+def listen(user: pwd.struct_passwd) -> socket.socket:
+    """The opener's socket, the user's alone."""
+    with contextlib.suppress(FileNotFoundError):
+        SOCKET.unlink()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(SOCKET))
+    os.chown(SOCKET, user.pw_uid, user.pw_gid)
+    os.chmod(SOCKET, 0o600)
+    listener.listen(16)
+    return listener
+
+
+def inner_argv(request: dict[str, Any], passphrase: bool) -> list[str]:
+    """Root's tazpod command line for the request, built from the few things it may say:
+    never an option root would act on (a path, a setting)."""
+    op = request.get("op")
+    if op not in OPS:
+        raise UsageError(f"the opener does not do {op!r}")
+    if op == "lock":
+        return ["lock"]
+    fd = ["--passphrase-fd", "3"] if passphrase else []
+    if op == "unlock":
+        return ["unlock", *fd]
+    command = request.get("command")
+    if (
+        not isinstance(command, list)
+        or not command
+        or not all(isinstance(arg, str) for arg in command)
+    ):
+        raise UsageError("no command to run")
+    return ["run", *(["--sync"] if request.get("sync") is True else []), *fd, "--", *command]
+
+
+def _environment(request: dict[str, Any]) -> dict[str, str]:
+    """Root's tazpod's environment: the container's own (this process's), the user's
+    terminal type, and where the user was (the enclave's command starts there, as the user)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TAZPOD_")}
+    env.update({"PATH": _PATH, "HOME": "/root", CONTAINER: "1"})
+    term = request.get("term")
+    if isinstance(term, str) and term.replace("-", "").replace(".", "").isalnum():
+        env["TERM"] = term
+    cwd = request.get("cwd")
+    if isinstance(cwd, str) and cwd.startswith("/") and "\0" not in cwd:
+        env["TAZPOD_WORKDIR"] = cwd
+    return env
+
+
+def keep_approval(digest: str) -> None:
+    """As root: the approval the opener acts on from now on (root's alone, /run/tazpod)."""
+    from tazpod.enclave.admission import private_runtime_dir
+    from tazpod.sysio.files import write_atomic
+
+    private_runtime_dir()
+    write_atomic(APPROVED_FILE, digest.encode() + b"\n", mode=0o600)
+
+
+def approved_digest(started_with: str) -> str:
+    try:
+        newer = APPROVED_FILE.read_text().strip()
+    except OSError:
+        return started_with
+    return newer if len(newer) == 64 and newer.isalnum() else started_with
+
+
+def handle(conn: socket.socket, user_uid: int, digest: str) -> None:
+    """One request, in a child of the opener: run it, tell the user's side its exit code."""
+    from tazpod.sysio import ptyrelay
+
+    conn.settimeout(30)
+    _pid, uid = peer(conn)
+    if uid != user_uid:
+        _reply(conn, {"error": "not this container's user"})
+        return
+    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 4)
+    try:
+        request = json.loads(data)
+        if not isinstance(request, dict) or len(fds) not in (3, 4):
+            raise UsageError("the request needs a JSON object and stdin, stdout, stderr")
+        argv = [*CONTAINER_TAZPOD, APPROVED_OPTION + digest]
+        argv += inner_argv(request, passphrase=len(fds) == 4)
+    except (ValueError, TazpodError) as err:
+        _reply(conn, {"error": str(err)})
+        return
+    conn.settimeout(None)
+    env = _environment(request)
+    stdin, stdout, stderr, *extra = fds
+    terminal = os.isatty(stdin) and os.isatty(stdout)
+    if not terminal:
+        child = ptyrelay.spawn(argv, env, "/workspace", (stdin, stdout, stderr), extra)
+        for fd in fds:
+            os.close(fd)
+        _reply(conn, {"started": True})
+        code = _wait_or_hang_up(conn, child)
+    else:
+        code = _on_terminal(conn, argv, env, fds)
+    _reply(conn, {"exit": code})
+
+
+def _on_terminal(conn: socket.socket, argv: list[str], env: dict[str, str], fds: list[int]) -> int:
+    from tazpod.sysio import ptyrelay
+
+    master, slave = os.openpty()
+    user_in, user_out, _stderr, *extra = fds
+    ptyrelay.copy_size(user_in, slave)
+    child = ptyrelay.spawn(argv, env, "/workspace", (slave, slave, slave), extra, terminal=slave)
+    os.close(slave)
+    for fd in extra:
+        os.close(fd)
+    _reply(conn, {"started": True})
+    status: list[int] = []
+
+    def gone() -> bool:
+        if not status:
+            pid, code = os.waitpid(child, os.WNOHANG)
+            if pid:
+                status.append(code)
+        return bool(status)
+
+    ended = ptyrelay.relay(
+        user_in, user_out, master, conn, lambda _data: ptyrelay.copy_size(user_in, master), gone
+    )
+    if not ended:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGHUP)
+    os.close(master)
+    for fd in (user_in, user_out, _stderr):
+        os.close(fd)
+    if not status:
+        status.append(os.waitpid(child, 0)[1])
+    return os.waitstatus_to_exitcode(status[0]) % 256
+
+
+def _wait_or_hang_up(conn: socket.socket, child: int) -> int:
+    import select
+
+    while True:
+        pid, status = os.waitpid(child, os.WNOHANG)
+        if pid:
+            return os.waitstatus_to_exitcode(status) % 256
+        ready, _, _ = select.select([conn], [], [], 0.5)
+        if ready and not conn.recv(4096):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGHUP)
+            return os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) % 256
+
+
+def refuse(conn: socket.socket, message: str) -> None:
+    _reply(conn, {"error": message})
+
+
+def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(json.dumps(message).encode() + b"\n")
