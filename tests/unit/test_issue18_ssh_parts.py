@@ -148,3 +148,54 @@ def test_the_opener_passes_only_the_terminal_type_and_an_absolute_cwd() -> None:
     env = opener._environment({"term": "xterm-256color", "cwd": "/workspace/sub"})
     assert env["TERM"] == "xterm-256color" and env["TAZPOD_WORKDIR"] == "/workspace/sub"
     assert env["PATH"].startswith("/usr/local/sbin") and env["HOME"] == "/root"
+
+
+def test_a_terminal_that_is_not_the_requesters_own_is_refused() -> None:
+    """The attack review's F4: a same-uid process handed the opener another session's
+    terminal, and root's prompt appeared there for the attacker's command."""
+    master, slave = os.openpty()  # a terminal, but nobody's controlling terminal
+    read_end, write_end = os.pipe()
+    try:
+        problem = opener.foreign_terminal(os.getpid(), [slave, slave, write_end])
+        assert problem is not None and "not your session's own" in problem
+        assert opener.foreign_terminal(os.getpid(), [read_end, write_end, write_end]) is None
+    finally:
+        for fd in (master, slave, read_end, write_end):
+            os.close(fd)
+
+
+def test_the_controlling_terminal_is_read_from_proc(tmp_path: Path) -> None:
+    from tazpod.sysio import procfs
+
+    assert procfs.terminal_of(2**22 + 12345) is None  # no such process
+    pid = os.fork()
+    if pid == 0:  # a new session on a pty of its own: its controlling terminal
+        os.setsid()
+        _master, slave = os.openpty()
+        import fcntl
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        found = procfs.terminal_of(os.getpid())
+        info = os.fstat(slave)
+        ok = found is not None and found[:2] == (os.major(info.st_rdev), os.minor(info.st_rdev))
+        os._exit(0 if ok else 1)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing a terminal's owner needs root")
+def test_the_users_terminal_is_roots_while_root_reads_it_and_given_back() -> None:
+    master, slave = os.openpty()
+    try:
+        os.fchown(slave, 12345, -1)
+        os.fchmod(slave, 0o620)
+        held = opener._hold_terminal(slave)
+        info = os.fstat(slave)
+        assert (info.st_uid, info.st_mode & 0o777) == (0, 0o600)
+        opener._release_terminal(held)
+        info = os.fstat(slave)
+        assert (info.st_uid, info.st_mode & 0o777) == (12345, 0o620)
+    finally:
+        os.close(master)
+        os.close(slave)

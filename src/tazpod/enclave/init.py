@@ -18,8 +18,9 @@ import time
 from collections.abc import Callable
 
 from tazpod.enclave import opener
+from tazpod.errors import TazpodError
 
-_STOP_WAIT = 8.0  # seconds of the engine's 10-second grace period for the enclaves' saves
+_STOP_WAIT = 9.5  # seconds of the engines' 10-second grace period for the enclaves' saves
 MAX_HANDLERS = 32  # requests served at once (a flood of connections forks no more)
 _handlers: set[int] = set()
 
@@ -41,20 +42,23 @@ def _close_enclaves(report: Callable[[str], None]) -> None:
     from tazpod.enclave import admission
     from tazpod.project import paths
 
+    deadline = time.monotonic() + _STOP_WAIT
     doors = sorted(paths.RUNTIME_DIR.glob("enclave-*.sock")) if paths.RUNTIME_DIR.is_dir() else []
     for door in doors:
-        conn = admission.knock(door, timeout=2.0)
-        if conn is None:
-            continue
-        with conn, contextlib.suppress(OSError, ValueError):
-            admission.ask(conn, "lock")
+        try:
+            conn = admission.knock(door, timeout=2.0)
+            if conn is None:
+                continue
+            with conn:
+                admission.ask(conn, "lock")
             report(f"asked the enclave at {door.name} to save and close")
-    deadline = time.monotonic() + _STOP_WAIT
-    while time.monotonic() < deadline and any(
-        admission.knock(door, 1.0) is not None for door in doors
-    ):
+        except (OSError, ValueError, TazpodError) as err:
+            report(f"could not reach the enclave at {door.name}: {err}")
+    # The supervisor takes its door away once it has saved: wait for that, not for answers
+    # (a closing supervisor accepts no more connections; knocking would fill its backlog).
+    while time.monotonic() < deadline and any(door.exists() for door in doors):
         _reap()
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def serve(user_name: str, digest: str, report: Callable[[str], None]) -> int:
@@ -81,7 +85,10 @@ def serve(user_name: str, digest: str, report: Callable[[str], None]) -> int:
                     _close_enclaves(report)
                     return 0
             else:
-                _accept(listener, user.pw_uid, digest)
+                try:
+                    _accept(listener, user.pw_uid, digest)
+                except OSError as err:  # no process left to fork, say: the next one may do
+                    report(f"could not serve a request: {err}")
 
 
 def _accept(listener: object, uid: int, digest: str) -> None:
@@ -96,7 +103,12 @@ def _accept(listener: object, uid: int, digest: str) -> None:
         opener.refuse(conn, "busy: too many requests at once; try again")
         conn.close()
         return
-    child = os.fork()
+    try:
+        child = os.fork()
+    except OSError:
+        opener.refuse(conn, "cannot serve the request now (no process could be started)")
+        conn.close()
+        raise
     if child == 0:
         code = 0
         try:

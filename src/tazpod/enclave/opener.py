@@ -114,7 +114,7 @@ def handle(conn: socket.socket, user_uid: int, digest: str) -> None:
     from tazpod.sysio import ptyrelay
 
     conn.settimeout(30)
-    _pid, uid = peer(conn)
+    pid, uid = peer(conn)
     if uid != user_uid:
         _reply(conn, {"error": "not this container's user"})
         return
@@ -127,6 +127,12 @@ def handle(conn: socket.socket, user_uid: int, digest: str) -> None:
         argv += inner_argv(request, passphrase=len(fds) == 4)
     except (ValueError, TazpodError) as err:
         _reply(conn, {"error": str(err)})
+        return
+    problem = foreign_terminal(pid, fds[:3])
+    if problem is not None:
+        _reply(conn, {"error": problem})
+        for fd in fds:
+            os.close(fd)
         return
     conn.settimeout(None)
     env = _environment(request)
@@ -143,11 +149,49 @@ def handle(conn: socket.socket, user_uid: int, digest: str) -> None:
     _reply(conn, {"exit": code})
 
 
+def foreign_terminal(pid: int, fds: list[int]) -> str | None:
+    """Why a terminal among the request's descriptors is not the requester's to hand over:
+    every terminal must be its controlling terminal, with it in the foreground (a same-uid
+    process can open another session's terminal and would have root's passphrase prompt
+    shown there, and typed there, for its own command). None: none is foreign."""
+    from tazpod.sysio import procfs
+
+    own = procfs.terminal_of(pid)
+    for fd in fds:
+        if not os.isatty(fd):
+            continue
+        device = os.fstat(fd).st_rdev
+        if own is None or (os.major(device), os.minor(device)) != own[:2]:
+            return "a terminal that is not your session's own was handed over"
+        if own[2] != own[3]:
+            return "your tazpod is not in its terminal's foreground"
+    return None
+
+
+def _announce(user_out: int, argv: list[str]) -> None:
+    """What root's tazpod runs, on the user's terminal before it asks for the passphrase."""
+    inner = argv[len(CONTAINER_TAZPOD) + 1 :]
+    line = f"tazpod: root in the container runs `tazpod {' '.join(inner)}` for you\r\n"
+    with contextlib.suppress(OSError):
+        os.write(user_out, line.encode(errors="replace")[:4096])
+
+
 def _on_terminal(conn: socket.socket, argv: list[str], env: dict[str, str], fds: list[int]) -> int:
+    user_in, user_out = fds[0], fds[1]
+    _announce(user_out, argv)
+    owner = _hold_terminal(user_in)
+    try:
+        return _relayed(conn, argv, env, fds)
+    finally:
+        _release_terminal(owner)
+
+
+def _relayed(conn: socket.socket, argv: list[str], env: dict[str, str], fds: list[int]) -> int:
+    """Root's tazpod on a pty of its own, relayed to the user's terminal; its exit code."""
     from tazpod.sysio import ptyrelay
 
+    user_in, user_out, extra = fds[0], fds[1], fds[3:]
     master, slave = os.openpty()
-    user_in, user_out, _stderr, *extra = fds
     ptyrelay.copy_size(user_in, slave)
     child = ptyrelay.spawn(argv, env, "/workspace", (slave, slave, slave), extra, terminal=slave)
     os.close(slave)
@@ -163,18 +207,42 @@ def _on_terminal(conn: socket.socket, argv: list[str], env: dict[str, str], fds:
                 status.append(code)
         return bool(status)
 
-    ended = ptyrelay.relay(
-        user_in, user_out, master, conn, lambda _data: ptyrelay.copy_size(user_in, master), gone
-    )
+    try:
+        ended = ptyrelay.relay(
+            user_in, user_out, master, conn, lambda _data: ptyrelay.copy_size(user_in, master), gone
+        )
+    except OSError:
+        ended = False
     if not ended:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGHUP)
     os.close(master)
-    for fd in (user_in, user_out, _stderr):
-        os.close(fd)
     if not status:
         status.append(os.waitpid(child, 0)[1])
     return os.waitstatus_to_exitcode(status[0]) % 256
+
+
+def _hold_terminal(fd: int) -> tuple[int, os.stat_result] | None:
+    """The user's terminal is root's (0600) while root's tazpod reads from it: a process of
+    the user that had not opened it yet cannot open it now (one that had still can)."""
+    try:
+        info = os.fstat(fd)
+        kept = os.dup(fd)
+        os.fchown(kept, 0, -1)
+        os.fchmod(kept, 0o600)
+    except OSError:
+        return None
+    return kept, info
+
+
+def _release_terminal(owner: tuple[int, os.stat_result] | None) -> None:
+    if owner is None:
+        return
+    kept, info = owner
+    with contextlib.suppress(OSError):
+        os.fchown(kept, info.st_uid, info.st_gid)
+        os.fchmod(kept, info.st_mode & 0o7777)
+    os.close(kept)
 
 
 def _wait_or_hang_up(conn: socket.socket, child: int) -> int:

@@ -32,6 +32,23 @@ def _connect() -> socket.socket:
     return conn
 
 
+def _cwd() -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # removed from under us: the enclave's command starts in the home
+        return ""
+
+
+def _let_go() -> None:
+    """Our stdin and stdout are root's side's now: keep no pipe of the command's open here
+    (stderr stays, for our own messages; this process is not dumpable)."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        if not os.isatty(fd):
+            os.dup2(null, fd)
+    os.close(null)
+
+
 def _lines(conn: socket.socket) -> Any:
     pending = b""
     while True:
@@ -54,7 +71,16 @@ def request(
     passphrase_file: str | None = None,
     passphrase_fd: int | None = None,
 ) -> int:
-    """Ask root's opener; the exit code of what it ran."""
+    """Ask root's opener; the exit code of what it ran.
+
+    This process is made non-dumpable first: another process of the user can then neither
+    trace it nor open what it holds through /proc/<pid>/fd (the enclave command's pipes,
+    the passphrase file), and once its descriptors are handed over it keeps no pipe of
+    the command's open (a terminal stays: the user's shell holds it anyway).
+    """
+    from tazpod.sysio import linux
+
+    linux.prctl(linux.PR_SET_DUMPABLE, 0)
     passfd = None
     if passphrase_file is not None:
         try:
@@ -71,7 +97,7 @@ def request(
         "command": list(command),
         "sync": sync,
         "term": os.environ.get("TERM", ""),
-        "cwd": os.getcwd(),
+        "cwd": _cwd(),
     }
     fds = [0, 1, 2, *([passfd] if passfd is not None else [])]
     terminal = os.isatty(0)
@@ -84,6 +110,7 @@ def request(
         socket.send_fds(conn, [json.dumps(payload).encode() + b"\n"], fds)
         if passfd is not None and passphrase_file is not None:
             os.close(passfd)
+        _let_go()
 
         def resize(_signum: int, _frame: object) -> None:
             with contextlib.suppress(OSError):

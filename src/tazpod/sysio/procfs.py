@@ -79,3 +79,23 @@ def environ_pairs(source: Path = FIRST_PROCESS_ENVIRON) -> list[tuple[str, str]]
         if sep:
             pairs.append((name, value))
     return pairs
+
+
+def terminal_of(pid: int) -> tuple[int, int, int, int] | None:
+    """(major, minor) of the process's controlling terminal, its process group and the
+    terminal's foreground process group, from /proc/<pid>/stat; None when it has no
+    terminal or is gone. (The kernel's tty_nr packs major and minor as below.)"""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()  # after "pid (comm) "
+    try:
+        pgrp, tty_nr, tpgid = int(fields[2]), int(fields[4]), int(fields[5])
+    except (IndexError, ValueError):
+        return None
+    if tty_nr == 0:
+        return None
+    major = (tty_nr >> 8) & 0xFFF
+    minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
+    return major, minor, pgrp, tpgid
