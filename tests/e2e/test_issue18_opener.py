@@ -4,10 +4,12 @@ container's first process, started by `tazpod up`), which builds the enclave."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
 from tests.system.conftest import wait_for
+from tests.system.ptyutil import PtySession
 
 from .conftest import Pod, _tazpod
 from .enclave_checks import probe
@@ -153,3 +155,29 @@ def test_the_engines_stop_saves_an_enclave_opened_inside(pod: Pod) -> None:
     assert pod.tazpod("up").returncode == 0
     again = _run_inside(pod, "cat", "/home/tazpod/secrets/stopped")
     assert again.stdout == "before-stop\n", again.stderr
+
+
+def test_unlock_typed_on_a_terminal_in_the_container(pod: Pod) -> None:
+    """`tazpod ssh`, then `tazpod unlock` typed in it: root's prompt on a terminal of its own,
+    relayed to the user's, which is root's while it reads; the shell, its exit code."""
+    assert pod.tazpod("up").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TAZPOD_", "SUDO_"))}
+    session = PtySession([_tazpod(), "exec", "--", "bash", "--norc", "-i"], env, pod.root)
+    session.expect(r"\$ $")
+    session.send("PS1='inside$ '; tazpod unlock\n")
+    session.expect("runs `tazpod unlock` for you")
+    session.expect("passphrase")
+    user_tty = "stat -L -c %U:%a /proc/$(pgrep -o -u tazpod -x bash)/fd/0"
+    owner = pod.cli("exec", "-u", "tazpod", pod.name, "sh", "-c", user_tty)
+    session.send("typed passphrase\n")
+    session.expect("repeat")
+    session.send("typed passphrase\n")
+    session.expect(r"\$ $")
+    session.send('echo "tty=$(tty) user=$(id -un)" > ~/secrets/who; cat ~/secrets/who; exit 7\n')
+    session.expect("inside\\$ ")
+    given_back = pod.cli("exec", "-u", "tazpod", pod.name, "sh", "-c", user_tty)
+    session.send("echo code=$?; exit\n")
+    assert session.wait() == 0, session.output
+    assert "user=tazpod" in session.output and "code=7" in session.output
+    assert owner.stdout.strip() == "root:600", owner.stdout + owner.stderr
+    assert given_back.stdout.strip() == "tazpod:620", given_back.stdout + given_back.stderr
