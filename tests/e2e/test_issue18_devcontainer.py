@@ -118,6 +118,10 @@ def test_issue18_a_devcontainer_json_project_comes_up_with_its_build_env_and_hoo
     assert again.returncode == 0 and "already running" in again.stdout, again.stderr
     assert (pod.root / ".created").read_text() == "created\n"  # not run again
     assert (pod.root / ".started").read_text() == "started\n"
+    # its image has no tazpod of root's: the enclave cannot be built there, and says so
+    unlock = pod.tazpod("run", "--", "true", input="")
+    assert unlock.returncode in (126, 127), unlock.stderr
+    assert "no tazpod in /opt/tazpod" in unlock.stderr and "FROM one of tazpod's" in unlock.stderr
 
     replaced = pod.tazpod("up", "--replace", timeout=600)
     assert replaced.returncode == 0, replaced.stderr[-3000:]

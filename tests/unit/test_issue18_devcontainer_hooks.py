@@ -90,7 +90,8 @@ def test_after_create_the_hooks_run_in_order_as_the_user_in_the_workspace(
     assert {(user, tty, workdir) for _n, _a, user, tty, workdir in engine.calls} == {
         ("dev", False, "/workspace")
     }
-    assert "shown-live" in capfd.readouterr().out
+    # through the UI's progress (which escapes what the container prints), not raw
+    assert "shown-live" in said and "shown-live" not in capfd.readouterr().out
     assert said[0] == f"running onCreateCommand: echo on_create >> {log}"
 
 
@@ -168,19 +169,29 @@ def test_attach_hooks_run_only_when_asked(tmp_path: Path) -> None:
     assert log.read_text() == "attached\n"
 
 
-def test_a_pods_hooks_go_through_its_exec_stream() -> None:
+def test_a_pods_hooks_go_through_its_exec_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tazpod.engines.kubernetes import stream
+    from tazpod.engines.kubernetes.engine import as_user
+
     seen: list[tuple[Any, ...]] = []
+
+    def captured(engine: Any, name: str, argv: list[str]) -> tuple[int, bytes, bytes]:
+        seen.append((name, argv))
+        return 0, b"built \x1b[2Jit\n", b""
+
+    monkeypatch.setattr(stream, "run_capture", captured)
 
     class Pod(LocalEngine):
         name = "kubernetes"
 
         def session(self, *args: Any) -> int:
-            seen.append(args)
-            return 0
+            raise AssertionError("a hook's output is captured, never a raw session")
 
-    hooks.run_hooks(Pod(), INFO, _with_hooks(post_start=_shell("make")), "post_start", print)
-    # no stdin from here (b""): a hook never waits on the relay for this process's input
-    assert seen == [(INFO.name, ["/bin/sh", "-c", "make"], "dev", False, "/workspace", b"")]
+    said: list[str] = []
+    hooks.run_hooks(Pod(), INFO, _with_hooks(post_start=_shell("make")), "post_start", said.append)
+    merged = [*hooks._MERGED, "/bin/sh", "-c", "make"]
+    assert seen == [(INFO.name, as_user(merged, "dev", "/workspace"))]
+    assert "built \x1b[2Jit" in said  # (the UI escapes it as it prints)
 
 
 # -- the container's settings -----------------------------------------------------------------

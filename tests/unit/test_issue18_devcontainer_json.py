@@ -473,3 +473,15 @@ def test_a_root_level_devcontainer_json(in_tmp: Path, cli: Cli) -> None:
     _write(in_tmp, PYTHON_IMAGE, ".devcontainer.json")
     assert cli("init", "--from-devcontainer")[0] == 0
     assert _config(in_tmp).devcontainer.source == ".devcontainer.json"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/usr/bin/../../workspace/bin:/bin", "/run/lock:/bin", "/var/lock", "/bin:/var/mail/x"],
+)
+def test_a_path_entry_is_judged_as_the_kernel_walks_it(path: str) -> None:
+    """Attack review 2, F2: `..` and the world-writable lock and mail directories."""
+    from tazpod.project import validate
+
+    with pytest.raises(ValueError, match="which sessions in the container can write"):
+        validate.env_value("PATH", path)

@@ -193,3 +193,100 @@ def test_hooks_in_config_yaml_take_the_three_forms(in_tmp: Path, cli: Cli) -> No
     assert hooks.post_start == (HookCommand("", ("git", "fetch")),)
     assert hooks.post_attach == (HookCommand("web", "npm start"), HookCommand("db", ("make", "db")))
     assert hooks.post_create == ()
+
+
+# -- what `tazpod trust` shows is what it approves (attack review 2, F1) --------------------------
+def _custom_dockerfile_project(root: Path, cli: Cli) -> Path:
+    code, _out, err = cli("init", "base")
+    assert code == 0, err
+    config = root / ".tazpod" / "config.yaml"
+    config.write_text(config.read_text() + "build:\n  dockerfile: Dockerfile\n  context: ctx\n")
+    (root / "ctx").mkdir()
+    (root / "ctx" / "notes.txt").write_text("context file\n")
+    dockerfile = root / "Dockerfile"
+    dockerfile.write_text("FROM debian\nRUN echo EVIL-AS-APPROVED\n")
+    return dockerfile
+
+
+def test_trust_shows_the_build_files_as_it_approves_them_not_as_the_workspace_has_them_later(
+    in_tmp: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    import sys
+
+    from tazpod.project import build_files
+
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    dockerfile = _custom_dockerfile_project(in_tmp, cli)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+
+    def answer(_prompt: str) -> str:  # the container swaps the file while the user looks
+        dockerfile.write_text("FROM debian\nRUN echo harmless\n")
+        return "y"
+
+    monkeypatch.setattr("builtins.input", answer)
+    code, _out, err = cli("trust")
+    assert code == 0, err
+    assert "| RUN echo EVIL-AS-APPROVED" in err  # what the user was shown ...
+    approved = trust.load_approved_build(in_tmp)
+    assert approved is not None
+    shown = build_files._digest(next(state.rglob("Dockerfile")))
+    assert approved[build_files.DOCKERFILE] == shown  # ... is exactly what was approved
+    assert "these copies, read just now, are what you approve" in err
+    # and the swapped file is not what is approved: the next trust names it
+    code, _out, err = cli("trust", "--yes")
+    assert "build file Dockerfile: changed" in err
+
+
+def test_a_build_file_changed_while_trust_reads_it_approves_nothing(in_tmp: Path, cli: Cli) -> None:
+    from tazpod.project import build_files
+    from tazpod.project.locate import Project
+
+    dockerfile = _custom_dockerfile_project(in_tmp, cli)
+    project = Project(in_tmp)
+    config = read_project_config(project.config_path).config
+    current = build_files.project_manifest(project, config)
+    dockerfile.write_text("FROM debian\nRUN echo swapped\n")
+    with pytest.raises(ConfigError, match="changed while `tazpod trust` read it"):
+        build_files.review_copies(project, config, current, ["Dockerfile"], in_tmp / "review")
+
+
+def test_replace_checks_the_new_images_files_before_it_removes_the_old_container(
+    in_tmp: Path,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Attack review 2, F3: a touched context file left the user with no container."""
+    from tazpod import __version__
+    from tazpod.engines import devcontainer
+    from tazpod.engines.base import LABEL_MANAGED, LABEL_PROJECT, LABEL_VERSION, ContainerInfo
+    from tazpod.project.locate import Project
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+    _custom_dockerfile_project(in_tmp, cli)
+    assert cli("trust", "--yes")[0] == 0
+    (in_tmp / "ctx" / "notes.txt").write_text("touched from the container\n")
+    project = Project(in_tmp)
+    config = read_project_config(project.config_path).config
+    labels = {LABEL_MANAGED: "true", LABEL_PROJECT: str(in_tmp), LABEL_VERSION: __version__}
+    removed: list[str] = []
+
+    class Engine:
+        name = "docker"
+
+        def find(self, name: str) -> ContainerInfo:
+            return ContainerInfo(name, "id", "running", config.image, labels)
+
+        def image_exists(self, image: str) -> bool:
+            return False  # the new container's image is to be built
+
+        def remove(self, name: str, purge: bool = False) -> None:
+            removed.append(name)
+
+    with pytest.raises(trust.UntrustedConfigError, match="not the ones you approved"):
+        devcontainer.up(Engine(), project, config, lambda _m: None, replace=True)  # type: ignore[arg-type]
+    assert removed == []

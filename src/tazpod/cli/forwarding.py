@@ -133,8 +133,26 @@ def forward(
     argv = [*CONTAINER_TAZPOD, approved, *command]
     if inner[0] in ENCLAVE_COMMANDS:
         lifeline = [*CONTAINER_TAZPOD, approved, "lock", "--on-hangup"]
-        return _tied_session(engine, info.name, argv, lifeline, interactive, data)
-    return run_session(engine, info.name, argv, "0", interactive, data)
+        code = _tied_session(engine, info.name, argv, lifeline, interactive, data)
+    else:
+        code = run_session(engine, info.name, argv, "0", interactive, data)
+    if code in NO_PROGRAM:
+        ui.error(NO_TAZPOD_IN_IMAGE, hint=NO_TAZPOD_HINT)
+    return code
+
+
+# The engines' exit codes for a program that is not there (docker 126, podman 127): tazpod's
+# own never are these. An image of a devcontainer.json's own may lack root's tazpod.
+NO_PROGRAM = (126, 127)
+NO_TAZPOD_IN_IMAGE = (
+    "the container's image has no tazpod in /opt/tazpod (root's, which builds the enclave"
+    " and serves ssh): the engine could not start it"
+)
+NO_TAZPOD_HINT = (
+    "build the image FROM one of tazpod's (tazpod-base:<version>, `tazpod build`), or install"
+    " tazpod into it as images/base/Dockerfile does (python3 -m venv /opt/tazpod, then pip"
+    " install tazpod there)"
+)
 
 
 ENCLAVE_COMMANDS = ("run", "unlock")
@@ -216,7 +234,7 @@ def enclave_open_in(context: Context, engine: Engine, name: str) -> bool | None:
     except EngineError:
         return None
     missing = ("no such file", "not found")
-    if code in (126, 127) and any(word in (out + err).lower() for word in missing):
+    if code in NO_PROGRAM and any(word in (out + err).lower() for word in missing):
         # The engine's word that root's /opt/tazpod is not in the image (a devcontainer's
         # own): no tazpod there, no enclave either. (126 alone may be a failed exec.)
         return False

@@ -174,7 +174,7 @@ def spec_for(
 # the image has tazpod, else a process that only waits (as `sleep infinity` did).
 _FIRST = (
     'if [ -x /opt/tazpod/bin/python ]; then exec /opt/tazpod/bin/python -I -m tazpod "$@"; fi;'
-    " exec sleep infinity"
+    " PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH; exec sleep infinity"
 )
 
 
@@ -234,7 +234,9 @@ def up(
         if not replace and existing.state == "running":
             return UpResult(existing, "running")
         # A stopped container holds nothing (workspace and vault are on the host):
-        # recreate it, so that configuration changes take effect.
+        # recreate it, so that configuration changes take effect. What the new one needs
+        # approved is checked first: a refusal then leaves the old one where it was.
+        _check_build_approval(engine, project, config)
         engine.remove(existing.name)
     if not engine.image_exists(config.image):
         if config.vertical is None and config.build is None:
@@ -263,6 +265,19 @@ def up(
             _refuse_workspace(engine, started, mismatch)
     action = "created" if existing is None else ("replaced" if replace else "recreated")
     return UpResult(started, action)
+
+
+def _check_build_approval(engine: Engine, project: Project, config: ProjectConfig) -> None:
+    """Refuse now (UntrustedConfigError) when the image the new container needs would be
+    built from files of the project's that are not the approved ones."""
+    from tazpod.project import build_files
+
+    features = bool(config.devcontainer_features) and engine.name != "kubernetes"
+    built = build_files.custom(config.build) and not engine.image_exists(config.image)
+    if features or built:
+        from tazpod.images.stack import approved_build_files
+
+        approved_build_files(project, config)
 
 
 def _create_started(engine: Engine, spec: ContainerSpec, progress: Progress) -> ContainerInfo:

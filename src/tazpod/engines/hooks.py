@@ -102,23 +102,13 @@ class _Runner:
     last_code: int = 0
 
     def live(self, hook: HookCommand) -> int:
-        """One command, its output straight to ours; its exit code."""
-        session = getattr(self.engine, "session", None)  # Kubernetes: the API's exec stream
-        if session is not None:
-            self.last_code = int(
-                session(self.container, argv_of(hook), self.user, False, WORKDIR, b"")
-            )
-            return self.last_code
-        from tazpod.sysio.environ import Inherit, child_env
-        from tazpod.sysio.run import CannotRun, run
-
-        command = self.engine.exec_argv(self.container, argv_of(hook), self.user, False, WORKDIR)
-        try:
-            # The user's own engine client: its settings are in the user's environment.
-            env = child_env(inherit=Inherit.EVERYTHING)
-            self.last_code = run(command, input=b"", env=env, capture=False, check=False).returncode
-        except CannotRun as err:
-            raise EngineError(f"cannot run the hook: {err.reason}") from err
+        """One command, each line of its output shown as it comes (through the UI, which
+        escapes what the container prints: it cannot forge tazpod's lines); its exit code."""
+        argv = [*_MERGED, *argv_of(hook)]
+        if getattr(self.engine, "session", None) is not None:  # Kubernetes: the exec stream
+            self.last_code = self._pod_captured(hook, argv)
+        else:
+            self.last_code = self._piped(hook, argv)
         return self.last_code
 
     def parallel(self, hooks: Sequence[HookCommand]) -> list[tuple[HookCommand, int]]:
@@ -155,12 +145,12 @@ class _Runner:
         except CannotRun as err:
             raise EngineError(f"cannot run the hook: {err.reason}") from err
         for raw in child.stdout:
-            self.progress(f"[{hook.name}] {raw.decode(errors='replace').rstrip()}")
+            self.progress(f"{_label(hook)}{raw.decode(errors='replace').rstrip()}")
         try:
             child.finish()
         except CommandFailed as err:
             if err.last_line:
-                self.progress(f"[{hook.name}] {err.last_line}")
+                self.progress(f"{_label(hook)}{err.last_line}")
             return err.returncode
         return 0
 
@@ -175,8 +165,12 @@ class _Runner:
             as_user(argv, self.user, WORKDIR),
         )
         for line in out.decode(errors="replace").splitlines():
-            self.progress(f"[{hook.name}] {line}")
+            self.progress(f"{_label(hook)}{line}")
         return code
+
+
+def _label(hook: HookCommand) -> str:
+    return f"[{hook.name}] " if hook.name else ""
 
 
 def _failed(

@@ -178,3 +178,52 @@ def _changed(project: Project, path: Path) -> ConfigError:
         f"{path} changed while the image was being built from it: not built",
         hint=f"review it, run `tazpod trust` in {project.root}, and build again",
     )
+
+
+def source_of(project: Project, config: ProjectConfig, key: str) -> Path | None:
+    """The workspace file a manifest key stands for (None: not one of this config's)."""
+    if (key == DOCKERFILE or key.startswith(_CONTEXT)) and config.build and custom(config.build):
+        context, dockerfile = _places(project, config.build)
+        return dockerfile if key == DOCKERFILE else context / key[len(_CONTEXT) :]
+    if key.startswith(FEATURE):
+        rest = key[len(FEATURE) :]
+        for feature in config.devcontainer_features:
+            if rest.startswith(feature.path + "/"):
+                return project.root / feature.path / rest[len(feature.path) + 1 :]
+    return None
+
+
+def review_copies(
+    project: Project, config: ProjectConfig, current: Manifest, keys: list[str], target: Path
+) -> dict[str, Path]:
+    """Copies of the files ``keys`` name, read now and checked against ``current`` (the
+    digests about to be approved), in ``target``, a directory of the host user's own: what
+    the user reviews is then exactly what is approved, whatever the workspace's copy (which
+    every session in the container can rewrite) says a moment later."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(mode=0o700, parents=True)
+    copies: dict[str, Path] = {}
+    for key in keys:
+        source = source_of(project, config, key)
+        expected = current.get(key, "")
+        if source is None or not expected.startswith("sha256:"):
+            continue  # a link (shown by its target) or nothing to show
+        copy = target / key
+        copy.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            copied = _digest(source, copy_to=copy)
+        except OSError as err:
+            raise _changed_while_read(project, source) from err
+        if copied != expected:
+            raise _changed_while_read(project, source)
+        os.chmod(copy, 0o600)
+        copies[key] = copy
+    return copies
+
+
+def _changed_while_read(project: Project, path: Path) -> ConfigError:
+    return ConfigError(
+        f"{path} changed while `tazpod trust` read it: nothing approved",
+        hint=f"something in the container is changing it; run `tazpod trust` in"
+        f" {project.root} again once it is still",
+    )

@@ -6,6 +6,7 @@ the file, line and key. ``parse_size_mib`` also serves the command line.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -127,7 +128,8 @@ _LOADER_NAMES = frozenset(
 # Directories a session in the container can write: no PATH entry may name them.
 _WRITABLE_PLACES = (
     *("/workspace", "/home", "/root", "/run/user"),
-    *("/tmp", "/var/tmp", "/dev/shm"),  # noqa: S108 (names, never opened)
+    *("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue"),  # noqa: S108 (names, never opened)
+    *("/run/lock", "/var/lock", "/var/mail", "/var/spool/mail", "/var/crash"),
 )
 
 
@@ -156,7 +158,9 @@ def env_value(name: str, value: Any) -> str:
     if "\0" in text:
         raise ValueError("must not hold a NUL character")
     if name == "PATH":
-        for entry in text.split(":"):
+        for written in text.split(":"):
+            # as the kernel walks it: /usr/bin/../../workspace/bin is /workspace/bin
+            entry = posixpath.normpath(written) if written.startswith("/") else written
             if not entry.startswith("/") or any(
                 entry == place or entry.startswith(place + "/") for place in _WRITABLE_PLACES
             ):

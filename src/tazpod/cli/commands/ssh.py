@@ -67,7 +67,12 @@ def _stdio(ui: UI) -> int:
     """The ssh protocol on our stdin and stdout, to `sshd -i` as root in the container
     (tazpod.remote.sshd): what ssh's ProxyCommand runs. Nothing but the protocol goes
     to stdout; messages go to stderr, which ssh shows."""
-    from tazpod.cli.forwarding import CONTAINER_TAZPOD
+    from tazpod.cli.forwarding import (
+        CONTAINER_TAZPOD,
+        NO_PROGRAM,
+        NO_TAZPOD_HINT,
+        NO_TAZPOD_IN_IMAGE,
+    )
     from tazpod.engines.devcontainer import require_running
     from tazpod.remote import keys, proxy
 
@@ -77,7 +82,10 @@ def _stdio(ui: UI) -> int:
     found = keys.ensure(context.config.container_name)
     preamble = proxy.header(found, context.config.user)
     target = info.full_id or info.name
-    return proxy.carry(engine, target, [*CONTAINER_TAZPOD, "ssh-serve"], preamble)
+    code = proxy.carry(engine, target, [*CONTAINER_TAZPOD, "ssh-serve"], preamble)
+    if code in NO_PROGRAM:
+        ui.error(NO_TAZPOD_IN_IMAGE, hint=NO_TAZPOD_HINT)
+    return code
 
 
 def _settings_seen() -> dict[str, Any] | None:

@@ -16,6 +16,12 @@ from tazpod.cli.context import Context
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tazpod.project.build_files import Manifest
+    from tazpod.project.config import ProjectConfig
+    from tazpod.project.locate import Project
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -54,6 +60,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             " root from the workspace): review these files\n"
             + "\n".join(f"  {row}" for row in file_changes)
         )
+    if file_changes and files is not None and not args.yes:
+        _show_files(ui, project, loaded.config, trust.load_approved_build(project.root), files)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(
@@ -67,6 +75,46 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     ui.info(f"approved; kept in {path}")
     _hand_to_container(Context(project, loaded.config, secrets), ui)
     return 0
+
+
+_SHOWN_BYTES = 16384  # a file up to this size is shown whole
+_SHOWN_LINES = 400  # at most this many lines of them all
+
+
+def _show_files(
+    ui: UI, project: Project, config: ProjectConfig, approved: Manifest | None, files: Manifest
+) -> None:
+    """The changed build files as they are about to be approved: copied now into a directory
+    of yours (checked against the digests approved below), and the small text ones shown.
+    The workspace's own copy is not what to review: a session in the container can swap it
+    between your look and your answer (the attack review did)."""
+    from tazpod.project import build_files, trust
+
+    before = approved or {}
+    keys = [key for key in sorted(files) if before.get(key) != files[key]]
+    import hashlib
+
+    named = hashlib.sha256(str(project.root).encode()).hexdigest()[:16]
+    review = trust.state_dir() / "review" / named
+    copies = build_files.review_copies(project, config, files, keys, review)
+    budget = _SHOWN_LINES
+    for key, copy in copies.items():
+        data = copy.read_bytes()
+        text = data.decode("utf-8", errors="strict") if len(data) <= _SHOWN_BYTES else None
+        if text is None or "\0" in text or budget <= 0:
+            ui.info(f"{key}: {len(data)} bytes, not shown: review {copy}")
+            continue
+        lines = text.splitlines()
+        ui.info(f"----- {key} (as it will be approved) -----")
+        for line in lines[:budget]:
+            ui.info(f"| {line}")
+        if len(lines) > budget:
+            ui.info(f"... the rest: {copy}")
+        budget -= len(lines)
+    for key in keys:
+        if files[key].startswith("symlink:"):
+            ui.info(f"{key}: a link to {files[key].removeprefix('symlink:')}")
+    ui.info(f"these copies, read just now, are what you approve: {review}")
 
 
 def _hand_to_container(context: Context, ui: UI) -> None:
