@@ -69,7 +69,7 @@ def _poll(predicate: Callable[[], object], timeout: float) -> object:
         found = predicate()
         if found:
             return found
-        time.sleep(0.1)
+        time.sleep(0.5)
     raise AssertionError("timed out waiting")
 
 
@@ -163,7 +163,9 @@ def test_ssh_scp_rsync_and_a_forwarded_port_through_the_engine(
             alias,
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # a file, never an unread pipe: each refused try before the server is up is a line
+        # of ssh's, and a full pipe would hold ssh (and its exit) on a write
+        stderr=(tmp_path / "tunnel.err").open("wb"),
     )
     try:
 

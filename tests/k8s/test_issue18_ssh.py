@@ -93,7 +93,7 @@ def test_issue18_ssh_scp_rsync_and_a_forwarded_port_into_the_pod(
         ],
         env=devpod.env(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(tmp_path / "tunnel.err").open("wb"),  # never an unread pipe: see tests/e2e
     )
     try:
         deadline = time.monotonic() + 90
