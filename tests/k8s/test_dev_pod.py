@@ -10,6 +10,7 @@ import struct
 import subprocess
 import termios
 import time
+from pathlib import Path
 
 from tazpod.errors import ExitCode
 from tests.system.ptyutil import PtySession
@@ -21,6 +22,7 @@ from .conftest import (
     service_account_kubeconfig,
     tazpod_bin,
 )
+from .ssh_checks import check_ssh_tools
 
 
 def _phase(pod: DevPod, kind: str, name: str) -> str:
@@ -117,7 +119,7 @@ def _resize(session: PtySession, rows: int, columns: int) -> None:
     fcntl.ioctl(session.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
 
-def test_enter_with_a_terminal(devpod: DevPod) -> None:
+def test_enter_with_a_terminal_and_ssh_tools(devpod: DevPod, tmp_path: Path) -> None:
     assert devpod.tazpod("up").returncode == 0
     session = PtySession([tazpod_bin(), "ssh"], devpod.env(), devpod.root)
     _resize(session, 33, 101)
@@ -138,6 +140,7 @@ def test_enter_with_a_terminal(devpod: DevPod) -> None:
     session.send("exit 3\n")
     assert session.wait() == 3
     assert "/dev/pts/" in session.output
+    check_ssh_tools(devpod, tmp_path)  # issue 18, on this pod (one pod start less)
 
 
 def test_workspace_push_pull_round_trip(devpod: DevPod) -> None:

@@ -1,6 +1,7 @@
-"""Issue 18 on a real cluster: OpenSSH's client reaches the dev pod through `tazpod ssh
---stdio` (the API's exec stream, no port, no Service); `ssh -L` reaches a server that
-only the pod's own network has (forwardPorts, the ssh way)."""
+"""Issue 18 on a real cluster, run on the pod of test_dev_pod's terminal test (one pod start
+less): OpenSSH's client reaches the dev pod through `tazpod ssh --stdio` (the API's exec
+stream, no port, no Service); `ssh -L` reaches a server that only the pod's own network has
+(forwardPorts, the ssh way)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,8 @@ def _ssh(
     )
 
 
-def test_issue18_ssh_scp_rsync_and_a_forwarded_port_into_the_pod(
-    devpod: DevPod, tmp_path: Path
-) -> None:
-    up = devpod.tazpod("up")
-    assert up.returncode == 0, up.stderr
+def check_ssh_tools(devpod: DevPod, tmp_path: Path) -> None:
+    """ssh, scp, rsync and `ssh -L` through `tazpod ssh-config`'s entry (the pod is up)."""
     ssh_dir = tmp_path / ".ssh"
     written = devpod.tazpod("ssh-config", "--ssh-dir", str(ssh_dir))
     assert written.returncode == 0, written.stderr
