@@ -17,7 +17,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from tazpod import __version__
 from tazpod.engines import seccomp
@@ -93,9 +93,10 @@ def spec_for(
     # engine bind its target, anywhere on the host, into the container.
     if gemini.is_dir() and not gemini.is_symlink():
         mounts.append(Mount(gemini, f"{home}/.gemini"))
-    from tazpod.engines.user_settings import extra_mounts, limits  # (not on exec's path)
+    if config.mounts:  # (the module only where there is something to check: `up`'s time)
+        from tazpod.engines.user_settings import extra_mounts
 
-    mounts += extra_mounts(project, config, warn)
+        mounts += extra_mounts(project, config, warn)
     # The project's variables first: tazpod's marker (and the display's) are never overridden.
     environment = {**config.environment, CONTAINER_MARKER: "1"}
     if config.x11:
@@ -166,8 +167,16 @@ def spec_for(
         seccomp=None if config.privileged else seccomp.profile_json(),
         anchors=tuple(dict.fromkeys(anchors)),
         command=first_process(config.user, approved),
-        **limits(config, warn),
+        **_limits(config, warn),
     )
+
+
+def _limits(config: ProjectConfig, warn: Progress) -> dict[str, Any]:
+    if (config.memory, config.cpus, config.shm_size, config.hostname) == (None,) * 4:
+        return {}  # the spec's defaults: no module to import for nothing (`up`'s time)
+    from tazpod.engines.user_settings import limits
+
+    return limits(config, warn)
 
 
 # The container's first process: tazpod's own init and opener (tazpod.enclave.init) where

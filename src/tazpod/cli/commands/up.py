@@ -82,8 +82,10 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             root, user = context.project.root, context.config.user
             summary = workspace.push(engine, result.info.name, root, user)
             ui.say(f"pushed {summary}; later: `tazpod workspace push|pull`")
-    from tazpod.engines.hooks import run_up_hooks  # (devcontainer.json's lifecycle hooks)
+    hooks = context.config.hooks
+    if any((hooks.on_create, hooks.update_content, hooks.post_create, hooks.post_start)):
+        from tazpod.engines.hooks import run_up_hooks  # (devcontainer.json's lifecycle hooks)
 
-    run_up_hooks(engine, result.info, context.config, result.action, ui.info)
+        run_up_hooks(engine, result.info, context.config, result.action, ui.info)
     ui.say("next: `tazpod ssh` for a shell, `tazpod unlock` for the enclave")
     return 0
