@@ -23,7 +23,6 @@ import os
 import pwd
 import signal
 import socket
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,8 @@ from tazpod.sysio.environ import CONTAINER
 SOCKET = Path("/run/tazpod-opener.sock")
 APPROVED_FILE = Path("/run/tazpod/approved")  # a newer approval, handed in by `tazpod trust`
 CONTAINER_TAZPOD = ("/opt/tazpod/bin/python", "-I", "-m", "tazpod")
-APPROVED_OPTION = "--approved-settings="
 OPS = ("unlock", "run", "lock")
 _HANGUP_WAIT = 300.0  # seconds a hung-up enclave has to save
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def peer(conn: socket.socket) -> tuple[int, int]:
-    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    pid, uid, _gid = struct.unpack("3i", raw)
-    return pid, uid
 
 
 def listen(user: pwd.struct_passwd) -> socket.socket:
@@ -81,8 +72,10 @@ def inner_argv(request: dict[str, Any], passphrase: bool) -> list[str]:
 def _environment(request: dict[str, Any]) -> dict[str, str]:
     """Root's tazpod's environment: the container's own (this process's), the user's
     terminal type, and where the user was (the enclave's command starts there, as the user)."""
+    from tazpod.enclave.env import DEFAULT_PATH
+
     env = {key: value for key, value in os.environ.items() if not key.startswith("TAZPOD_")}
-    env.update({"PATH": _PATH, "HOME": "/root", CONTAINER: "1"})
+    env.update({"PATH": DEFAULT_PATH, "HOME": "/root", CONTAINER: "1"})
     term = request.get("term")
     if isinstance(term, str) and term.replace("-", "").replace(".", "").isalnum():
         env["TERM"] = term
@@ -114,7 +107,9 @@ def handle(conn: socket.socket, user_uid: int, digest: str) -> None:
     from tazpod.sysio import ptyrelay
 
     conn.settimeout(30)
-    pid, uid = peer(conn)
+    from tazpod.enclave.supervisor import peer_uid  # (not on the user's client's path)
+
+    pid, uid = peer_uid(conn)
     if uid != user_uid:
         _reply(conn, {"error": "not this container's user"})
         return
@@ -123,6 +118,8 @@ def handle(conn: socket.socket, user_uid: int, digest: str) -> None:
         request = json.loads(data)
         if not isinstance(request, dict) or len(fds) not in (3, 4):
             raise UsageError("the request needs a JSON object and stdin, stdout, stderr")
+        from tazpod.project.trust import APPROVED_OPTION
+
         argv = [*CONTAINER_TAZPOD, APPROVED_OPTION + digest]
         argv += inner_argv(request, passphrase=len(fds) == 4)
     except (ValueError, TazpodError) as err:

@@ -30,7 +30,6 @@ from tazpod.sysio.run import replace_process
 SSH_DIR = Path("/run/tazpod-ssh")
 PRIVSEP_DIR = Path("/run/sshd")  # sshd's own privilege separation directory
 HEADER_LIMIT = 65536
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The container's own environment (its pid 1's) that every ssh session gets, as `docker
 # exec` gives it: not the ones a login sets itself.
 _SESSION_OWN = frozenset({"HOME", "HOSTNAME", "USER", "LOGNAME", "SHELL", "MAIL", "TERM", "PWD"})
@@ -184,4 +183,6 @@ def serve() -> None:
         " apt-get install openssh-server)",
     )
     argv = [sshd, "-i", "-e", "-f", str(config)]
-    replace_process(argv, {"PATH": _PATH})
+    from tazpod.enclave.env import DEFAULT_PATH
+
+    replace_process(argv, {"PATH": DEFAULT_PATH})
