@@ -46,9 +46,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     current = trust.settings_of(loaded.config, secrets)
     files: dict[str, str] | None = None
     file_changes: list[str] = []
+    approved_files = None
     if build_files.needed(loaded.config):
         files = build_files.project_manifest(project, loaded.config)
-        file_changes = build_files.changes(trust.load_approved_build(project.root), files)
+        approved_files = trust.load_approved_build(project.root)
+        file_changes = build_files.changes(approved_files, files)
     if approved == current and not file_changes:
         ui.info("this project's settings are approved already")
         return 0
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             + "\n".join(f"  {row}" for row in file_changes)
         )
     if file_changes and files is not None and not args.yes:
-        _show_files(ui, project, loaded.config, trust.load_approved_build(project.root), files)
+        _show_files(ui, project, loaded.config, approved_files, files)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(
