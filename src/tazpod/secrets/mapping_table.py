@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
 TABLE = "secrets-mappings.tsv"
-HEADER = "tazpod approved mappings 2"
+HEADER = "tazpod approved mappings 3"
+DELIVERY = "delivery"  # the line before the delivery rows (NAME<TAB>MODE)
 MappingRow = tuple[str, str, str | None]  # (secret name, file, env variable)
 
 # Names tazpod itself uses inside the vault; a mapping must not overwrite them.
@@ -73,8 +74,15 @@ def file_key(secrets_yml: str) -> str:
 
 
 class Table:
-    def __init__(self, checked: str, refused: str, rows: list[MappingRow]) -> None:
+    def __init__(
+        self,
+        checked: str,
+        refused: str,
+        rows: list[MappingRow],
+        delivery: dict[str, str] | None = None,
+    ) -> None:
         self.checked, self.refused, self.rows = checked, refused, rows
+        self.delivery = delivery or {}  # secret name ("*": the default) -> delivery mode
 
 
 def read(root: str) -> Table | None:
@@ -85,12 +93,22 @@ def read(root: str) -> Table | None:
         return None
     if len(lines) < 3 or lines[0] != HEADER:
         return None
-    fields = [line.split("\t") for line in lines[3:] if line]
+    body = lines[3:]
+    split = body.index(DELIVERY) if DELIVERY in body else len(body)
+    fields = [line.split("\t") for line in body[:split] if line]
     rows = [(f[0], f[1], f[2] or None) for f in fields if len(f) == 3]
-    return Table(lines[1], lines[2], rows)
+    pairs = [line.split("\t") for line in body[split + 1 :] if line]
+    delivery = {f[0]: f[1] for f in pairs if len(f) == 2}
+    return Table(lines[1], lines[2], rows, delivery)
 
 
-def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = "") -> str | None:
+def write(
+    root: str,
+    checked: str,
+    rows: Iterable[MappingRow],
+    refused: str = "",
+    delivery: Iterable[tuple[str, str]] = (),
+) -> str | None:
     """Store the table; returns what to tell the user when it cannot be (a full vault)."""
     from pathlib import Path
 
@@ -100,6 +118,7 @@ def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = ""
     if not root or not os.path.isdir(control):
         return None
     body = "".join(f"{name}\t{file}\t{env or ''}\n" for name, file, env in rows)
+    body += DELIVERY + "\n" + "".join(f"{name}\t{mode}\n" for name, mode in delivery)
     try:
         write_atomic(Path(control, TABLE), f"{HEADER}\n{checked}\n{refused}\n{body}".encode())
     except OSError as err:
@@ -116,7 +135,11 @@ def rows_of(mappings: Iterable[SecretMapping]) -> list[MappingRow]:
 
 
 def record(
-    root: str, secrets_yml: str, mappings: Iterable[SecretMapping], key: str | None = None
+    root: str,
+    secrets_yml: str,
+    mappings: Iterable[SecretMapping],
+    key: str | None = None,
+    delivery: Iterable[tuple[str, str]] = (),
 ) -> str | None:
     """After a check of secrets.yml against the approval: its mappings are the ones to use.
 
@@ -124,7 +147,9 @@ def record(
     between gets the checked rows under its own key, never its own rows.
     """
     key, rows = key or file_key(secrets_yml), rows_of(mappings)
+    delivery = list(delivery)
     table = read(root)
-    if table is not None and (table.checked, table.refused, table.rows) == (key, "", rows):
+    same = (key, "", rows, dict(delivery))
+    if table is not None and (table.checked, table.refused, table.rows, table.delivery) == same:
         return None  # already so: every tazpod command in the enclave comes here
-    return write(root, key, rows)
+    return write(root, key, rows, delivery=delivery)
