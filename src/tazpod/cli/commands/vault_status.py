@@ -76,9 +76,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         return 0
     context = load_context(ui)
     vault = vault_for(context.config.vault, context.project.vault_dir)
-    ui.say(f"backend:     {context.config.vault.backend}")
-    for line in vault.describe():
-        ui.say(line)
     locked = is_locked(vault.directory)
     if as_json:
         return _emit(
@@ -92,6 +89,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
                 "details": vault.details(open_elsewhere=locked),
             },
         )
+    ui.say(f"backend:     {context.config.vault.backend}")
+    for line in vault.describe():
+        ui.say(line)
     for line in vault.details(open_elsewhere=locked):
         ui.say(line)
     ui.say(f"state:       {'open (an enclave holds it)' if locked else 'closed'}")
