@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tazpod.cli.forwarding import CONTAINER_TAZPOD
 from tazpod.engines import seccomp
 from tests.system.conftest import wait_for
 
@@ -72,6 +73,16 @@ def test_issue19_doctor_passes_on_tazpods_container_and_probes_an_open_enclave(p
         explained = {c["name"]: c["explanation"] for c in report["checks"]}
         for route in ("proc_root", "proc_environ", "proc_fd", "proc_mem", "ptrace"):
             assert explained[f"enclave: same uid (tazpod): {route}"].endswith(": refused")
+        # The control: container root does reach into an enclave (docs/security.md says
+        # so), and the same probe then reports it: "refused" above is the kernel's word.
+        as_root = ["exec", "-u", "0", pod.name, *CONTAINER_TAZPOD, "doctor-probe"]
+        found = json.loads(pod.cli(*as_root, "--discover").stdout)["enclaves"]
+        assert len(found) == 1 and found[0]["mount_point"] == "/home/tazpod/secrets", found
+        pid = str(found[0]["pids"][0])
+        root = pod.cli(*as_root, "--pid", pid, "--mount-point", found[0]["mount_point"])
+        reached = json.loads(root.stdout)
+        assert reached["proc_environ"] == reached["proc_root"] == "allowed", reached
+        assert reached["directory"] == "absent", reached  # outside the enclave: the anchor
         vault = pod.tazpod("vault", "status", "--json")
         assert vault.returncode == 0, vault.stderr
         assert json.loads(vault.stdout)["state"] == "open"
