@@ -249,6 +249,8 @@ def test_issue19_route_checks_refused_or_absent_pass_allowed_fails() -> None:
     found = live.route_checks("same uid (tazpod)", 42, results)
     assert [c.state for c in found] == [model.OK] * len(ROUTES)
     assert found[1].explanation == "read /proc/42/root: refused"
+    gone = live.route_checks("x", 42, dict.fromkeys(ROUTES, "absent"))
+    assert [(c.state, c.name) for c in gone] == [(model.WARN, "enclave: x")]
     results["proc_environ"] = "allowed"
     del results["ptrace"]
     failed = {c.name: c for c in live.route_checks("x", 42, results) if c.state == model.FAIL}

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from tazpod.cli.context import Context
-from tazpod.doctor.model import Check, fail, ok, skipped
+from tazpod.doctor.model import Check, fail, ok, skipped, warn
 from tazpod.doctor.probe import ROUTES
 from tazpod.errors import EngineError
 
@@ -81,7 +81,16 @@ def probes(context: Context, engine: Any, name: str) -> list[Check]:
 
 
 def route_checks(label: str, pid: int, results: dict[str, str]) -> list[Check]:
-    """One check per route: refused or absent is ok, anything else fails."""
+    """One check per route: refused or absent is ok, anything else fails; a process that
+    ended under the probe (every /proc route absent) proves nothing, and says so."""
+    if all(results.get(route) == "absent" for route in ROUTES if route != "directory"):
+        return [
+            warn(
+                f"enclave: {label}",
+                f"the enclave's process {pid} ended during the probe: nothing was tested",
+                "run `tazpod doctor` again while the enclave runs a command",
+            )
+        ]
     checks = []
     for route in ROUTES:
         result = str(results.get(route, "not tried"))
