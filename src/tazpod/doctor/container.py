@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tazpod.doctor.model import Check, fail, ok, warn
@@ -98,7 +98,6 @@ class Facts:
     pid_mode: str = ""
     ipc_mode: str = ""
     userns_mode: str = ""  # the container's own setting ("host": opted out of a remap)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def cap_name(text: str) -> str:
