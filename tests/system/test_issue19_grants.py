@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ BRIDGE = "~/.agent-memory"
 
 
 @pytest.fixture
-def stocked(project: Project) -> Project:
+def stocked(project: Project) -> Iterator[Project]:
     """A vault with one secret of each delivery mode, two mapped files and a bridge."""
     memory = project.user.home / ".agent-memory"
     subprocess.run(["rm", "-rf", str(memory)], check=True)
