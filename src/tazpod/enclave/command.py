@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,12 +123,28 @@ def _fingerprint(plan: EnvPlan) -> str:
     for variable in sorted(plan.exports):
         path = plan.exports[variable]
         digest.update(f"x\0{variable}\0{path}\0".encode())
-        try:
-            with open(path, "rb") as handle:
-                digest.update(hashlib.sha256(handle.read()).digest())
-        except OSError:
-            digest.update(b"-")
+        digest.update(_file_digest(path))
     return digest.hexdigest()
+
+
+def _file_digest(path: str) -> bytes:
+    """A plain file's content digest; anything else (a link, a FIFO someone put there) is
+    never opened for reading: it could block the root side that asks."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b"-"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b"?"
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 16):
+            digest.update(chunk)
+        return digest.digest()
+    except OSError:
+        return b"-"
+    finally:
+        os.close(fd)
 
 
 def identity(scope: Scope) -> tuple[tuple[int, int, int], ...]:

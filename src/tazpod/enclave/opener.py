@@ -101,7 +101,7 @@ def checked_options(op: str, options: Any) -> list[str]:
                 raise ValueError(f"{value!r} is not a name")
         except ValueError as err:
             raise UsageError(f"{word}: {err}") from None
-        checked += [word, value]
+        checked.append(f"{word}={value}")  # one word: never read as an option of its own
     return checked
 
 

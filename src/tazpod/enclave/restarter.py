@@ -15,6 +15,7 @@ import contextlib
 import os
 import select
 import signal
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,22 +129,41 @@ class _Keeper:
             os.close(where)
 
 
+def _read_plain(path: str) -> bytes | None:
+    """A plain file's content, never through a link or from a FIFO (it would block)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def _copy_into(source: Path, bound: str) -> None:
     """A mapped file bound into the view still shows the file it was bound from; when the
     vault's file was replaced since, its content goes into the bound one (in place: a bind
     mount cannot be renamed over)."""
+    data = _read_plain(str(source))
+    if data is None or _read_plain(bound) == data:
+        return
     try:
-        data = source.read_bytes()
-        with open(bound, "rb") as handle:
-            if handle.read() == data:
-                return
-        fd = os.open(bound, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW)
+        fd = os.open(bound, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 

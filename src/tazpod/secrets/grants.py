@@ -18,8 +18,11 @@ from tazpod.secrets.mappings import SecretMapping
 
 
 def check_grant_name(name: str) -> str:
-    if not name or not name.isprintable() or any(c.isspace() or c == "," for c in name):
-        raise ValueError(f"{name!r} is not a name to grant (no spaces, commas or controls)")
+    bad = not name or name.startswith("-") or not name.isprintable()
+    if bad or any(c.isspace() or c in ",=" for c in name):
+        raise ValueError(
+            f"{name!r} is not a name to grant (no spaces, commas, '=', controls or leading '-')"
+        )
     return name
 
 
