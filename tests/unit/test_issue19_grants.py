@@ -82,7 +82,7 @@ def _write(root: Path, name: str, text: str) -> None:
 def test_delivery_modes_decide_variables_files_and_the_fifo(tmp_path: Path) -> None:
     _write(tmp_path, ".env-local", "A=alpha\nB=beta\nC=gamma\n")
     _write(tmp_path, "kubeconfig", "k")
-    rows = [("KUBE", "kubeconfig", "KUBECONFIG")]
+    rows: list[tuple[str, str, str | None]] = [("KUBE", "kubeconfig", "KUBECONFIG")]
     plan = environment_plan(rows, str(tmp_path), {"A": "env", "C": "fifo"})
     assert {n: s.reveal() for n, s in plan.secrets.items()} == {"A": "alpha"}
     assert plan.exports["B_FILE"] == f"{tmp_path}/.tazpod/values/B"
