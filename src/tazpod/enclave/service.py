@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod.enclave import admission, control
+from tazpod.enclave import admission, autolock, control
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import EnclaveMounts
@@ -181,7 +181,9 @@ def _supervise(ctx: _Opening) -> int:
         door = admission.open_door(ctx.key)
         env = _environment(request, user, mount_point, ctx.report)
         argv = _argv(request, user, mount_point)
-        return Supervisor(enclave, argv, env, request.cwd, door).run()
+        vault_config = request.config.vault
+        limits = autolock.Limits(vault_config.idle_lock, vault_config.max_open)
+        return Supervisor(enclave, argv, env, request.cwd, door, limits).run()
     finally:
         if door is not None:
             admission.close_door(door, ctx.key)
