@@ -176,7 +176,10 @@ class AutoLock:
         if not self.on or now < self.next_look:
             return None
         self.next_look = now + self.every
-        reading = self.read(roots)
+        try:
+            reading = self.read(roots)
+        except OSError:  # /proc unreadable for a moment: never a reason to end without a save
+            return None
         step = self.step(now, reading)
         for text in step.warnings:
             for device in reading.input_at:
