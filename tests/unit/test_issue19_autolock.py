@@ -325,3 +325,36 @@ def test_issue19_only_the_device_itself_is_read_or_written(
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_issue19_warnings_go_only_to_the_enclaves_terminals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The supervisor's and joiners' terminals, and the enclave's processes' terminals that
+    are the enclave user's: never a terminal of someone else's numbered like one of them."""
+    mine, theirs, opener = (136, 2), (136, 3), (136, 1)
+    owners = {opener: 0, mine: 1000, theirs: 1001}
+    supervisor = activity.ProcessStat(1, 10, 0, opener)
+    shell = activity.ProcessStat(2, 11, 5, mine)
+    odd = activity.ProcessStat(3, 12, 5, theirs)
+    quiet = activity.ProcessStat(4, 13, 5, None)
+    monkeypatch.setattr(activity, "process_tree", lambda roots: ([supervisor], [shell, odd, quiet]))
+    monkeypatch.setattr(
+        activity,
+        "terminal_state",
+        lambda device: activity.TerminalState(device, owners[device], 100.0),
+    )
+    told: list[tuple[activity.Device, str]] = []
+
+    def tell(device: activity.Device, text: str) -> bool:
+        told.append((device, text))
+        return True
+
+    monkeypatch.setattr(activity, "tell", tell)
+    lock = AutoLock(Limits(max_open=60), user_uid=1000, now=0.0)  # long past its warning
+    reading = lock.read([1])
+    assert set(reading.input_at) == {opener, mine}
+    assert reading.cpu == {(2, 11): 5, (3, 12): 5, (4, 13): 5}  # the roots' own time is not
+    assert lock.poll([1]) is None  # the warning first, the lock a full lead later
+    assert {device for device, _text in told} == {opener, mine}
+    assert all(text.startswith("\r\ntazpod: this enclave has been open") for _d, text in told)
