@@ -36,6 +36,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
     if args.signal is not None and not args.restart_on_change:
         raise UsageError("--signal goes with --restart-on-change")
+    if args.sync and (args.only or args.profile):
+        raise UsageError(
+            "--sync pulls into the whole vault, which a grant's command does not see",
+            hint="pull first (`tazpod pull`), then run the command with its grant",
+        )
     options = ["--sync"] if args.sync else []
     options += grant_argv(args)
     if args.restart_on_change:
