@@ -70,14 +70,16 @@ def _through_opener(args: argparse.Namespace, inner: list[str]) -> int:
     fd = getattr(args, "passphrase_fd", None)
     if inner[0] == "unlock":
         return opener_client.request("unlock", passphrase_file=file, passphrase_fd=fd)
-    sync = False
+    sync = mask = False
     if inner[0] == "run":
         split = inner.index("--")
-        sync = "--sync" in inner[:split]
+        sync, mask = "--sync" in inner[:split], "--mask" in inner[:split]
         command = inner[split + 1 :]
     else:
         command = ["tazpod", *inner]  # parsed by the user's own tazpod, in the enclave
-    return opener_client.request("run", command, sync=sync, passphrase_file=file, passphrase_fd=fd)
+    return opener_client.request(
+        "run", command, sync=sync, mask=mask, passphrase_file=file, passphrase_fd=fd
+    )
 
 
 def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -> int:

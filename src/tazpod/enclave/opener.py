@@ -66,7 +66,8 @@ def inner_argv(request: dict[str, Any], passphrase: bool) -> list[str]:
         or not all(isinstance(arg, str) for arg in command)
     ):
         raise UsageError("no command to run")
-    return ["run", *(["--sync"] if request.get("sync") is True else []), *fd, "--", *command]
+    flags = [flag for flag in ("sync", "mask") if request.get(flag) is True]
+    return ["run", *(f"--{flag}" for flag in flags), *fd, "--", *command]
 
 
 def _environment(request: dict[str, Any]) -> dict[str, str]:

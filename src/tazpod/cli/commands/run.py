@@ -13,6 +13,11 @@ from tazpod.errors import UsageError
 def configure(parser: argparse.ArgumentParser) -> None:
     passphrase_options(parser)
     parser.add_argument("--sync", action="store_true", help="pull secrets first (tazpod pull)")
+    parser.add_argument(
+        "--mask",
+        action="store_true",
+        help="replace the vault's secret values with *** in the command's output",
+    )
     command_operands(parser)
 
 
@@ -22,9 +27,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
-    inner = ["run", *(["--sync"] if args.sync else []), "--", *argv]
-    if args.sync:
+    options = [*(["--sync"] if args.sync else []), *(["--mask"] if args.mask else [])]
+    inner = ["run", *options, "--", *argv]
+    if args.sync or args.mask:
         import sys
 
-        argv = [sys.executable, "-I", "-m", "tazpod", "pull", "--exec", "--", *argv]
+        tazpod = [sys.executable, "-I", "-m", "tazpod"]
+        if args.mask:
+            argv = [*tazpod, "mask", "--", *argv]
+        if args.sync:
+            argv = [*tazpod, "pull", "--exec", "--", *argv]
     return enter_enclave(args, ui, command=argv, forward_inner=inner)
