@@ -300,7 +300,11 @@ def test_a_users_run_mask_in_the_container_asks_the_opener_for_it(
     from tazpod.enclave import opener_client
 
     asked: list[tuple[tuple[object, ...], dict[str, object]]] = []
-    monkeypatch.setattr(opener_client, "request", lambda *a, **k: asked.append((a, k)) or 0)
+    def request(*args: object, **kwargs: object) -> int:
+        asked.append((args, kwargs))
+        return 0
+
+    monkeypatch.setattr(opener_client, "request", request)
     args = argparse.Namespace(passphrase_file=None, passphrase_fd=None)
     entry._through_opener(args, ["run", "--mask", "--", "ls", "--mask"])
     entry._through_opener(args, ["run", "--", "ls", "--mask"])
