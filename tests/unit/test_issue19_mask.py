@@ -300,6 +300,7 @@ def test_a_users_run_mask_in_the_container_asks_the_opener_for_it(
     from tazpod.enclave import opener_client
 
     asked: list[tuple[tuple[object, ...], dict[str, object]]] = []
+
     def request(*args: object, **kwargs: object) -> int:
         asked.append((args, kwargs))
         return 0
