@@ -191,7 +191,10 @@ def _pump(
                 if not flows:
                     return True
         if keys is not None and keys in ready and master is not None:
-            data = os.read(keys, CHUNK)
+            try:
+                data = os.read(keys, CHUNK)
+            except OSError:  # a terminal hung up: as its end
+                data = b""
             if data:
                 _write_all(master, data)
             else:
