@@ -221,11 +221,11 @@ def test_on_a_terminal_the_command_has_one_masked_with_its_size_and_exit_code() 
 INTERACTIVE = """
 import os, signal, sys
 def resized(_signum, _frame):
-    print("resized %d %d" % os.get_terminal_size(0)[::-1], flush=True)
+    os.write(1, b"resized %d %d\\n" % os.get_terminal_size(0)[::-1])
 signal.signal(signal.SIGWINCH, resized)
-print("ready", flush=True)
+os.write(1, b"ready\\n")
 line = sys.stdin.readline()
-print("got", line.strip(), flush=True)
+os.write(1, b"got " + line.strip().encode() + b"\\n")
 sys.stdin.readline()
 """
 
@@ -313,3 +313,13 @@ def test_a_users_run_mask_in_the_container_asks_the_opener_for_it(
         (("run", ["ls", "--mask"]), True, False),
         (("run", ["ls", "--mask"]), False, False),
     ]
+
+
+def test_mask_outside_an_enclave_or_without_a_command_is_refused(
+    cli: Callable[..., tuple[int, str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TAZPOD_GHOST_MODE", raising=False)
+    code, _, err = cli("mask", "--", "true")
+    assert code == 2 and "not inside an enclave" in err
+    code, _, err = cli("mask", "--")
+    assert code == 2 and "no command to run" in err

@@ -28,6 +28,13 @@ Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 
 
+def find_program(name: str, env: Mapping[str, str]) -> str | None:
+    """The file ``name`` runs, on the PATH of ``env`` (the user's own command, in the enclave)."""
+    import shutil
+
+    return shutil.which(name, path=env.get("PATH", os.defpath))
+
+
 def run_filtered(
     argv: Sequence[str],
     env: Mapping[str, str],

@@ -21,8 +21,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    import shutil
-
     from tazpod.secrets import masking
     from tazpod.secrets.environment import vault_root
     from tazpod.sysio import filtered
@@ -37,7 +35,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if short:
         ui.warn(f"not masked, shorter than {masking.MIN_LENGTH} characters: {', '.join(short)}")
     values = masking.maskable(secret.reveal() for _name, secret in found)
-    program = shutil.which(argv[0], path=os.environ.get("PATH", os.defpath))
+    program = filtered.find_program(argv[0], os.environ)
     if program is None:
         raise TazpodError(
             f"cannot start {argv[0]!r} in the enclave: not found",
