@@ -174,6 +174,18 @@ def test_on_pipes_stdout_and_stderr_stay_apart_and_masked() -> None:
     assert done.stderr == b"err: ***\n"
 
 
+def test_a_reader_that_had_enough_ends_the_command_as_in_a_pipeline() -> None:
+    wrapper = subprocess.Popen(
+        _masked_run("exec yes hunter2-correct", [SECRET]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert wrapper.stdout is not None
+    assert wrapper.stdout.readline() == b"***\n"
+    wrapper.stdout.close()  # `| head -1`
+    assert wrapper.wait(timeout=60) == -signal.SIGPIPE
+
+
 def test_death_by_a_signal_is_passed_on() -> None:
     done = subprocess.run(_masked_run("kill -TERM $$", [SECRET]), capture_output=True, timeout=60)
     assert done.returncode == -signal.SIGTERM

@@ -103,8 +103,8 @@ def _on_pipes(
     try:
         return _relay_and_wait(child, None, None, pipes, woken, None, interactive=False)
     finally:
-        os.close(out_r)
-        os.close(err_r)
+        for flow in pipes:
+            flow.close()
 
 
 def _on_terminal(
@@ -139,7 +139,7 @@ def _on_terminal(
     finally:
         os.close(master)
         for flow in pipes:
-            os.close(flow.source)
+            flow.close()
 
 
 def _relay_and_wait(

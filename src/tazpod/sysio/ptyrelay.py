@@ -49,12 +49,19 @@ class Flow:
     def pending(self) -> bool:
         return self.output is not None and self.output.pending
 
-    def pass_on(self, data: bytes) -> None:
-        _write_all(self.target, self.output.feed(data) if self.output is not None else data)
+    def pass_on(self, data: bytes) -> bool:
+        """False: the target took no more (its reader went away)."""
+        return _write_all(self.target, self.output.feed(data) if self.output is not None else data)
 
     def flush(self) -> None:
         if self.output is not None:
             _write_all(self.target, self.output.flush())
+
+    def close(self) -> None:
+        """Close the source (once): a command writing there gets SIGPIPE, as in a pipeline."""
+        if self.source >= 0:
+            os.close(self.source)
+            self.source = -1
 
 
 def spawn(
@@ -138,9 +145,9 @@ def relay(
     first (the user's side went away), True when the terminal ended.
 
     ``output`` filters what the pty writes; ``pipes`` are more outputs (the command's
-    stdout or stderr when they go to no terminal), copied until they close too. A
-    filter that holds output back lets it out after ``QUIET`` seconds without output,
-    and at the end.
+    stdout or stderr when they go to no terminal), copied until they close too, or until
+    their target takes no more (then closed). A filter that holds output back lets it
+    out after ``QUIET`` seconds without output, and at the end.
     """
     flows = [*([Flow(master, user_out, output)] if master is not None else []), *pipes]
     keys = user_in if user_in is not None and os.isatty(user_in) else None
@@ -183,13 +190,16 @@ def _pump(
                 if err.errno != errno.EIO:  # EIO: a pty whose every slave is closed
                     raise
                 data = b""
-            if data:
-                sources[fd].pass_on(data)
+            flow = sources[fd]
+            if data and (flow.pass_on(data) or fd == master):  # (a terminal: its hang-up)
+                continue
+            if data:  # `| head` had enough: so has the command
+                flow.close()
             else:
-                sources[fd].flush()
-                flows.remove(sources[fd])
-                if not flows:
-                    return True
+                flow.flush()
+            flows.remove(flow)
+            if not flows:
+                return True
         if keys is not None and keys in ready and master is not None:
             try:
                 data = os.read(keys, CHUNK)
