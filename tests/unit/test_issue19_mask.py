@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -76,6 +77,40 @@ def test_the_longest_value_wins_where_several_start() -> None:
     values = [b"secret", b"secret-and-more"]
     for pieces in _every_split(b"secret-and-more secret-and secret"):
         assert _through(Masker(values), pieces) == b"*** ***-and ***"
+
+
+def _reference(text: bytes, values: list[bytes]) -> bytes:
+    """Every byte inside any occurrence of any value covered; each covered run one ***."""
+    covered = [False] * len(text)
+    for value in values:
+        for start in range(len(text) - len(value) + 1):
+            if text[start : start + len(value)] == value:
+                covered[start : start + len(value)] = [True] * len(value)
+    out, position = b"", 0
+    while position < len(text):
+        if covered[position]:
+            while position < len(text) and covered[position]:
+                position += 1
+            out += b"***"
+        else:
+            out += text[position : position + 1]
+            position += 1
+    return out
+
+
+def test_random_texts_and_splits_mask_as_the_reference_does() -> None:
+    chance = random.Random(19)  # fixed: a failure can be run again
+    alphabet, weights = b"ab\x1b[m\n", [8, 8, 1, 1, 1, 1]  # mostly a and b: many matches
+
+    def some(count: int) -> bytes:
+        return bytes(chance.choices(alphabet, weights, k=count))
+
+    for _ in range(1000):
+        values = [some(chance.randint(4, 7)) for _ in range(chance.randint(1, 4))]
+        text = some(chance.randint(0, 40))
+        cuts = sorted(chance.sample(range(len(text) + 1), k=min(len(text) + 1, 5)))
+        pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        assert _through(Masker(values), pieces) == _reference(text, values), (values, pieces)
 
 
 def test_a_value_at_the_very_end_goes_out_masked_at_once() -> None:

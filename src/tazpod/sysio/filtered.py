@@ -64,7 +64,7 @@ def exit_like(status: int) -> int:
         signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signum])
         os.kill(os.getpid(), signum)
-        return 128 + signum  # a signal that does not end a process (never sent by a death)
+        return 128 + signum  # (not reached: a signal that ended the command ends us)
     return os.waitstatus_to_exitcode(status)
 
 
