@@ -3,6 +3,10 @@ its terminal still a terminal (colours, isatty, window size) and its exit code p
 
 from __future__ import annotations
 
+import os
+
+from tests.support.infisical_server import ApiState, InfisicalServer
+
 from .conftest import Project
 from .ptyutil import PtySession
 
@@ -56,3 +60,34 @@ def test_issue19_masked_output_on_pipes_keeps_stdout_and_stderr_apart(project: P
     assert done.stdout.splitlines() == [f"{RED}***{RESET}", "***", f"short {SHORT}"]
     assert "err ***\n" in done.stderr
     assert SECRET not in done.stdout + done.stderr and FILE_SECRET not in done.stdout
+
+
+def test_issue19_run_sync_mask_hides_what_the_pull_just_brought(project: Project) -> None:
+    """`run --sync --mask`: pull --exec starts the wrapper, which reads the fresh vault
+    (the pulled secret) and the login (its client secret)."""
+    client_id, client_secret, pulled = "mask-client", "mask-client-secret", "pulled-value-123"
+    state = ApiState(identities={client_id: client_secret})
+    state.add_secrets("proj-mask", "dev", {"DB_PASSWORD": pulled})
+    with InfisicalServer(state) as api:
+        project.set_secrets(
+            f"config:\n  infisical_project_id: proj-mask\n  infisical_url: {api.url}/api\n"
+        )
+        secret_file = project.root / "client-secret"
+        secret_file.write_text(client_secret + "\n")
+        os.chown(secret_file, project.user.uid, project.user.gid)
+        secret_file.chmod(0o600)
+        pf = str(project.passfile)
+        login = ["login", "--passphrase-file", pf, "--client-id", client_id]
+        done = project.tazpod(*login, "--client-secret-file", str(secret_file))
+        assert done.returncode == 0, done.stderr
+        script = (
+            'printf "%s\\n" "$DB_PASSWORD";'
+            f' grep -o {client_secret} "$TAZPOD_VAULT/.infisical-auth.json"'
+        )
+        done = project.tazpod(
+            "run", "--sync", "--mask", "--passphrase-file", pf, "--", "sh", "-c", script
+        )
+    assert done.returncode == 0, done.stderr
+    assert "added 1: DB_PASSWORD" in done.stderr
+    assert done.stdout.splitlines() == ["***", "***"]
+    assert pulled not in done.stdout + done.stderr
