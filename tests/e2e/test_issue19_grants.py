@@ -51,6 +51,16 @@ def test_grants_and_delivery_in_the_container(pod: Pod) -> None:
     for value in (BETA, ONCE):
         assert value not in out, value
 
+    # a grant's command asks root's opener for the whole vault (the user's passphrase file
+    # is readable to it, and its environment claims no enclave): refused
+    code, out, err = _inside(
+        pod,
+        f"{run} --only ALPHA -- sh -c 'env -u TAZPOD_GHOST_MODE -u TAZPOD_VAULT tazpod run"
+        f' --passphrase-file {INSIDE_PASSFILE} -- sh -c "cat /home/tazpod/secrets/.env-local"\'',
+    )
+    assert "does not take requests from inside an enclave" in err, (out, err)
+    assert BETA not in out and ONCE not in out
+
     # from the host: the same command forwarded into the container
     done = pod.tazpod(
         "run", "--only", "BETA", "--passphrase-file", str(pod.passfile), "--", "sh", "-c", LOOK

@@ -102,11 +102,15 @@ def test_only_gives_the_command_what_it_names_and_nothing_else(stocked: Project)
     for value in (PASSWORD, ONCE, KUBE, CERT):
         assert value not in done.stdout, value
 
-    # A grant's writes to what it was granted are the vault's (and saved)
-    done = _granted(project, "--only", ".agent-memory", script="echo kept > ~/.agent-memory/new")
+    # Granted files and bridges are read-only unless granted `:rw` (what a grant writes
+    # there, the whole enclave reads later), and `:rw` writes are the vault's (and saved)
+    write = 'echo x >> "$KUBECONFIG" || echo ro-file; echo x > ~/.agent-memory/new || echo ro-dir'
+    done = _granted(project, "--only", "KUBECONFIG,.agent-memory", script=write)
+    assert "ro-file" in done.stdout and "ro-dir" in done.stdout, done.stderr
+    done = _granted(project, "--only", ".agent-memory:rw", script="echo kept > ~/.agent-memory/new")
     assert done.returncode == 0, done.stderr
-    done = project.run("cat", str(project.user.home / ".agent-memory" / "new"))
-    assert done.stdout == "kept\n", done.stderr
+    done = project.run("sh", "-c", 'cat ~/.agent-memory/new "$TAZPOD_VAULT/kubeconfig"')
+    assert done.stdout == f"kept\n{KUBE}", done.stderr
 
     done = _granted(project, "--only", "KUBECONFIG,NOPE", script="echo ran")
     assert done.returncode != 0 and "ran" not in done.stdout
@@ -231,3 +235,21 @@ def test_restart_on_change_restarts_once_per_change(stocked: Project, mode: str)
         keeper.send_signal(signal.SIGTERM)
         _out, err = keeper.communicate(timeout=60)
     assert "its secrets changed" in err
+
+
+def test_a_link_out_of_the_vault_or_an_unreadable_directory_never_loses_the_vault(
+    project: Project,
+) -> None:
+    """Any process of the enclave (a granted agent's `:rw` bridge) can make both: the save
+    leaves them out, and the vault still opens with everything else."""
+    done = project.run(
+        "sh",
+        "-c",
+        'cd "$TAZPOD_VAULT"; ln -s /etc/hostname evil; mkdir locked; echo x > locked/f;'
+        " chmod 000 locked; echo keep > kept",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "left out, as links out of the vault no open accepts: evil" in done.stderr
+    done = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/kept"; ls -A "$TAZPOD_VAULT"')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "keep" and "evil" not in done.stdout

@@ -110,8 +110,12 @@ def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None
     (tree / ".tazpod" / "state").write_text("not sealed")
     key = VaultKey(pyrage.x25519.Identity.generate(), requires_seal=True)
     vault = RamVault(tmp_path / "vault")
-    size = vault.seal_tree(tree, key.recipient, key.seal_key, None)
-    assert size > 100_000
+    # What an open would refuse is left out of the save, not sealed to lock the vault for
+    # good (issue 19's review: a granted agent made one in a bridge): a link out of the tree
+    os.symlink("/etc/hostname", tree / "sub" / "out-abs")
+    os.symlink("../../x", tree / "sub" / "out-rel")
+    size, left_out = vault.seal_tree(tree, key.recipient, key.seal_key, None)
+    assert size > 100_000 and left_out == ["sub/out-abs", "sub/out-rel"]
     out = tmp_path / "out"
     out.mkdir()
     archive, sealed = vault.open_archive(key)
@@ -121,6 +125,7 @@ def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None
     assert stat.S_IMODE((out / "sub" / "key").stat().st_mode) == 0o640
     assert os.readlink(out / "link") == "sub/key"
     assert not (out / ".tazpod").exists() and not (out / "pipe").exists()
+    assert not os.path.lexists(out / "sub" / "out-abs")
 
 
 def test_setuid_bits_are_stripped(tmp_path: Path) -> None:

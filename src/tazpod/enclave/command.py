@@ -91,6 +91,8 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
             granted=grant is not None,
             files=tuple(sorted(grant.files)) if grant else (),
             drop_bridges=_dropped(scope, grant),
+            writable=tuple(sorted(grant.writable & grant.files)) if grant else (),
+            readonly_bridges=_kept_read_only(scope, grant),
             value_files=dict(plan.value_files) if grant else {},
             fifo=render(plan.fifo).encode() if plan.fifo else None,
             shell=scope.shell,
@@ -112,6 +114,14 @@ def _dropped(scope: Scope, grant: Grant | None) -> tuple[Path, ...]:
         return ()
     plans = bridge_ops.plan_bridges(scope.bridges, scope.user.home, scope.mount_point)
     return tuple(b.home_path for b in plans if b.spec not in grant.bridges)
+
+
+def _kept_read_only(scope: Scope, grant: Grant | None) -> tuple[Path, ...]:
+    if grant is None:
+        return ()
+    plans = bridge_ops.plan_bridges(scope.bridges, scope.user.home, scope.mount_point)
+    kept = grant.bridges - grant.writable
+    return tuple(b.home_path for b in plans if b.spec in kept)
 
 
 def _fingerprint(plan: EnvPlan) -> str:

@@ -3,9 +3,10 @@
 A keeper process (root, in the enclave, forked by whoever starts the command) starts the
 command, then watches the files its secrets come from. When what the command was given
 changed (a `tazpod pull`, a `secrets set`, an edited mapped file), it stops the command and
-starts it again with the new values and a new view, or, with `--signal`, brings the files
-the command sees up to date and sends it that signal (a variable cannot change in a
-running process: a server that reloads on a signal reads files). When the command ends on
+starts it again with the new values and a new view, or, with `--signal` (not with a grant:
+a grant's view holds the files it started with), sends it that signal once the value files
+are up to date (a variable cannot change in a running process: a server that reloads on a
+signal reads files). When the command ends on
 its own, the keeper ends with its exit code.
 """
 
@@ -15,16 +16,12 @@ import contextlib
 import os
 import select
 import signal
-import stat
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from tazpod.enclave.command import Prepared, Scope, identity, prepare
 from tazpod.enclave.spawn import spawn
-from tazpod.secrets.value_files import materialize
-from tazpod.sysio import procfs, procs
-from tazpod.sysio.creds import acting_as, fd_path
+from tazpod.sysio import linux, procs
 from tazpod.vault.base import Report
 
 POLL = 1.0  # seconds between looks at the vault's files (a stat each)
@@ -44,6 +41,7 @@ class _Keeper:
         self.child = spawn(self.scope.user, self.argv, prepared.env, self.cwd, view)
 
     def run(self) -> int:
+        linux.prctl(procs.PR_SET_CHILD_SUBREAPER, 1)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._forward)
         for signum in (signal.SIGINT, signal.SIGQUIT):
@@ -69,8 +67,7 @@ class _Keeper:
                 if self.stopping is not None:
                     continue  # asked to end meanwhile: no new start
                 self.start(fresh)
-            else:
-                self._refresh(fresh)
+            else:  # (the command sees the vault itself: prepare() rewrote the value files)
                 self.report(f"its secrets changed: sent {signal.Signals(self.signum).name}")
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.child, self.signum)
@@ -99,73 +96,9 @@ class _Keeper:
                 os.close(pidfd)
 
     def _stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.child, signal.SIGTERM)
-        deadline = time.monotonic() + GRACE
-        while self._wait(0.2) is None:
-            if time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.child, signal.SIGKILL)
-
-    def _refresh(self, fresh: Prepared) -> None:
-        """--signal: the files the running command sees, brought up to date."""
-        user = self.scope.user
-        if fresh.view is None or not fresh.view.granted:
-            return  # it sees the vault itself; prepare() rewrote the value files
-        # Its view is its own mount namespace: reached through its root, as root (the
-        # namespace's owner), then written with the user's rights.
-        where = os.open(
-            procfs.root_of(self.child) + str(self.scope.mount_point),
-            os.O_PATH | os.O_DIRECTORY,
-        )
-        try:
-            root = fd_path(where)
-            with acting_as(user.uid, user.gid, user.groups):
-                for problem in materialize(root, fresh.view.value_files):
-                    self.report(problem)
-                for name in fresh.view.files:
-                    _copy_into(self.scope.mount_point / name, os.path.join(root, name))
-        finally:
-            os.close(where)
-
-
-def _read_plain(path: str) -> bytes | None:
-    """A plain file's content, never through a link or from a FIFO (it would block)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        chunks = []
-        while chunk := os.read(fd, 1 << 16):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _copy_into(source: Path, bound: str) -> None:
-    """A mapped file bound into the view still shows the file it was bound from; when the
-    vault's file was replaced since, its content goes into the bound one (in place: a bind
-    mount cannot be renamed over)."""
-    data = _read_plain(str(source))
-    if data is None or _read_plain(bound) == data:
-        return
-    try:
-        fd = os.open(bound, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+        """The whole generation: the command and everything it started (the keeper is their
+        subreaper: what they left behind is its child too), SIGKILL after the grace."""
+        procs.terminate([os.getpid()], grace=GRACE)
 
 
 def keep(scope: Scope, argv: Sequence[str], cwd: Path, signum: int | None, report: Report) -> int:

@@ -57,6 +57,8 @@ class View:
     granted: bool  # False: the whole vault stays in sight (a FIFO alone needs a view)
     files: tuple[str, ...] = ()  # mapped files bound into the view
     drop_bridges: tuple[Path, ...] = ()  # bridges' home paths to unmount
+    writable: tuple[str, ...] = ()  # of ``files``: the ones granted `:rw` (others read-only)
+    readonly_bridges: tuple[Path, ...] = ()  # kept bridges not granted `:rw`
     value_files: Mapping[str, Secret] = field(default_factory=dict)
     fifo: bytes | None = None  # the dotenv text the FIFO gives once
     shell: bool = False  # an interactive shell: tazpod's start-up files in the view
@@ -119,13 +121,25 @@ def _grant(view: View) -> None:
         try:
             for name, source in sources.items():
                 linux.mount(fd_path(source), fd_path(targets[name]), None, linux.MS_BIND)
+                if name not in view.writable:
+                    _read_only(fd_path(targets[name]))
         finally:
             for fd in targets.values():
                 os.close(fd)
+        for home_path in view.readonly_bridges:
+            if is_mount_point(str(home_path)):
+                _read_only(str(home_path))
     finally:
         os.close(vault)
         for fd in sources.values():
             os.close(fd)
+
+
+def _read_only(target: str) -> None:
+    """A bind mount made read-only (in a namespace the command cannot undo it from: the flag
+    is locked when the mount is copied into the command's less privileged one)."""
+    flags = linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NODEV
+    linux.mount("none", target, None, flags)
 
 
 def _fifo(view: View, text: bytes) -> None:

@@ -2,7 +2,10 @@
 
 `tazpod run --only NAME[,NAME...]` (or `--profile P`, a named set in secrets.yml) names
 them; each name may be a dotenv secret's name, a secrets.yml mapping (its variable, its
-secret's name or its file) or a bridge (`~/.gemini`, `.gemini`). A name that matches
+secret's name or its file) or a bridge (`~/.gemini`, `.gemini`). Files and bridges are
+read-only to the command unless granted with `:rw` (`--only .gemini:rw`): what a granted
+command writes there, the whole enclave reads later (a kubeconfig's exec plugin, an
+agent's settings). A name that matches
 nothing is an error that lists what there is: a typo must not run a command with less than
 it was meant to have, or make anyone believe a grant was applied.
 """
@@ -16,9 +19,13 @@ from dataclasses import dataclass
 from tazpod.errors import UsageError
 from tazpod.secrets.mappings import SecretMapping
 
+# A grant's suffix: the command may change that file or bridge (Infisical names have no ':').
+WRITABLE = ":rw"
+
 
 def check_grant_name(name: str) -> str:
     bad = not name or name.startswith("-") or not name.isprintable()
+    bad = bad or name == WRITABLE or ":" in name.removesuffix(WRITABLE)
     if bad or any(c.isspace() or c in ",=" for c in name):
         raise ValueError(
             f"{name!r} is not a name to grant (no spaces, commas, '=', controls or leading '-')"
@@ -34,6 +41,7 @@ class Grant:
     values: frozenset[str]  # dotenv secrets
     files: frozenset[str]  # mapped files (names in the vault's root)
     bridges: frozenset[str]  # bridge specs as config.yaml writes them
+    writable: frozenset[str] = frozenset()  # of those files and bridges: granted `:rw`
 
     def label(self) -> str:
         return ",".join(self.asked)
@@ -83,7 +91,9 @@ def resolve(
     kept: set[str] = set()
     unknown: list[str] = []
     asked = tuple(asked)
-    for name in asked:
+    writable: set[str] = set()
+    for entry in asked:
+        name, rw = entry.removesuffix(WRITABLE), entry.endswith(WRITABLE)
         found = False
         if name in dotenv_set:
             values.add(name)
@@ -91,10 +101,12 @@ def resolve(
         for mapping in mappings:
             if name in (mapping.env, mapping.name, mapping.file):
                 files.add(mapping.file)
+                writable.update([mapping.file] if rw else [])
                 found = True
         for spec in bridges:
             if name in _bridge_names(spec):
                 kept.add(spec)
+                writable.update([spec] if rw else [])
                 found = True
         if not found:
             unknown.append(name)
@@ -105,4 +117,4 @@ def resolve(
             hint="grant a dotenv secret, a secrets.yml mapping or a bridge; this vault has: "
             + (", ".join(there) or "nothing yet"),
         )
-    return Grant(asked, frozenset(values), frozenset(files), frozenset(kept))
+    return Grant(asked, frozenset(values), frozenset(files), frozenset(kept), frozenset(writable))

@@ -101,7 +101,12 @@ def terminal_of(pid: int) -> tuple[int, int, int, int] | None:
     return major, minor, pgrp, tpgid
 
 
-def root_of(pid: int) -> str:
-    """The path to ``pid``'s root directory, as that process sees its mounts (its own mount
-    namespace): for root's refresh of a command's private view of the enclave."""
-    return f"/proc/{pid}/root"
+def same_user_namespace(pid: int) -> bool:
+    """Whether ``pid`` is in this process's user namespace (False when that cannot be read:
+    a process in a namespace nested below another owner's, or gone)."""
+    try:
+        theirs = os.stat(f"/proc/{pid}/ns/user")
+        ours = os.stat("/proc/self/ns/user")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)

@@ -206,10 +206,11 @@ class RamVault:
         seal_key: bytes,
         ids: tuple[int, int, tuple[int, ...]] | None,
         exclude: frozenset[str] = tarball.UNSEALED,
-    ) -> int:
+    ) -> tuple[int, list[str]]:
         """Seal a directory tree streaming (tar, seal and encryption run side by side).
 
-        Returns the archive's size. vault.age is replaced only if tar succeeded.
+        Returns the archive's size and the links left out (tazpod.vault.tarball.unsafe_links).
+        vault.age is replaced only if tar succeeded.
         """
         import pyrage
 
@@ -238,7 +239,7 @@ class RamVault:
             if stream.process.poll() is None:
                 stream.process.kill()
                 stream.process.wait()
-        return stream.size
+        return stream.size, stream.left_out
 
     def rewrap(self, key: VaultKey, new_passphrase: str) -> None:
         """Passphrase change: only identity.age is rewritten (its seal marker kept)."""

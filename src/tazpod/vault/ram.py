@@ -56,7 +56,11 @@ class RamOpened:
         return _files(tarball.unpack(archive, root))
 
     def save(self, root: Path) -> str:
-        return f"{self.vault.seal_tree(root, self.recipient, self.seal_key, None)} bytes sealed"
+        size, left_out = self.vault.seal_tree(root, self.recipient, self.seal_key, None)
+        if not left_out:
+            return f"{size} bytes sealed"
+        shown = ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+        return f"{size} bytes sealed; left out, as links out of the vault no open accepts: {shown}"
 
     def rescue(self, root: Path, places: list[Path]) -> Path:
         """Seal to a rescue file in the first writable place (the vault dir was not)."""

@@ -155,6 +155,31 @@ def unpack(data: bytes, dest: Path) -> int:
         raise VaultError(f"vault archive is damaged: {err}") from err
 
 
+def unsafe_links(root: str, names: list[str]) -> list[str]:
+    """The symlinks under ``root``'s ``names`` that an open would refuse (they lead out of
+    the tree): the same check as unpacking's, on the tree as it is."""
+    members: dict[str, tarfile.TarInfo] = {}
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        path = os.path.join(root, name)
+        member = tarfile.TarInfo(name)
+        try:
+            if os.path.islink(path):
+                member.type, member.linkname = tarfile.SYMTYPE, os.readlink(path)
+            elif os.path.isdir(path):
+                member.type = tarfile.DIRTYPE
+                stack += [f"{name}/{entry}" for entry in os.listdir(path)]
+        except OSError:
+            pass  # unreadable: tar leaves it out
+        members[name] = member
+    return sorted(
+        name
+        for name, member in members.items()
+        if member.issym() and _link_problem(member, members) is not None
+    )
+
+
 def pack_empty() -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT):
@@ -186,15 +211,25 @@ class ArchiveStream:
             # The top-level names go in on stdin (NUL-separated: any name is safe), so that
             # entries are `name/...` as tarfile writes them, and the root is not an entry.
             names = sorted(set(os.listdir(fd)) - exclude)
+            # What no open would accept is never sealed (a link out of the tree that any
+            # process of the enclave can make would lock the vault for good), and what
+            # cannot be read is left out, not the whole save (tar says what, on stderr).
+            self.left_out = unsafe_links(procfs.fd_path(fd), names)
+            leave_out = [f"--exclude={name}" for name in self.left_out]
             self.process = Child(
                 [
                     tar,
                     "--format=posix",
                     "--numeric-owner",
                     "--sort=name",
+                    "--ignore-failed-read",
+                    "--anchored",
+                    "--no-wildcards",
+                    *leave_out,
                     "-C",
                     procfs.fd_path(fd),
                     "--null",
+                    "--verbatim-files-from",
                     "-T",
                     "-",
                     "-cf",

@@ -41,6 +41,11 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
     if args.signal is not None and not args.restart_on_change:
         raise UsageError("--signal goes with --restart-on-change")
+    if args.signal is not None and (args.only or args.profile):
+        raise UsageError(
+            "--signal cannot refresh a grant's view (it holds the files the command started with)",
+            hint="drop --signal: with a grant, --restart-on-change restarts the command",
+        )
     if args.sync and (args.only or args.profile):
         raise UsageError(
             "--sync pulls into the whole vault, which a grant's command does not see",
