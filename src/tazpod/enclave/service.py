@@ -19,7 +19,12 @@ from tazpod.enclave import admission, control
 from tazpod.enclave.env import enclave_environment
 from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import EnclaveMounts
-from tazpod.enclave.shellstate import ensure_state_dir, shell_argv, write_shell_files
+from tazpod.enclave.shellstate import (
+    GENERATION_ENV,
+    ensure_state_dir,
+    shell_argv,
+    write_shell_files,
+)
 from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
@@ -27,7 +32,7 @@ from tazpod.errors import VaultBusyError, VaultError
 from tazpod.project import paths, trust
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
-from tazpod.secrets import mapping_table
+from tazpod.secrets import generation, mapping_table
 from tazpod.secrets import store as secretstore
 from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio import environ, linux, procs
@@ -81,16 +86,21 @@ def _environment(
 ) -> dict[str, str]:
     mappings = request.secrets.mappings if request.secrets else ()
     with acting_as(user.uid, user.gid, user.groups):
-        found = secretstore.VaultSecrets(mount_point)
         # `tazpod env` inside exports these mappings, never those of a newer secrets.yml
         problem = mapping_table.record(
             str(mount_point), str(request.project.secrets_path), mappings
         )
+        # Taken before the secrets are read: a change in between is applied again at the
+        # shell's first prompt, never missed.
+        started = generation.read(mount_point)
+        found = secretstore.VaultSecrets(mount_point)
     for notice in [*found.notices(), *([problem] if problem else [])]:
         report(notice)  # a vault always opens; what it could not use is named
     env = enclave_environment(
         request.environ, user, mount_point, request.project.root, mappings, found.values
     )
+    if request.command is None:
+        env[GENERATION_ENV] = started  # the shell's prompt hook starts from it (shellstate)
     if paths.in_container():
         # What the enclave's own tazpod commands compare the shared files with (checked
         # against the host's approval before this enclave was opened); on a host they
