@@ -155,9 +155,7 @@ def test_bump_replaces_the_token_atomically_and_read_returns_it(tmp_path: Path) 
     assert second not in ("", first)
     path = Path(generation.path(vault))
     assert path.read_text() == second + "\n" and path.stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in path.parent.iterdir() if "generation" in p.name) == [
-        "generation"
-    ]
+    assert sorted(p.name for p in path.parent.iterdir() if "generation" in p.name) == ["generation"]
 
 
 def test_no_control_directory_no_generation(tmp_path: Path) -> None:
