@@ -56,9 +56,11 @@ _REFRESH = """\
 __tazpod_generation=${TAZPOD_GENERATION-}
 unset TAZPOD_GENERATION
 __tazpod_refresh() {
-    local __tazpod_status=$? __tazpod_now=
-    { read -r __tazpod_now < "$TAZPOD_VAULT/.tazpod/generation"; } 2>/dev/null
-    if [ "$__tazpod_now" != "$__tazpod_generation" ]; then
+    __tazpod_status=$?
+    __tazpod_now=
+    [[ -r $TAZPOD_VAULT/.tazpod/generation ]] &&
+        read -r __tazpod_now < "$TAZPOD_VAULT/.tazpod/generation"
+    if [[ $__tazpod_now != "$__tazpod_generation" ]]; then
         __tazpod_generation=$__tazpod_now
         eval "$(command tazpod env)"
     fi
