@@ -70,8 +70,9 @@ if [ -n "${ZSH_VERSION-}" ]; then
     precmd_functions+=(__tazpod_refresh)
 elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
     PROMPT_COMMAND+=(__tazpod_refresh)
-else
-    PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}__tazpod_refresh"
+else  # one string: the user's commands, a newline, the hook
+    __tazpod_newline=$'\\n'
+    PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__tazpod_newline}__tazpod_refresh"
 fi
 """
 
