@@ -215,6 +215,20 @@ def open_rows(base: Path, runs: int) -> list[Row]:
     floor = median_ms(
         command([PY, "-c", OPEN_FLOOR, str(root / ".tazpod" / "vault"), PASSPHRASE]), runs
     )
+    subprocess.run(
+        [TAZPOD, "secrets", "set", "GRANTED", "--passphrase-file", ".passphrase"],
+        cwd=root,
+        env=ENV,
+        input=b"bench value",
+        check=True,
+        capture_output=True,
+    )
+    run = [TAZPOD, "run", "--passphrase-file", ".passphrase"]
+    granted, whole, ratio = alternating(
+        command([*run, "--only", "GRANTED", "--", "true"], cwd=root, env=ENV),
+        command([*run, "--", "true"], cwd=root, env=ENV),
+        runs,
+    )
     return [
         Row(
             "open+close: `tazpod run -- true`, 1 MiB vault",
@@ -223,7 +237,15 @@ def open_rows(base: Path, runs: int) -> list[Row]:
             floor,
             1.3,
             "(tazpod also saves on close)",
-        )
+        ),
+        Row(
+            "`tazpod run --only GRANTED -- true` (a grant's view)",
+            granted,
+            "`tazpod run -- true`",
+            whole,
+            1.1,
+            paired_ratio=ratio,
+        ),
     ]
 
 

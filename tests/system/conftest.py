@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-USERS = ("tzsys", "tzsys2")
+# Two test users; another pair (TAZPOD_TEST_USERS=a,b) keeps two runs on one machine apart.
+USERS = tuple(os.environ.get("TAZPOD_TEST_USERS", "tzsys,tzsys2").split(","))
 PASSPHRASE = "correct horse battery staple"
 
 

@@ -70,7 +70,7 @@ def test_issue17_legal_names_and_a_tazpod_era_file_open_and_run_runs(
     project = logged_in
     code, err = _pull(project)
     assert code == 0, err
-    done = project.run("sh", "-c", 'printf "%s|%s" "$PLAIN" "$(cat "$KUBECONFIG")"')
+    done = project.run("sh", "-c", 'printf "%s|%s" "$(cat "$PLAIN_FILE")" "$(cat "$KUBECONFIG")"')
     assert done.returncode == 0, done.stderr
     assert done.stdout == "plain value|kube-v1"
     notices = [line for line in done.stderr.splitlines() if "not exported as variables" in line]
@@ -79,7 +79,7 @@ def test_issue17_legal_names_and_a_tazpod_era_file_open_and_run_runs(
     era = "A='it's'\nMULTI='one\ntwo'\n"
     done = project.run("sh", "-c", 'printf "%s" "$1" > "$TAZPOD_VAULT/.env-infisical"', "_", era)
     assert done.returncode == 0, done.stderr
-    done = project.run("sh", "-c", 'printf "%s|%s" "$A" "$MULTI"')
+    done = project.run("sh", "-c", 'printf "%s|%s" "$(cat "$A_FILE")" "$(cat "$MULTI_FILE")"')
     assert done.returncode == 0, done.stderr
     assert done.stdout == "it's|one\ntwo"
     code, err = _pull(project)  # and the next pull replaces it with tazpod's own format
@@ -90,11 +90,11 @@ def test_issue17_crlf_is_exact_in_run_and_env(logged_in: Project) -> None:
     project = logged_in
     assert _pull(project)[0] == 0
     # As hex: the test's own text-mode capture would turn CR LF into LF.
-    done = project.run("sh", "-c", 'printf "%s" "$CRLF" | od -An -v -tx1')
+    done = project.run("sh", "-c", 'od -An -v -tx1 "$CRLF_FILE"')
     assert done.returncode == 0, done.stderr
     assert "".join(done.stdout.split()) == CRLF.encode().hex()
     done = project.run(
-        "bash", "-c", 'unset CRLF; eval "$(tazpod env)" && printf "%s" "$CRLF" | od -An -v -tx1'
+        "bash", "-c", 'unset CRLF_FILE; eval "$(tazpod env)" && od -An -v -tx1 "$CRLF_FILE"'
     )
     assert done.returncode == 0, done.stderr
     assert "".join(done.stdout.split()) == CRLF.encode().hex()

@@ -22,7 +22,7 @@ from .ptyutil import PtySession
 
 PROMPT = r"\(enclave\) "
 QUIET_PROMPTS = 20
-NAME = "TZ_REFRESH_PROBE"
+AS_FILE, AS_ENV = "TZ_PROBE", "TZ_PROBE_ENV"  # delivered as a file (the default), as a value
 FORK = re.compile(r"^(?:clone3?|v?fork)\(.*=\s+(\d+)$", re.M)
 
 
@@ -84,21 +84,33 @@ def _tracer_of(pid: int) -> int:
     return int(re.search(r"^TracerPid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
 
 
+def _value_file(project: Project, name: str, value: str) -> Path:
+    path = project.root / f"{name}.value"
+    path.write_text(value)
+    os.chown(path, project.user.uid, project.user.gid)
+    path.chmod(0o600)
+    return path
+
+
+def _sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 def test_issue19_a_secret_set_in_one_shell_reaches_the_other_at_its_next_prompt(
     project: Project, tmp_path: Path
 ) -> None:
+    project.set_secrets(f"config: {{}}\ndelivery:\n  {AS_ENV}: env\n")
     assert project.run("true").returncode == 0  # the vault exists
-    value = f'refreshed {secrets.token_hex(8)} it\'s "$(id)" `id`'
-    value_file = project.root / "probe-value"
-    value_file.write_text(value)
-    os.chown(value_file, project.user.uid, project.user.gid)
-    value_file.chmod(0o600)
+    values = {
+        name: f'{name} {secrets.token_hex(8)} it\'s "$(id)" `id`' for name in (AS_FILE, AS_ENV)
+    }
+    sources = {name: _value_file(project, name, value) for name, value in values.items()}
     log = tmp_path / "strace"  # strace -ff: strace.PID, one file per process
 
     a = _shell(project, joined=False)
     b = _shell(project, joined=True)
-    b.send(f'echo "before=[${{#{NAME}}}]"\n')
-    b.expect(r"before=\[0\]")
+    b.send(f'echo "before=[${{{AS_FILE}_FILE-}}${{{AS_ENV}-}}]"\n')
+    b.expect(r"before=\[\]")
     b.expect(PROMPT)
     shell = _shell_pid(b.pid, project.user.uid)
     tracer = subprocess.Popen(
@@ -129,13 +141,15 @@ def test_issue19_a_secret_set_in_one_shell_reaches_the_other_at_its_next_prompt(
         b.send("/bin/true tazpod-quiet-end\n")
         b.expect(PROMPT)
 
-        a.send(f"tazpod secrets set {NAME} < {value_file}\n")
-        a.expect(f"stored {NAME} in the vault")
-        a.expect(PROMPT)
+        for name, source in sources.items():
+            a.send(f"tazpod secrets set {name} < {source}\n")
+            a.expect(f"stored {name} in the vault")
+            a.expect(PROMPT)
         b.send("\n")  # the user does nothing but press Enter
         b.expect(PROMPT)
-        b.send(f'printf "%s" "${NAME}" | sha256sum\n')
-        b.expect(hashlib.sha256(value.encode()).hexdigest())
+        b.send(f'sha256sum < "${AS_FILE}_FILE"; printf "%s" "${AS_ENV}" | sha256sum\n')
+        b.expect(_sha(values[AS_FILE]))
+        b.expect(_sha(values[AS_ENV]))
         b.expect(PROMPT)
     finally:
         tracer.send_signal(signal.SIGINT)  # strace detaches and leaves the shell running
@@ -148,10 +162,29 @@ def test_issue19_a_secret_set_in_one_shell_reaches_the_other_at_its_next_prompt(
     assert "tazpod-quiet-end" in _execs(log, forks[1])
     refresh = "".join(_execs(log, pid) for pid in forks[2:])
     assert re.search(r'execve\("[^"]*tazpod", \["[^"]*tazpod", "env"\]', refresh), refresh
-    assert all(value not in path.read_text() for path in tmp_path.glob("strace.*"))
-    assert value not in b.output and value not in a.output
+    for value in values.values():
+        assert all(value not in path.read_text() for path in tmp_path.glob("strace.*"))
+        assert value not in b.output and value not in a.output
 
     b.send("exit\n")
     assert b.wait() == 0, b.output
     a.send("exit\n")
     assert a.wait() == 0, a.output
+
+
+def test_issue19_a_shell_with_a_grant_is_not_refreshed(project: Project) -> None:
+    """`tazpod env` in a grant's view would see only the grant: such a shell has no hook,
+    and its granted value file stays as it was given."""
+    pf = str(project.passfile)
+    done = project.tazpod("secrets", "set", AS_FILE, "--passphrase-file", pf, input="granted value")
+    assert done.returncode == 0, done.stderr
+    script = (
+        'declare -F __tazpod_refresh || echo "no hook";'
+        f' echo "gen=[${{TAZPOD_GENERATION-unset}}]"; sha256sum < "${AS_FILE}_FILE"\n'
+        "\n"  # a second prompt: the view's value file is still there
+        f'sha256sum < "${AS_FILE}_FILE"; exit 3\n'
+    )
+    done = project.tazpod("unlock", "--only", AS_FILE, "--passphrase-file", pf, input=script)
+    assert done.returncode == 3, done.stderr
+    assert "no hook" in done.stdout and "gen=[unset]" in done.stdout, done.stdout
+    assert done.stdout.count(_sha("granted value")) == 2, done.stdout + done.stderr

@@ -29,6 +29,8 @@ def configured(project: Project, api: InfisicalServer) -> Project:
     project.set_secrets(
         f"config:\n  infisical_project_id: {PROJECT_ID}\n  infisical_url: {api.url}/api\n"
         "secrets:\n  - {name: KUBE, file: kubeconfig, env: KUBECONFIG}\n"
+        # TazPod's habit, a value in a variable: asked for by name (files are the default)
+        "delivery:\n  DB_PASSWORD: env\n"
     )
     secret = project.root / "client-secret"
     secret.write_text(CLIENT_SECRET + "\n")

@@ -36,7 +36,11 @@ def test_environment_is_an_allowlist(tmp_path: Path) -> None:
         SecretMapping("A", "absent", "ABSENT"),
         SecretMapping("N", "no-env-file", None),
     )
-    env = enclave_environment(inherited, USER, tmp_path, Path("/proj"), mappings)
+    from tazpod.secrets.environment import environment_plan
+    from tazpod.secrets.mapping_table import rows_of
+
+    plan = environment_plan(rows_of(mappings), str(tmp_path))
+    env = enclave_environment(inherited, USER, tmp_path, Path("/proj"), plan.exports)
     assert env["TERM"] == "xterm" and env["LC_ALL"] == "C"
     for dropped in ("AWS_SECRET_ACCESS_KEY", "SUDO_UID", "LD_PRELOAD", "ABSENT"):
         assert dropped not in env
@@ -60,13 +64,13 @@ def test_attack_review_the_enclaves_path_has_nothing_of_the_home_not_even_tazpod
     user = EnclaveUser("dev", 1000, 1000, (1000,), home, "/bin/bash")
     monkeypatch.setattr(sys, "argv", [str(venv_bin / "tazpod"), "run"])
     inherited = {"PATH": f"{tmp_path / 'link-to-home'}/bin:{venv_bin}:/usr/bin:/bin"}
-    env = enclave_environment(inherited, user, tmp_path / "vault", Path("/proj"), ())
+    env = enclave_environment(inherited, user, tmp_path / "vault", Path("/proj"))
     assert env["PATH"] == "/usr/bin:/bin"
     system_bin = tmp_path / "opt" / "tazpod" / "bin"  # a root-owned install is put first
     system_bin.mkdir(parents=True)
     (system_bin / "tazpod").write_text("")
     monkeypatch.setattr(sys, "argv", [str(system_bin / "tazpod"), "run"])
-    env = enclave_environment(inherited, user, tmp_path / "vault", Path("/proj"), ())
+    env = enclave_environment(inherited, user, tmp_path / "vault", Path("/proj"))
     assert env["PATH"] == f"{system_bin}:/usr/bin:/bin"
 
 

@@ -34,6 +34,7 @@ def _vault(tmp_path: Path) -> Path:
     vault = tmp_path / "vault"
     vault.mkdir(mode=0o700)
     shellstate.write_shell_files(vault)
+    generation.bump(vault)  # as the enclave's opening does (tazpod.enclave.service)
     return vault
 
 
@@ -111,6 +112,26 @@ def test_bash_refreshes_at_the_prompt_after_a_new_generation_only(
         assert out.count("user-hook-ran") == SESSION.count("\n") + 1, out
     if user_hook == "array":
         assert out.count("user-hook-two") == SESSION.count("\n") + 1, out
+
+
+def test_a_shell_offered_no_generation_gets_no_hook(tmp_path: Path) -> None:
+    """A shell with a grant: `tazpod env` in its view would see only the grant."""
+    vault = _vault(tmp_path)
+    env = _shell_env(tmp_path, vault)
+    del env[shellstate.GENERATION_ENV]
+    rc = str(vault / ".tazpod" / shellstate.RC_NAME)
+    session = 'declare -F __tazpod_refresh || echo "no hook"\n' + SESSION
+    done = subprocess.run(
+        ["bash", "--noprofile", "--rcfile", rc, "-i"],
+        input=session,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "no hook" in done.stdout and "second=[] gone=[still here]" in done.stdout, done.stdout
+    assert _runs(tmp_path) == 0
 
 
 def test_zsh_refreshes_from_precmd(tmp_path: Path) -> None:

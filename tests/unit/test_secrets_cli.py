@@ -35,9 +35,13 @@ def test_env_outputs_values_files_and_unsets(enclave: Enclave, cli: Cli) -> None
     code, out, err = cli("env")
     assert code == 0
     lines = out.splitlines()
-    assert "export DB_PASSWORD='p@ss'\\''w\"rd$'" in lines
+    values = enclave.vault / ".tazpod" / "values"
+    assert f"export DB_PASSWORD_FILE='{values}/DB_PASSWORD'" in lines  # files by default
+    assert (values / "DB_PASSWORD").read_text() == "p@ss'w\"rd$"
+    assert (values / "DB_PASSWORD").stat().st_mode & 0o777 == 0o600
     assert f"export KUBECONFIG='{enclave.vault}/kubeconfig'" in lines
-    assert "export LOCAL_ONLY='l'" in lines and "unset GONE_FILE" in lines
+    assert f"export LOCAL_ONLY_FILE='{values}/LOCAL_ONLY'" in lines and "unset GONE_FILE" in lines
+    assert "unset DB_PASSWORD" in lines  # a value a shell had from before goes
     assert "not exported as variables: bad-name (not a shell variable name)" in err
 
 

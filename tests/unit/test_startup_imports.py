@@ -85,7 +85,7 @@ def test_env_on_the_prompt_path_imports_no_re_enum_or_yaml(tmp_path: Path) -> No
         "TAZPOD_PROJECT": str(project),
     }
     modules, out = _imported(["env"], env, tmp_path)
-    assert f"export KUBECONFIG='{vault}/kube'" in out and "export S49=" in out
+    assert f"export KUBECONFIG='{vault}/kube'" in out and "export S49_FILE=" in out
     heavy = ("re", "enum", "argparse", "typing", "dataclasses", "pathlib", "json", "ruamel")
     assert _loaded(modules, heavy) == []
 

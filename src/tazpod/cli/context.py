@@ -64,8 +64,9 @@ def load_context(ui: UI, offer_import: bool = False) -> Context:
 
         # what `tazpod env` exports from now on: the approved mappings, never a newer file
         rows = secrets.mappings if secrets else ()
+        delivery = secrets.delivery if secrets else ()
         vault = environ.enclave_vault() or ""
-        problem = mapping_table.record(vault, str(project.secrets_path), rows)
+        problem = mapping_table.record(vault, str(project.secrets_path), rows, None, delivery)
         if problem:
             ui.warn(problem)
     return Context(project, loaded.config, secrets)

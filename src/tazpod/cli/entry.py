@@ -42,6 +42,10 @@ def enter_enclave(
         command=command,
         cwd=_workdir(),
         environ=dict(os.environ),
+        only=tuple(getattr(args, "only", None) or ()),
+        profile=getattr(args, "profile", None),
+        restart=bool(getattr(args, "restart_on_change", False)),
+        restart_signal=getattr(args, "signal", None),
     )
 
     def on_retry(remaining: int) -> None:
@@ -69,15 +73,19 @@ def _through_opener(args: argparse.Namespace, inner: list[str]) -> int:
     file = getattr(args, "passphrase_file", None)
     fd = getattr(args, "passphrase_fd", None)
     if inner[0] == "unlock":
-        return opener_client.request("unlock", passphrase_file=file, passphrase_fd=fd)
-    sync = False
+        return opener_client.request(
+            "unlock", options=inner[1:], passphrase_file=file, passphrase_fd=fd
+        )
+    options: list[str] = []
     if inner[0] == "run":
         split = inner.index("--")
-        sync = "--sync" in inner[:split]
+        options = inner[1:split]
         command = inner[split + 1 :]
     else:
         command = ["tazpod", *inner]  # parsed by the user's own tazpod, in the enclave
-    return opener_client.request("run", command, sync=sync, passphrase_file=file, passphrase_fd=fd)
+    return opener_client.request(
+        "run", command, options=options, passphrase_file=file, passphrase_fd=fd
+    )
 
 
 def rerun_in_enclave(args: argparse.Namespace, ui: UI, tazpod_argv: list[str]) -> int:

@@ -52,6 +52,24 @@ def passphrase_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def grant_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help="the command sees only these secrets, mapped files and bridges (repeatable)",
+    )
+    parser.add_argument(
+        "--profile", metavar="NAME", help="the command sees only this grant set of secrets.yml"
+    )
+
+
+def grant_argv(args: argparse.Namespace) -> list[str]:
+    """--only and --profile again, for the same command where it runs (container, opener)."""
+    words = [word for name in args.only or () for word in ("--only", name)]
+    return words + (["--profile", args.profile] if args.profile else [])
+
+
 def command_operands(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 

@@ -2,7 +2,7 @@
 
 secrets.yml mappings become variables holding the *path* of the secret's
 file in the vault (as TazPod); the vault's dotenv secrets (pulled or set)
-become variables too, for the enclave's processes only — the same set
+come as their delivery mode says (tazpod.secrets.delivery) — the same set
 `eval "$(tazpod env)"` gives a shell.
 """
 
@@ -14,9 +14,7 @@ from pathlib import Path
 
 from tazpod.enclave.shellstate import state_environment
 from tazpod.enclave.user import EnclaveUser
-from tazpod.secrets.mappings import SecretMapping
 from tazpod.secrets.shell import usable_name
-from tazpod.secrets.value import Secret
 from tazpod.sysio import environ
 from tazpod.sysio.environ import child_env
 
@@ -72,13 +70,14 @@ def enclave_environment(
     user: EnclaveUser,
     vault_dir: Path,
     project_root: Path,
-    mappings: tuple[SecretMapping, ...],
-    values: Mapping[str, Secret] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """``secrets``: the variables the vault gives this command (tazpod.enclave.command:
+    values delivered as variables, and paths of mapped and value files)."""
     env = child_env(allow=PASSTHROUGH, source=inherited)  # PATH is rebuilt below
-    for name, value in (values or {}).items():
+    for name, value in (secrets or {}).items():
         if usable_name(name):
-            env[name] = value.reveal()
+            env[name] = value
     env.update(
         HOME=str(user.home),
         USER=user.name,
@@ -90,8 +89,4 @@ def enclave_environment(
     env[environ.VAULT] = str(vault_dir)
     env[environ.PROJECT] = str(project_root)
     env.update(state_environment(vault_dir, user.shell))
-    for mapping in mappings:
-        target = vault_dir / mapping.file
-        if mapping.env is not None and target.is_file():
-            env[mapping.env] = str(target)
     return env

@@ -57,8 +57,9 @@ def inner_argv(request: dict[str, Any], passphrase: bool) -> list[str]:
     if op == "lock":
         return ["lock"]
     fd = ["--passphrase-fd", "3"] if passphrase else []
+    options = checked_options(op, request.get("options", []))
     if op == "unlock":
-        return ["unlock", *fd]
+        return ["unlock", *options, *fd]
     command = request.get("command")
     if (
         not isinstance(command, list)
@@ -66,7 +67,42 @@ def inner_argv(request: dict[str, Any], passphrase: bool) -> list[str]:
         or not all(isinstance(arg, str) for arg in command)
     ):
         raise UsageError("no command to run")
-    return ["run", *(["--sync"] if request.get("sync") is True else []), *fd, "--", *command]
+    sync = ["--sync"] if request.get("sync") is True and "--sync" not in options else []
+    return ["run", *sync, *options, *fd, "--", *command]
+
+
+# The options of `run` and `unlock` a request may carry: flags, and options whose values
+# are names (checked here), never a path or a setting root would act on.
+_FLAGS = {"run": ("--sync", "--restart-on-change"), "unlock": ()}
+_VALUED = {"run": ("--only", "--profile", "--signal"), "unlock": ("--only", "--profile")}
+
+
+def checked_options(op: str, options: Any) -> list[str]:
+    from tazpod.secrets.grants import check_grant_name
+
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+        raise UsageError("the request's options are not a list of words")
+    checked: list[str] = []
+    words = iter(options)
+    for word in words:
+        if word in _FLAGS.get(op, ()):
+            checked.append(word)
+            continue
+        if word not in _VALUED.get(op, ()):
+            raise UsageError(f"the opener does not pass {word!r} to {op}")
+        value = next(words, None)
+        if value is None:
+            raise UsageError(f"{word} needs a value")
+        try:
+            if word == "--only":
+                for name in value.split(","):
+                    check_grant_name(name.strip())
+            elif not value.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"{value!r} is not a name")
+        except ValueError as err:
+            raise UsageError(f"{word}: {err}") from None
+        checked.append(f"{word}={value}")  # one word: never read as an option of its own
+    return checked
 
 
 def _environment(request: dict[str, Any]) -> dict[str, str]:

@@ -68,6 +68,7 @@ def request(
     op: str,
     command: Sequence[str] = (),
     sync: bool = False,
+    options: Sequence[str] = (),
     passphrase_file: str | None = None,
     passphrase_fd: int | None = None,
 ) -> int:
@@ -96,6 +97,7 @@ def request(
         "op": op,
         "command": list(command),
         "sync": sync,
+        "options": list(options),
         "term": os.environ.get("TERM", ""),
         "cwd": _cwd(),
     }

@@ -16,15 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tazpod.enclave import admission, control
-from tazpod.enclave.env import enclave_environment
+from tazpod.enclave.command import Scope, prepare
 from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import EnclaveMounts
-from tazpod.enclave.shellstate import (
-    GENERATION_ENV,
-    ensure_state_dir,
-    shell_argv,
-    write_shell_files,
-)
+from tazpod.enclave.shellstate import ensure_state_dir, shell_argv, write_shell_files
 from tazpod.enclave.spawn import spawn
 from tazpod.enclave.supervisor import Supervisor
 from tazpod.enclave.user import EnclaveUser, require_root, resolve_user
@@ -32,8 +27,8 @@ from tazpod.errors import VaultBusyError, VaultError
 from tazpod.project import paths, trust
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
-from tazpod.secrets import generation, mapping_table
-from tazpod.secrets import store as secretstore
+from tazpod.secrets import generation
+from tazpod.secrets.grants import asked_names
 from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio import environ, linux, procs
 from tazpod.sysio.creds import acting_as
@@ -73,6 +68,10 @@ class EnterRequest:
     command: Sequence[str] | None  # None: the user's interactive shell
     cwd: Path
     environ: Mapping[str, str]
+    only: tuple[str, ...] = ()  # --only, as given (comma-separated names)
+    profile: str | None = None  # --profile: a grant set of secrets.yml
+    restart: bool = False  # --restart-on-change
+    restart_signal: int | None = None  # --signal: sent instead of a restart
 
 
 def _argv(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> list[str]:
@@ -81,32 +80,39 @@ def _argv(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> list[s
     return shell_argv(user.shell, mount_point)
 
 
-def _environment(
-    request: EnterRequest, user: EnclaveUser, mount_point: Path, report: Report
-) -> dict[str, str]:
-    mappings = request.secrets.mappings if request.secrets else ()
-    with acting_as(user.uid, user.gid, user.groups):
-        # `tazpod env` inside exports these mappings, never those of a newer secrets.yml
-        problem = mapping_table.record(
-            str(mount_point), str(request.project.secrets_path), mappings
-        )
-        # Taken before the secrets are read: a change in between is applied again at the
-        # shell's first prompt, never missed.
-        started = generation.read(mount_point)
-        found = secretstore.VaultSecrets(mount_point)
-    for notice in [*found.notices(), *([problem] if problem else [])]:
-        report(notice)  # a vault always opens; what it could not use is named
-    env = enclave_environment(
-        request.environ, user, mount_point, request.project.root, mappings, found.values
-    )
-    if request.command is None:
-        env[GENERATION_ENV] = started  # the shell's prompt hook starts from it (shellstate)
+def _scope(request: EnterRequest, user: EnclaveUser, mount_point: Path) -> Scope:
+    profiles = dict(request.secrets.profiles) if request.secrets else {}
+    extra = {}
     if paths.in_container():
         # What the enclave's own tazpod commands compare the shared files with (checked
         # against the host's approval before this enclave was opened); on a host they
         # ask the approval store itself, so `tazpod trust` needs no new enclave.
-        env[environ.APPROVED] = trust.digest(trust.settings_of(request.config, request.secrets))
-    return env
+        extra[environ.APPROVED] = trust.digest(trust.settings_of(request.config, request.secrets))
+    return Scope(
+        user=user,
+        mount_point=mount_point,
+        project_root=request.project.root,
+        secrets_path=request.project.secrets_path,
+        secrets=request.secrets,
+        bridges=request.config.vault.bridges,
+        asked=asked_names(request.only, request.profile, profiles),
+        shell=request.command is None,
+        inherited=request.environ,
+        extra=extra,
+    )
+
+
+def _starter(request: EnterRequest, scope: Scope, report: Report) -> Callable[[], int]:
+    """What starts the command (checked now: a grant naming nothing fails before it runs)."""
+    argv = _argv(request, scope.user, scope.mount_point)
+    prepared = prepare(scope, report)
+    if prepared.grant is not None:
+        report(f"granted to this command only: {prepared.grant.label()}")
+    if request.restart:
+        from tazpod.enclave.restarter import keep
+
+        return lambda: keep(scope, argv, request.cwd, request.restart_signal, report)
+    return lambda: spawn(scope.user, argv, prepared.env, request.cwd, prepared.view)
 
 
 def enter(request: EnterRequest, report: Report, on_retry: Callable[[int], None]) -> int:
@@ -186,12 +192,12 @@ def _supervise(ctx: _Opening) -> int:
         enclave.connect_bridges()
         with enclave.as_user():
             write_shell_files(enclave.root)
+            generation.bump(enclave.root)  # the enclave's first: every shell starts from one
             if request.command is None:
                 ensure_state_dir(enclave.root)
+        start = _starter(request, _scope(request, user, mount_point), ctx.report)
         door = admission.open_door(ctx.key)
-        env = _environment(request, user, mount_point, ctx.report)
-        argv = _argv(request, user, mount_point)
-        return Supervisor(enclave, argv, env, request.cwd, door).run()
+        return Supervisor(enclave, start, door).run()
     finally:
         if door is not None:
             admission.close_door(door, ctx.key)
@@ -244,10 +250,10 @@ def _join(ctx: _Opening) -> int:
         if request.command is None:
             with acting_as(user.uid, user.gid, user.groups):
                 ensure_state_dir(mount_point)
-        env = _environment(request, user, mount_point, report)
+        start = _starter(request, _scope(request, user, mount_point), report)
         for signum in (signal.SIGINT, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_IGN)
-        child = spawn(user, _argv(request, user, mount_point), env, request.cwd)
+        child = start()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda sig, _frame: os.kill(child, sig))
         status = _wait_for(child)

@@ -17,7 +17,8 @@ the others have the new variables at their next prompt. The prompt hook reads th
 secrets generation (tazpod.secrets.generation) with the `read` builtin, no process
 started, and runs `eval "$(tazpod env)"` only when it differs from the one the shell
 applied last. The shell starts with the generation its environment was built from
-(GENERATION_ENV). bash runs it from PROMPT_COMMAND (appended to the user's, an array
+(GENERATION_ENV; a shell with a grant gets none, and no hook: `tazpod env` in its view
+would see only the grant). bash runs it from PROMPT_COMMAND (appended to the user's, an array
 element from bash 5.1 on), zsh from precmd_functions; sh and dash have no prompt hook
 and are not refreshed.
 """
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from tazpod.secrets import generation
 
 CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR
 STATE_DIR = ".state"
@@ -52,28 +51,31 @@ PS1="(enclave) ${PS1:-\\u@\\h:\\w\\$ }"
 _REFRESH = """\
 # tazpod: the enclave shell's live refresh, written at every unlock; edits here are lost.
 # At each prompt one `read` builtin of the secrets generation; only when another one than
-# this shell applied last is there does `tazpod env` run.
-__tazpod_generation=${TAZPOD_GENERATION-}
-unset TAZPOD_GENERATION
-__tazpod_refresh() {
-    __tazpod_status=$?
-    __tazpod_now=
-    [[ -r $TAZPOD_VAULT/.tazpod/generation ]] &&
-        read -r __tazpod_now < "$TAZPOD_VAULT/.tazpod/generation"
-    if [[ $__tazpod_now != "$__tazpod_generation" ]]; then
-        __tazpod_generation=$__tazpod_now
-        eval "$(command tazpod env)"
+# this shell applied last is there does `tazpod env` run. Only where tazpod offers it
+# (TAZPOD_GENERATION: the whole enclave in sight; a shell with a grant keeps its grant).
+if [ -n "${TAZPOD_GENERATION-}" ]; then
+    __tazpod_generation=$TAZPOD_GENERATION
+    __tazpod_refresh() {
+        __tazpod_status=$?
+        __tazpod_now=
+        [[ -r $TAZPOD_VAULT/.tazpod/generation ]] &&
+            read -r __tazpod_now < "$TAZPOD_VAULT/.tazpod/generation"
+        if [[ $__tazpod_now != "$__tazpod_generation" ]]; then
+            __tazpod_generation=$__tazpod_now
+            eval "$(command tazpod env)"
+        fi
+        return $__tazpod_status
+    }
+    if [ -n "${ZSH_VERSION-}" ]; then
+        precmd_functions+=(__tazpod_refresh)
+    elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
+        PROMPT_COMMAND+=(__tazpod_refresh)
+    else  # one string: the user's commands, a newline, the hook
+        __tazpod_newline=$'\\n'
+        PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__tazpod_newline}__tazpod_refresh"
     fi
-    return $__tazpod_status
-}
-if [ -n "${ZSH_VERSION-}" ]; then
-    precmd_functions+=(__tazpod_refresh)
-elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
-    PROMPT_COMMAND+=(__tazpod_refresh)
-else  # one string: the user's commands, a newline, the hook
-    __tazpod_newline=$'\\n'
-    PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__tazpod_newline}__tazpod_refresh"
 fi
+unset TAZPOD_GENERATION
 """
 
 _ZSHRC = """\
@@ -117,7 +119,6 @@ def write_shell_files(vault_root: Path) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-    generation.bump(vault_root)  # the enclave's first: every shell starts from one
 
 
 def ensure_state_dir(vault_root: Path) -> None:

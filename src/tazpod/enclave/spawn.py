@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tazpod.enclave.user import EnclaveUser
+from tazpod.enclave.view import View, apply
 from tazpod.errors import TazpodError
 from tazpod.sysio import linux, userns
 from tazpod.sysio.run import replace_process
@@ -41,6 +42,7 @@ def _child(
     env: Mapping[str, str],
     cwd: Path,
     pipes: tuple[int, int, int],
+    view: View | None,
 ) -> None:
     ready_w, go_r, err_w = pipes
     try:
@@ -48,6 +50,8 @@ def _child(
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         linux.forbid_core_dumps()  # as root, so the user cannot raise the hard limit again
+        if view is not None:
+            apply(view)  # its own mount namespace: a grant's view, a private FIFO
         linux.unshare(linux.CLONE_NEWUSER)
         os.write(ready_w, b"u")
         if os.read(go_r, 1) != b"m":
@@ -70,7 +74,13 @@ def _child(
         os._exit(127)
 
 
-def spawn(user: EnclaveUser, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
+def spawn(
+    user: EnclaveUser,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    view: View | None = None,
+) -> int:
     """Start ``argv`` in the enclave as ``user``; returns its pid once exec succeeded."""
     maps = userns.identity_maps()
     ready_r, ready_w = os.pipe()
@@ -81,7 +91,7 @@ def spawn(user: EnclaveUser, argv: Sequence[str], env: Mapping[str, str], cwd: P
         for fd in (ready_r, go_w, err_r):
             os.close(fd)
         os.set_inheritable(err_w, False)
-        _child(user, argv, env, cwd, (ready_w, go_r, err_w))
+        _child(user, argv, env, cwd, (ready_w, go_r, err_w), view)
     for fd in (ready_w, go_r, err_w):
         os.close(fd)
     try:

@@ -16,13 +16,11 @@ import selectors
 import signal
 import socket
 import struct
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from tazpod.enclave import admission, control
 from tazpod.enclave.session import EnclaveMounts, seal_or_rescue
-from tazpod.enclave.spawn import spawn
 from tazpod.errors import TazpodError
 from tazpod.sysio import linux, procs
 
@@ -57,16 +55,12 @@ class Supervisor:
     def __init__(
         self,
         enclave: EnclaveMounts,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
+        start: Callable[[], int],
         door: socket.socket | None = None,
     ) -> None:
         self.enclave = enclave
         self.door = door
-        self.argv = list(argv)
-        self.env = dict(env)
-        self.cwd = cwd
+        self.start = start  # starts the enclave's first command; returns its pid
         self.selector = selectors.DefaultSelector()
         self.sessions: dict[socket.socket, int] = {}  # joined session -> joiner pid
         self.main_pid = -1
@@ -84,7 +78,7 @@ class Supervisor:
         self.selector.register(listener, selectors.EVENT_READ, "listener")
         if self.door is not None:
             self.selector.register(self.door, selectors.EVENT_READ, "door")
-        self.main_pid = spawn(self.enclave.user, self.argv, self.env, self.cwd)
+        self.main_pid = self.start()
         self._collect(procs.reap_children())
         while not self._done():
             for key, _mask in self.selector.select(timeout=5.0):

@@ -110,11 +110,16 @@ class PodmanEngine:
         )
 
     def find(self, name: str) -> ContainerInfo | None:
+        found = self.inspect(name)
+        return None if found is None else self._info(found)
+
+    def inspect(self, name: str) -> dict[str, Any] | None:
+        """`podman container inspect`'s document of one container (None: no such one)."""
         done = self._run(["container", "inspect", name, "--format", "json"], what="", check=False)
         if done.returncode != 0:
             return None
         found = json.loads(done.out or "[]")
-        return self._info(found[0]) if found else None
+        return dict(found[0]) if found else None
 
     def list_managed(self) -> list[ContainerInfo]:
         done = self._run(

@@ -15,6 +15,12 @@ from tazpod.secrets.mapping_table import MappingRow
 from tazpod.secrets.shell import EnvPlan, plan, usable_name
 from tazpod.sysio import environ
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tazpod.secrets.grants import Grant
+
 
 def vault_root() -> str:
     """The open vault of the enclave this process runs in (a str: no pathlib on this path)."""
@@ -26,8 +32,9 @@ def vault_root() -> str:
     return root
 
 
-def mappings(root: str) -> tuple[list[MappingRow], str | None]:
-    """secrets.yml's mappings as last approved, and a notice when a newer file was refused.
+def mappings(root: str) -> tuple[list[MappingRow], dict[str, str], str | None]:
+    """secrets.yml's mappings and delivery modes as last approved, and a notice when a newer
+    file was refused.
 
     The table (tazpod.secrets.mapping_table) answers while secrets.yml is the file it was
     checked from; a changed file is checked against the approval once, here, and only
@@ -35,18 +42,18 @@ def mappings(root: str) -> tuple[list[MappingRow], str | None]:
     """
     project = environ.enclave_project()
     if not project:
-        return [], None
+        return [], {}, None
     secrets_yml = os.path.join(project, "secrets.yml")
     table = mapping_table.read(root)
     key = mapping_table.file_key(secrets_yml)
     if table is not None and key in (table.checked, table.refused):
-        return table.rows, None
+        return table.rows, table.delivery, None
     return _check_again(root, project, table)
 
 
 def _check_again(
     root: str, project: str, table: mapping_table.Table | None
-) -> tuple[list[MappingRow], str | None]:
+) -> tuple[list[MappingRow], dict[str, str], str | None]:
     from pathlib import Path
 
     from tazpod.errors import TazpodError
@@ -57,6 +64,7 @@ def _check_again(
 
     where = Project(Path(project))
     kept = table.rows if table is not None else []
+    kept_delivery = table.delivery if table is not None else {}
     key = mapping_table.file_key(str(where.secrets_path))  # before reading: see record()
     try:
         config = load_project_config(where.config_path).config
@@ -66,12 +74,13 @@ def _check_again(
         trust.check_in_enclave(where.root, config, secrets)
     except TazpodError as err:
         checked = table.checked if table is not None else ""
-        mapping_table.write(root, checked, kept, refused=key)
+        mapping_table.write(root, checked, kept, refused=key, delivery=kept_delivery.items())
         first_line = err.message.split("\n", 1)[0]
-        return kept, f"{first_line}; `tazpod env` keeps the mappings last approved"
+        return kept, kept_delivery, f"{first_line}; `tazpod env` keeps the mappings last approved"
     mappings = secrets.mappings if secrets else ()
-    problem = mapping_table.record(root, str(where.secrets_path), mappings, key)
-    return mapping_table.rows_of(mappings), problem
+    delivery = secrets.delivery if secrets else ()
+    problem = mapping_table.record(root, str(where.secrets_path), mappings, key, delivery)
+    return mapping_table.rows_of(mappings), dict(delivery), problem
 
 
 def _plain_file(name: str) -> bool:
@@ -83,13 +92,28 @@ def _plain_file(name: str) -> bool:
     return True
 
 
-def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:
-    """What to export and unset; names that are no shell variable are in ``skipped``."""
+def environment_plan(
+    mappings: list[MappingRow],
+    root: str,
+    delivery: Mapping[str, str] | None = None,
+    only: Grant | None = None,
+) -> EnvPlan:
+    """What to export and unset; names that are no shell variable are in ``skipped``.
+
+    Each dotenv secret goes as its delivery mode says (tazpod.secrets.delivery): a value in
+    ``secrets``, a file (``value_files``, exported as NAME_FILE) or the command's FIFO
+    (``fifo``). With a grant, only what it names.
+    """
+    from tazpod.secrets import delivery as modes
     from tazpod.secrets import dotenv
+
+    delivery = delivery or {}
 
     files: dict[str, str] = {}
     missing: list[str] = []
     for _name, file, env in mappings:
+        if only is not None and file not in only.files:
+            continue
         # The table is the enclave's own, but checked again all the same: a variable
         # name that could start code, or a file outside the vault, is never exported.
         if env is None or not usable_name(env) or not _plain_file(file):
@@ -109,6 +133,39 @@ def environment_plan(mappings: list[MappingRow], root: str) -> EnvPlan:
             continue
         values.update(parsed.values)
         problems += [f"{problem}; skipped" for problem in parsed.problems]
-    result = plan(values, files, missing)
+    if only is not None:
+        values = {name: value for name, value in values.items() if name in only.values}
+    as_values, as_files, as_fifo = {}, {}, {}
+    for name, value in values.items():
+        mode = modes.mode_of(name, delivery)
+        if mode == modes.ENV:
+            as_values[name] = value
+        elif mode == modes.FIFO:
+            as_fifo[name] = value
+        else:
+            as_files[name] = value
+    result = plan(as_values, files, missing)
     result.problems = problems
+    taken = set(values) | set(files)
+    for name in sorted(as_files):
+        if not usable_name(name):
+            result.skipped.append(name)
+            continue
+        variable = name + modes.FILE_SUFFIX
+        if variable in taken:
+            problems.append(f"{name}: its file's variable {variable} is another secret; skipped")
+            continue
+        result.value_files[name] = as_files[name]
+        result.exports[variable] = modes.value_path(root, name)
+        result.unset.append(name)
+    for name in sorted(as_fifo):
+        if not usable_name(name):
+            result.skipped.append(name)
+            continue
+        result.fifo[name] = as_fifo[name]
+        result.unset += [name, name + modes.FILE_SUFFIX]
+    for name in as_values:
+        if name + modes.FILE_SUFFIX not in taken:
+            result.unset.append(name + modes.FILE_SUFFIX)
+    result.unset = sorted(set(result.unset) - set(result.exports) - set(result.secrets))
     return result

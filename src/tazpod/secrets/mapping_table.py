@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR, without importing it
 TABLE = "secrets-mappings.tsv"
-HEADER = "tazpod approved mappings 2"
+HEADER = "tazpod approved mappings 3"
+DELIVERY = "delivery"  # the line before the delivery rows (NAME<TAB>MODE)
 MappingRow = tuple[str, str, str | None]  # (secret name, file, env variable)
 
 # Names tazpod itself uses inside the vault; a mapping must not overwrite them.
@@ -73,8 +74,15 @@ def file_key(secrets_yml: str) -> str:
 
 
 class Table:
-    def __init__(self, checked: str, refused: str, rows: list[MappingRow]) -> None:
+    def __init__(
+        self,
+        checked: str,
+        refused: str,
+        rows: list[MappingRow],
+        delivery: dict[str, str] | None = None,
+    ) -> None:
         self.checked, self.refused, self.rows = checked, refused, rows
+        self.delivery = delivery or {}  # secret name ("*": the default) -> delivery mode
 
 
 def read(root: str) -> Table | None:
@@ -85,12 +93,22 @@ def read(root: str) -> Table | None:
         return None
     if len(lines) < 3 or lines[0] != HEADER:
         return None
-    fields = [line.split("\t") for line in lines[3:] if line]
+    body = lines[3:]
+    split = body.index(DELIVERY) if DELIVERY in body else len(body)
+    fields = [line.split("\t") for line in body[:split] if line]
     rows = [(f[0], f[1], f[2] or None) for f in fields if len(f) == 3]
-    return Table(lines[1], lines[2], rows)
+    pairs = [line.split("\t") for line in body[split + 1 :] if line]
+    delivery = {f[0]: f[1] for f in pairs if len(f) == 2}
+    return Table(lines[1], lines[2], rows, delivery)
 
 
-def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = "") -> str | None:
+def write(
+    root: str,
+    checked: str,
+    rows: Iterable[MappingRow],
+    refused: str = "",
+    delivery: Iterable[tuple[str, str]] = (),
+) -> str | None:
     """Store the table; returns what to tell the user when it cannot be (a full vault)."""
     from pathlib import Path
 
@@ -100,9 +118,10 @@ def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = ""
     control = os.path.join(root, CONTROL_DIR)
     if not root or not os.path.isdir(control):
         return None
-    rows = list(rows)
+    rows, delivery = list(rows), list(delivery)
     before = read(root)
     body = "".join(f"{name}\t{file}\t{env or ''}\n" for name, file, env in rows)
+    body += DELIVERY + "\n" + "".join(f"{name}\t{mode}\n" for name, mode in delivery)
     try:
         write_atomic(Path(control, TABLE), f"{HEADER}\n{checked}\n{refused}\n{body}".encode())
     except OSError as err:
@@ -110,7 +129,7 @@ def write(root: str, checked: str, rows: Iterable[MappingRow], refused: str = ""
             f"could not record secrets.yml's mappings in {control} ({err.strerror}):"
             " `tazpod env` keeps the ones it had"
         )
-    if before is not None and before.rows == rows:
+    if before is not None and (before.rows, before.delivery) == (rows, dict(delivery)):
         return None
     try:  # what `tazpod env` exports changed: the enclave's shells take it at their prompt
         generation.bump(root)
@@ -125,7 +144,11 @@ def rows_of(mappings: Iterable[SecretMapping]) -> list[MappingRow]:
 
 
 def record(
-    root: str, secrets_yml: str, mappings: Iterable[SecretMapping], key: str | None = None
+    root: str,
+    secrets_yml: str,
+    mappings: Iterable[SecretMapping],
+    key: str | None = None,
+    delivery: Iterable[tuple[str, str]] = (),
 ) -> str | None:
     """After a check of secrets.yml against the approval: its mappings are the ones to use.
 
@@ -133,7 +156,9 @@ def record(
     between gets the checked rows under its own key, never its own rows.
     """
     key, rows = key or file_key(secrets_yml), rows_of(mappings)
+    delivery = list(delivery)
     table = read(root)
-    if table is not None and (table.checked, table.refused, table.rows) == (key, "", rows):
+    same = (key, "", rows, dict(delivery))
+    if table is not None and (table.checked, table.refused, table.rows, table.delivery) == same:
         return None  # already so: every tazpod command in the enclave comes here
-    return write(root, key, rows)
+    return write(root, key, rows, delivery=delivery)

@@ -43,6 +43,9 @@ class SecretsConfig:
     environment: str = "dev"
     secret_path: str = "/"  # noqa: S105 (a folder path, not a password)
     mappings: tuple[SecretMapping, ...] = ()
+    # name -> delivery mode (tazpod.secrets.delivery; "*": the default for unnamed secrets)
+    delivery: tuple[tuple[str, str], ...] = ()
+    profiles: tuple[tuple[str, tuple[str, ...]], ...] = ()  # grant sets for --profile
 
     def approval_settings(self) -> dict[str, str]:
         """What `tazpod trust` approves of it (tazpod.project.trust), flattened: keys start
@@ -60,6 +63,10 @@ class SecretsConfig:
         for mapping in self.mappings:
             value = {"name": mapping.name, "env": mapping.env}
             flat[f"{prefix}secrets[file={mapping.file}]"] = json.dumps(value, sort_keys=True)
+        for name, mode in self.delivery:
+            flat[f"{prefix}delivery.{name}"] = json.dumps(mode)
+        for name, names in self.profiles:
+            flat[f"{prefix}profiles.{name}"] = json.dumps(list(names))
         return flat
 
 
@@ -124,6 +131,49 @@ def _mapping(top: MapReader, item: Any, line: int | None) -> SecretMapping:
     return SecretMapping(name, file, env, entry.line_of("name"))
 
 
+def _delivery(section: MapReader) -> tuple[tuple[str, str], ...]:
+    from tazpod.secrets.delivery import DEFAULT_KEY, check_mode
+
+    modes = []
+    for key in list(section.data):
+        name = str(key)
+        if name != DEFAULT_KEY and not is_identifier(name):
+            raise section.error(
+                name,
+                "is not a secret's variable name (letters, digits and _)",
+                hint=f'name a secret, or write "{DEFAULT_KEY}" for the default of the others',
+            )
+        modes.append((name, section.converted(name, "", check_mode)))
+    section.finish()
+    return tuple(sorted(modes))
+
+
+def _profiles(section: MapReader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    from tazpod.secrets.grants import check_grant_name
+
+    profiles = []
+    for key in list(section.data):
+        name = str(key)
+        if not _SLUG_RE.match(name):
+            raise section.error(name, "is not a profile name (letters, digits, - and _)")
+        names: list[str] = []
+        for _index, item, line in section.sequence(name):
+            if not isinstance(item, str) or not item:
+                raise ConfigError(
+                    f"{section.where(name, line)}: each entry must be a secret's name, a mapped"
+                    f" file or a bridge, not {type_name(item)}"
+                )
+            try:
+                names.append(check_grant_name(item))
+            except ValueError as err:
+                raise ConfigError(f"{section.where(name, line)}: {err}") from err
+        if not names:
+            raise section.error(name, "is empty", hint="list what the profile grants")
+        profiles.append((name, tuple(names)))
+    section.finish()
+    return tuple(sorted(profiles))
+
+
 def read_secrets_config(path: Path) -> tuple[SecretsConfig, tuple[str, ...]]:
     top = MapReader(parse_yaml(path), path)
     source = top.mapping("config")
@@ -153,8 +203,12 @@ def read_secrets_config(path: Path) -> tuple[SecretsConfig, tuple[str, ...]]:
         if mapping.env is not None:
             envs[mapping.env] = line
         mappings.append(mapping)
+    delivery = _delivery(top.mapping("delivery"))
+    profiles = _profiles(top.mapping("profiles"))
     top.finish()
-    config = SecretsConfig(project_id, url, environment, secret_path, tuple(mappings))
+    config = SecretsConfig(
+        project_id, url, environment, secret_path, tuple(mappings), delivery, profiles
+    )
     return config, tuple(top.warnings)
 
 

@@ -26,6 +26,8 @@ class EnvPlan:
         self.unset: list[str] = []
         self.skipped: list[str] = []  # names that cannot be variables
         self.problems: list[str] = []  # lines of the vault's files that could not be read
+        self.value_files: dict[str, Secret] = {}  # delivered as files: name -> value
+        self.fifo: dict[str, Secret] = {}  # delivered through the command's one-shot FIFO
 
 
 def usable_name(name: str) -> bool:

@@ -99,3 +99,9 @@ def terminal_of(pid: int) -> tuple[int, int, int, int] | None:
     major = (tty_nr >> 8) & 0xFFF
     minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
     return major, minor, pgrp, tpgid
+
+
+def root_of(pid: int) -> str:
+    """The path to ``pid``'s root directory, as that process sees its mounts (its own mount
+    namespace): for root's refresh of a command's private view of the enclave."""
+    return f"/proc/{pid}/root"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 SUMMARIES = {
     "init": "create .tazpod/ and secrets.yml in this directory",
     "status": "show the project, its container and its vault",
+    "doctor": "check the container, settings, vault files and kernel; probe an open enclave",
     "trust": "approve this project's settings (config.yaml) on this machine",
     "up": "build the image if needed and start the project's container",
     "down": "remove the container (the workspace and vault stay)",
@@ -46,6 +47,7 @@ INTERNAL_SUMMARIES = {
     "ssh-serve": "root in the container: sshd -i for one `tazpod ssh --stdio` connection",
     "container-init": "the dev container's first process: init, and root's opener",
     "container-approve": "root in the container: the opener's approval, from the host's trust",
+    "doctor-probe": "in the container: `tazpod doctor`'s live probes of an open enclave",
 }
 NAMES = tuple(SUMMARIES)
 INTERNAL = tuple(INTERNAL_SUMMARIES)

@@ -33,10 +33,13 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             " them to a terminal",
             hint='run: eval "$(tazpod env)"',
         )
-    rows, notice = mappings(root)
+    rows, delivery, notice = mappings(root)
     if notice:
         ui.warn(notice)
-    plan = environment_plan(rows, root)
+    plan = environment_plan(rows, root, delivery)
+    from tazpod.secrets.value_files import materialize
+
+    plan.problems += materialize(root, plan.value_files)
     warn_skipped(plan, ui)
     ui.out.write(render(plan))
     ui.out.flush()

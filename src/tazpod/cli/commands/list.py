@@ -11,6 +11,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from tazpod.project.config import ENGINES
 
     parser.add_argument("--engine", choices=ENGINES, help="default: this project's, else docker")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout (see the README)"
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -29,10 +32,26 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         require_approved(project, config, read_secrets(project, ui))
     name = args.engine or (config.engine if config else "docker")
     engine = get_engine(name, config.kubernetes if config else None)
-    rows = [
-        (c.name, c.state, c.image, c.version or "?", c.project or "?")
-        for c in engine.list_managed()
-    ]
+    found = engine.list_managed()
+    if getattr(args, "json", False):
+        import json
+
+        containers = [
+            {
+                "name": c.name,
+                "id": c.id,
+                "state": c.state,
+                "image": c.image,
+                "tazpod": c.version,
+                "project": c.project,
+            }
+            for c in found
+        ]
+        document = {"version": 1, "engine": name, "containers": containers}
+        ui.out.write(json.dumps(document, indent=2) + "\n")
+        ui.out.flush()
+        return 0
+    rows = [(c.name, c.state, c.image, c.version or "?", c.project or "?") for c in found]
     if not rows:
         ui.say("no tazpod containers")
         return 0

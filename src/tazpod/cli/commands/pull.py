@@ -80,11 +80,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
             raise UsageError("--exec needs a command after --")
         from tazpod.secrets.environment import environment_plan
         from tazpod.secrets.shell import as_environment, skipped_notice
+        from tazpod.secrets.value_files import materialize
         from tazpod.sysio.environ import Inherit, child_env
         from tazpod.sysio.run import replace_process
 
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
-        plan = environment_plan(mappings, str(root))
+        plan = environment_plan(mappings, str(root), dict(secrets.delivery))
+        for problem in materialize(str(root), plan.value_files):
+            ui.warn(problem)
         # The enclave already named what it skipped when it started this command (`run
         # --sync`): say only what this pull added, so each name is said once.
         notice = skipped_notice(set(plan.skipped) & set(result.added))

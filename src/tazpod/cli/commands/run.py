@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tazpod.cli.entry import enter_enclave
-from tazpod.cli.options import command_operands, passphrase_options
+from tazpod.cli.options import command_operands, grant_argv, grant_options, passphrase_options
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
 
@@ -13,6 +13,18 @@ from tazpod.errors import UsageError
 def configure(parser: argparse.ArgumentParser) -> None:
     passphrase_options(parser)
     parser.add_argument("--sync", action="store_true", help="pull secrets first (tazpod pull)")
+    grant_options(parser)
+    parser.add_argument(
+        "--restart-on-change",
+        action="store_true",
+        help="restart the command when the secrets it was given change",
+    )
+    parser.add_argument(
+        "--signal",
+        metavar="SIG",
+        type=_signal,
+        help="with --restart-on-change: send SIG (e.g. HUP) instead of restarting",
+    )
     command_operands(parser)
 
 
@@ -22,9 +34,29 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         argv = argv[1:]
     if not argv:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
-    inner = ["run", *(["--sync"] if args.sync else []), "--", *argv]
+    if args.signal is not None and not args.restart_on_change:
+        raise UsageError("--signal goes with --restart-on-change")
+    options = ["--sync"] if args.sync else []
+    options += grant_argv(args)
+    if args.restart_on_change:
+        options.append("--restart-on-change")
+    if args.signal is not None:
+        import signal
+
+        options += ["--signal", signal.Signals(args.signal).name.removeprefix("SIG")]
+    inner = ["run", *options, "--", *argv]
     if args.sync:
         import sys
 
         argv = [sys.executable, "-I", "-m", "tazpod", "pull", "--exec", "--", *argv]
     return enter_enclave(args, ui, command=argv, forward_inner=inner)
+
+
+def _signal(text: str) -> int:
+    import signal
+
+    name = text.upper().removeprefix("SIG")
+    try:
+        return int(signal.Signals[f"SIG{name}"])
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"{text!r} is no signal name (e.g. HUP, USR1)") from None

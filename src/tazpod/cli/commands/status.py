@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,14 @@ from tazpod.project.config import ProjectConfig, load_project_config
 from tazpod.project.locate import find_project
 from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio.environ import in_container
+
+DEFAULTS = {"json": False}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout (see the README)"
+    )
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
@@ -29,6 +38,23 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     config: ProjectConfig = loaded.config
     secrets = read_secrets(project, ui)
     trust_state, approved = _trust_state(project.root, config, secrets)
+    pod = config.engine == "kubernetes"
+    if pod:  # its vault is in the pod's workspace volume, not in this directory
+        files = [f"vault file:  in the pod's workspace volume ({config.container_name}-workspace)"]
+    else:
+        from tazpod.vault.factory import vault_for
+
+        files = vault_for(config.vault, project.vault_dir).describe()
+    # The engine (a Kubernetes context, say) is asked only as approved.
+    found = _find_container(config) if approved else None
+    context = Context(project, config, secrets)
+    vault_state = _vault_state(context, approved, found)
+    container = _container_state(config, found) if approved else "not asked: settings not approved"
+    if getattr(args, "json", False):
+        document = _document(context, trust_state, files, vault_state, found, container)
+        ui.out.write(json.dumps(document, indent=2) + "\n")
+        ui.out.flush()
+        return 0
     ui.say(f"project:     {project.root}")
     ui.say(f"config:      {project.config_path}")
     ui.say(f"vertical:    {config.vertical or '(custom image)'}")
@@ -38,7 +64,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         ui.say(f"build:       {dockerfile} (context {config.build.context})")
     where = (
         f"namespace {config.kubernetes.namespace or '(the context default)'}"
-        if config.engine == "kubernetes"
+        if pod
         else f"network {config.network}"
     )
     ui.say(f"name:        {config.container_name} on {config.engine}, {where}")
@@ -48,19 +74,9 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     vault = config.vault
     ui.say(f"vault:       {vault.backend}, {vault.size_mib} MiB")
     ui.say(f"bridges:     {', '.join(vault.bridges) or '(none)'}")
-    pod = config.engine == "kubernetes"
-    if pod:  # its vault is in the pod's workspace volume, not in this directory
-        ui.say(f"vault file:  in the pod's workspace volume ({config.container_name}-workspace)")
-    else:
-        from tazpod.vault.factory import vault_for
-
-        for line in vault_for(vault, project.vault_dir).describe():
-            ui.say(f"             {line}" if not line.startswith("vault ") else line)
-    # The engine (a Kubernetes context, say) is asked only as approved.
-    found = _find_container(config) if approved else None
-    context = Context(project, config, secrets)
-    ui.say(f"vault state: {_vault_state(context, approved, found)}")
-    container = _container_state(config, found) if approved else "not asked: settings not approved"
+    for line in files:
+        ui.say(f"             {line}" if not line.startswith("vault ") else line)
+    ui.say(f"vault state: {vault_state}")
     ui.say(f"container:   {container}")
     if secrets is not None:
         ui.say(f"secrets:     {len(secrets.mappings)} mapped, source {secrets.url}")
@@ -71,6 +87,59 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     else:
         ui.say("secrets:     no secrets.yml")
     return 0
+
+
+def _document(
+    context: Context,
+    trust_state: str,
+    files: list[str],
+    vault_state: str,
+    found: Found | None,
+    container: str,
+) -> dict[str, Any]:
+    """`tazpod status --json` (version 1 of its shape, in the README)."""
+    config, project, secrets = context.config, context.project, context.secrets
+    info = found[1] if isinstance(found, tuple) else None
+    pod = config.engine == "kubernetes"
+    return {
+        "version": 1,
+        "project": str(project.root),
+        "config": str(project.config_path),
+        "vertical": config.vertical,
+        "image": config.image,
+        "build": None
+        if config.build is None
+        else {"dockerfile": config.build.dockerfile, "context": config.build.context},
+        "container_name": config.container_name,
+        "engine": config.engine,
+        "network": None if pod else config.network,
+        "namespace": config.kubernetes.namespace if pod else None,
+        "user": config.user,
+        "settings": trust_state,
+        "ghost_mode": config.features.ghost_mode,
+        "vault": {
+            "backend": config.vault.backend,
+            "size_mib": config.vault.size_mib,
+            "bridges": list(config.vault.bridges),
+            "files": files,
+            "state": vault_state,
+        },
+        "container": {
+            "state": info.state if info is not None else None,
+            "image": info.image if info is not None else None,
+            "tazpod": info.version if info is not None else None,
+            "summary": container,
+        },
+        "secrets": None
+        if secrets is None
+        else {
+            "mapped": len(secrets.mappings),
+            "source": secrets.url,
+            "project": secrets.project_id,
+            "environment": secrets.environment,
+            "path": secrets.secret_path,
+        },
+    }
 
 
 def _trust_state(

@@ -14,6 +14,8 @@ from tazpod.vault.lock import is_locked
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tazpod.vault.base import Vault
 
 
@@ -24,9 +26,41 @@ def _ago(timestamp: float) -> str:
     return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60} min ago"
 
 
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON document on stdout (see the README)"
+    )
+
+
+def _emit(ui: UI, document: dict[str, Any]) -> int:
+    import json
+
+    ui.out.write(json.dumps({"version": 1, **document}, indent=2) + "\n")
+    ui.out.flush()
+    return 0
+
+
 def run(args: argparse.Namespace, ui: UI) -> int:
+    as_json = getattr(args, "json", False)
     if in_enclave():
         reply = control.request("status")
+        if as_json:
+            backend = str(reply.get("backend", "ram"))
+            return _emit(
+                ui,
+                {
+                    "state": "open",
+                    "inside": True,
+                    "backend": backend,
+                    "mount_point": str(reply["mount_point"]),
+                    "sessions": int(reply["sessions"]),
+                    "opened_at": float(reply["opened_at"]),
+                    "last_save": float(reply["last_save"]) or None,
+                    "used_bytes": int(reply["used"]),
+                    "size_bytes": int(reply["size"]),
+                    "details": _opened_vault(backend).details(open_elsewhere=False),
+                },
+            )
         ui.say(f"enclave:     open at {reply['mount_point']}, {reply['sessions']} session(s)")
         ui.say(f"opened:      {_ago(float(reply['opened_at']))}")
         ui.say(f"last save:   {_ago(float(reply['last_save']))}")
@@ -42,10 +76,22 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         return 0
     context = load_context(ui)
     vault = vault_for(context.config.vault, context.project.vault_dir)
+    locked = is_locked(vault.directory)
+    if as_json:
+        return _emit(
+            ui,
+            {
+                "state": "open" if locked else "closed",
+                "inside": False,
+                "backend": context.config.vault.backend,
+                "directory": str(vault.directory),
+                "files": vault.describe(),
+                "details": vault.details(open_elsewhere=locked),
+            },
+        )
     ui.say(f"backend:     {context.config.vault.backend}")
     for line in vault.describe():
         ui.say(line)
-    locked = is_locked(vault.directory)
     for line in vault.details(open_elsewhere=locked):
         ui.say(line)
     ui.say(f"state:       {'open (an enclave holds it)' if locked else 'closed'}")

@@ -1,0 +1,94 @@
+"""The files of secrets delivered as files: <vault>/.tazpod/values/NAME (0600, never saved).
+
+Made from the vault's dotenv files whenever the enclave's variables are computed (when a
+command starts, and by `tazpod env`); a file is rewritten only when its value changed, and
+atomically (a reader sees the old value or the new, never half of one). The control
+directory is not saved with the vault: the dotenv files are the secrets' one copy. ``os``
+only: `tazpod env` runs this on a prompt.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tazpod.secrets.delivery import VALUES_DIR, values_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tazpod.secrets.value import Secret
+
+
+def _current(directory: int, name: str) -> bytes | None:
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 1 << 20)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write(directory: int, name: str, data: bytes) -> None:
+    temp = f".{name}.{os.getpid()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    fd = os.open(temp, flags, 0o600, dir_fd=directory)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.replace(temp, name, src_dir_fd=directory, dst_dir_fd=directory)
+
+
+def _open_dir(parent: int | None, path: str, make: bool) -> int:
+    """A directory, never through a link (whoever planted one), made 0700 when asked."""
+    if make:
+        try:  # noqa: SIM105 (no contextlib on the prompt's path)
+            os.mkdir(path, 0o700, dir_fd=parent)
+        except FileExistsError:
+            pass
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+
+
+def materialize(root: str, files: Mapping[str, Secret]) -> list[str]:
+    """Make the value files match ``files`` (name -> value); returns what could not be done.
+
+    ``root`` is the vault's root (trusted: the caller's own path or descriptor); below it,
+    the control directory and the values directory are opened without following links.
+    """
+    directory = values_dir(root)
+    problems: list[str] = []
+    try:
+        control = _open_dir(None, os.path.join(root, ".tazpod"), make=False)
+        try:
+            values = _open_dir(control, VALUES_DIR, make=bool(files))
+        finally:
+            os.close(control)
+    except FileNotFoundError:
+        return problems
+    except OSError as err:
+        return [f"{directory}: {err.strerror}; secrets delivered as files are not there"]
+    try:
+        present = set(os.listdir(values))
+        for name, value in files.items():
+            data = value.reveal().encode("utf-8", "surrogateescape")
+            if _current(values, name) == data:
+                continue
+            try:
+                _write(values, name, data)
+            except OSError as err:
+                problems.append(f"{directory}/{name}: cannot be written ({err.strerror})")
+        for stale in present - set(files):
+            try:
+                os.unlink(stale, dir_fd=values)
+            except OSError as err:
+                problems.append(f"{directory}/{stale}: cannot be removed ({err.strerror})")
+    finally:
+        os.close(values)
+    return problems
