@@ -12,10 +12,22 @@ from pathlib import Path
 
 
 class PtySession:
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        size: tuple[int, int] | None = None,
+    ) -> None:
         pid, fd = pty.fork()
         if pid == 0:  # the child: the pty is its controlling terminal
             try:
+                if size is not None:  # (rows, columns), before the program starts
+                    import fcntl
+                    import struct
+                    import termios
+
+                    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
                 os.chdir(cwd)
                 os.execvpe(argv[0], list(argv), dict(env))
             finally:

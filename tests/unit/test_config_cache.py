@@ -45,6 +45,8 @@ EVERYTHING_SET = ProjectConfig(
         bridges=("~/.aws",),
         kdf_time_ms=500,
         kdf_memory_mib=64,
+        idle_lock=1800,
+        max_open=8 * 3600,
     ),
     kubernetes=KubernetesConfig(
         context="lab",

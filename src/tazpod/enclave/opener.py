@@ -67,13 +67,16 @@ def inner_argv(request: dict[str, Any], passphrase: bool) -> list[str]:
         or not all(isinstance(arg, str) for arg in command)
     ):
         raise UsageError("no command to run")
-    sync = ["--sync"] if request.get("sync") is True and "--sync" not in options else []
-    return ["run", *sync, *options, *fd, "--", *command]
+    # (--sync and --mask also as booleans, as clients before the options list sent them)
+    flags = [
+        f"--{f}" for f in ("sync", "mask") if request.get(f) is True and f"--{f}" not in options
+    ]
+    return ["run", *flags, *options, *fd, "--", *command]
 
 
 # The options of `run` and `unlock` a request may carry: flags, and options whose values
 # are names (checked here), never a path or a setting root would act on.
-_FLAGS = {"run": ("--sync", "--restart-on-change"), "unlock": ()}
+_FLAGS = {"run": ("--sync", "--mask", "--restart-on-change"), "unlock": ()}
 _VALUED = {"run": ("--only", "--profile", "--signal"), "unlock": ("--only", "--profile")}
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tazpod.enclave import admission, control
+from tazpod.enclave import admission, autolock, control
 from tazpod.enclave.command import Scope, prepare
 from tazpod.enclave.placement import check_places
 from tazpod.enclave.session import EnclaveMounts
@@ -197,7 +197,9 @@ def _supervise(ctx: _Opening) -> int:
                 ensure_state_dir(enclave.root)
         start = _starter(request, _scope(request, user, mount_point), ctx.report)
         door = admission.open_door(ctx.key)
-        return Supervisor(enclave, start, door).run()
+        vault_config = request.config.vault
+        limits = autolock.Limits(vault_config.idle_lock, vault_config.max_open)
+        return Supervisor(enclave, start, door, limits).run()
     finally:
         if door is not None:
             admission.close_door(door, ctx.key)

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from tazpod.enclave import admission, control
+from tazpod.enclave import admission, autolock, control
 from tazpod.enclave.session import EnclaveMounts, seal_or_rescue
 from tazpod.errors import TazpodError
 from tazpod.sysio import linux, procs
@@ -57,6 +57,7 @@ class Supervisor:
         enclave: EnclaveMounts,
         start: Callable[[], int],
         door: socket.socket | None = None,
+        limits: autolock.Limits | None = None,
     ) -> None:
         self.enclave = enclave
         self.door = door
@@ -67,6 +68,8 @@ class Supervisor:
         self.main_status: int | None = None
         self.stop_signal: int | None = None
         self.lock_requested = False
+        self.autolock = autolock.AutoLock(limits or autolock.Limits(), enclave.user.uid)
+        self.lock_reason = ""  # why the auto-lock ended the enclave
 
     # -- the loop ----------------------------------------------------------------------
     def run(self) -> int:
@@ -81,7 +84,7 @@ class Supervisor:
         self.main_pid = self.start()
         self._collect(procs.reap_children())
         while not self._done():
-            for key, _mask in self.selector.select(timeout=5.0):
+            for key, _mask in self.selector.select(timeout=self.autolock.wait()):
                 if key.data == "signal":
                     self._on_signals(wake_r)
                 elif key.data == "listener":
@@ -91,6 +94,7 @@ class Supervisor:
                 else:
                     self._on_session(key.fileobj)  # type: ignore[arg-type]
             self._collect(procs.reap_children())
+            self._check_autolock()
         listener.close()
         return self._finish()
 
@@ -98,6 +102,11 @@ class Supervisor:
         if self.stop_signal is not None or self.lock_requested:
             return True
         return self.main_status is not None and not self.sessions
+
+    def _check_autolock(self) -> None:
+        reason = self.autolock.poll([os.getpid(), *self.sessions.values()])
+        if reason is not None and not self.lock_requested:
+            self.lock_requested, self.lock_reason = True, reason
 
     def _collect(self, statuses: dict[int, int]) -> None:
         if self.main_pid in statuses:
@@ -197,6 +206,7 @@ class Supervisor:
                 else len(self.sessions),
                 "used": used,
                 "size": total,
+                **self.autolock.status(),
             }
         if op == "save":
             try:
@@ -227,6 +237,8 @@ class Supervisor:
 
     # -- the end --------------------------------------------------------------------------
     def _finish(self) -> int:
+        if self.lock_reason:
+            self.enclave.report(f"auto-lock: {self.lock_reason}; saving and closing the enclave")
         roots = [os.getpid(), *self.sessions.values()]
         # `tazpod lock` hangs the shells up, as closing their terminal would: an interactive
         # shell ignores SIGTERM but exits on SIGHUP, and writes its history (into the vault)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.errors import ConfigError
-from tazpod.project import validate
+from tazpod.project import durations, validate
 from tazpod.project.read_container import container_settings
 from tazpod.project.schema import (
     BACKENDS,
@@ -76,8 +76,12 @@ def _read_vault(reader: MapReader) -> VaultConfig:
     bridges = _bridges(reader)
     kdf_time = reader.converted("kdf_time_ms", DEFAULT_KDF_TIME_MS, validate.kdf_time_ms)
     kdf_memory = reader.converted("kdf_memory_mib", DEFAULT_KDF_MEMORY_MIB, validate.kdf_memory_mib)
+    idle_lock = reader.converted("idle_lock", None, durations.parse)
+    max_open = reader.converted("max_open", None, durations.parse)
     reader.finish()
-    return VaultConfig(backend, size, mount_point, bridges, kdf_time, kdf_memory)
+    return VaultConfig(
+        backend, size, mount_point, bridges, kdf_time, kdf_memory, idle_lock, max_open
+    )
 
 
 def _string_map(reader: MapReader, key: str) -> dict[str, str]:

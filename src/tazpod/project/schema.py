@@ -89,6 +89,9 @@ class VaultConfig:
     bridges: tuple[str, ...] = DEFAULT_BRIDGES
     kdf_time_ms: int = DEFAULT_KDF_TIME_MS  # luks: cryptsetup --iter-time for new keyslots
     kdf_memory_mib: int = DEFAULT_KDF_MEMORY_MIB  # luks: cryptsetup --pbkdf-memory (its max)
+    # Auto-lock (tazpod.enclave.autolock), in seconds; None: off (also when written as 0).
+    idle_lock: int | None = None  # no input on the enclave's terminals, no CPU use
+    max_open: int | None = None  # since the enclave opened
 
 
 @dataclass(frozen=True)

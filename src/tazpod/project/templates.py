@@ -55,6 +55,11 @@ vault:
   # luks: the most memory argon2id may use (MiB); less suits small machines, more is harder
   # to attack. cryptsetup never takes more than half of the RAM.
   # kdf_memory_mib: 1024
+  # Auto-lock: save and close the enclave after this long without input on its terminals
+  # or CPU use by its processes, and after this long open at all (90s, 30m, 8h, 1h30m;
+  # 0: off). Its terminals are warned a minute before.
+  # idle_lock: 30m
+  # max_open: 8h
   # Directories kept inside the vault (bind-mounted over their vault copy).
   bridges:
     - ~/.infisical

@@ -5,6 +5,9 @@ terminal over a Unix socket. A terminal is the controlling terminal of one sessi
 only (the user's shell's), so the command gets a new pseudo-terminal: it is the
 session leader there (job control, Ctrl-C and window sizes work as on any terminal),
 and this process copies bytes between the two, the user's in raw mode meanwhile.
+
+`tazpod run --mask` (tazpod.sysio.filtered) relays the same way, with its output
+through a filter on the way (and, for output that goes to no terminal, pipes).
 """
 
 from __future__ import annotations
@@ -19,25 +22,69 @@ import socket
 import termios
 import tty
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 CHUNK = 65536
+QUIET = 0.1  # seconds without output after which a filter lets out what it held back
+
+
+class OutputFilter(Protocol):
+    """What output passes through on its way (tazpod.secrets.masking.Masker)."""
+
+    @property
+    def pending(self) -> bool: ...
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+class Flow:
+    """Output from ``source`` to ``target``, through ``output`` when there is one."""
+
+    def __init__(self, source: int, target: int, output: OutputFilter | None = None) -> None:
+        self.source, self.target, self.output = source, target, output
+
+    @property
+    def pending(self) -> bool:
+        return self.output is not None and self.output.pending
+
+    def pass_on(self, data: bytes) -> bool:
+        """False: the target took no more (its reader went away)."""
+        return _write_all(self.target, self.output.feed(data) if self.output is not None else data)
+
+    def flush(self) -> None:
+        if self.output is not None:
+            _write_all(self.target, self.output.flush())
+
+    def close(self) -> None:
+        """Close the source (once): a command writing there gets SIGPIPE, as in a pipeline."""
+        if self.source >= 0:
+            os.close(self.source)
+            self.source = -1
 
 
 def spawn(
     argv: Sequence[str],
     env: Mapping[str, str],
-    cwd: str,
+    cwd: str | None,
     stdio: tuple[int, int, int],
     extra: Sequence[int] = (),
     terminal: int | None = None,
+    session: bool = True,
+    program: str | None = None,
 ) -> int:
-    """Start ``argv`` in a new session on ``stdio`` (and ``extra`` from fd 3 on); with
-    ``terminal``, that one (a pty's slave) is its controlling terminal."""
+    """Start ``argv`` (in ``cwd``, or here) in a new session on ``stdio`` (and ``extra``
+    from fd 3 on); with ``terminal``, that one (a pty's slave) is its controlling
+    terminal. Without ``session``, it stays in this process's session and process group
+    (its terminal's Ctrl-C reaches it). ``program``: the file to run, when ``argv[0]``
+    is not its path (a name found on the PATH)."""
     pid = os.fork()
     if pid:
         return pid
     try:
-        os.setsid()
+        if session:
+            os.setsid()
         if terminal is not None:
             fcntl.ioctl(terminal, termios.TIOCSCTTY, 0)
         wanted = [*stdio, *extra]
@@ -56,8 +103,9 @@ def spawn(
         ):
             signal.signal(signum, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        os.chdir(cwd)
-        os.execve(argv[0], list(argv), dict(env))  # noqa: S606 (a fixed program)
+        if cwd is not None:
+            os.chdir(cwd)
+        os.execve(program or argv[0], list(argv), dict(env))  # noqa: S606 (a fixed program)
     except BaseException:
         os._exit(127)
     raise AssertionError("unreachable")
@@ -71,6 +119,8 @@ def copy_size(source: int, target: int) -> None:
 
 
 def _write_all(fd: int, data: bytes) -> bool:
+    if not data:
+        return True
     view = memoryview(data)
     try:
         while view:
@@ -81,51 +131,91 @@ def _write_all(fd: int, data: bytes) -> bool:
 
 
 def relay(
-    user_in: int,
+    user_in: int | None,
     user_out: int,
-    master: int,
+    master: int | None,
+    control: socket.socket,
+    on_control: Callable[[bytes], None],
+    child_gone: Callable[[], bool],
+    output: OutputFilter | None = None,
+    pipes: Sequence[Flow] = (),
+) -> bool:
+    """Copy the user's keys to the pty and its output back, until the command's terminal
+    closes. ``on_control``: what came on the control socket; False when it closed
+    first (the user's side went away), True when the terminal ended.
+
+    ``output`` filters what the pty writes; ``pipes`` are more outputs (the command's
+    stdout or stderr when they go to no terminal), copied until they close too, or until
+    their target takes no more (then closed). A filter that holds output back lets it
+    out after ``QUIET`` seconds without output, and at the end.
+    """
+    flows = [*([Flow(master, user_out, output)] if master is not None else []), *pipes]
+    keys = user_in if user_in is not None and os.isatty(user_in) else None
+    saved = termios.tcgetattr(keys) if keys is not None else None
+    if keys is not None:
+        tty.setraw(keys)
+    try:
+        return _pump(user_in, master, flows, control, on_control, child_gone)
+    finally:
+        for flow in flows:
+            flow.flush()
+        if keys is not None and saved is not None:
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(keys, termios.TCSADRAIN, saved)
+
+
+def _pump(
+    user_in: int | None,
+    master: int | None,
+    flows: list[Flow],
     control: socket.socket,
     on_control: Callable[[bytes], None],
     child_gone: Callable[[], bool],
 ) -> bool:
-    """Copy the user's keys to the pty and its output back, until the command's terminal
-    closes. ``on_control``: what came on the control socket; False when it closed
-    first (the user's side went away), True when the terminal ended."""
-    saved = termios.tcgetattr(user_in) if os.isatty(user_in) else None
-    if saved is not None:
-        tty.setraw(user_in)
-    try:
-        reading = True
-        while True:
-            waiting = [master, control.fileno(), *([user_in] if reading else [])]
-            try:
-                ready, _, _ = select.select(waiting, [], [], 1.0)
-            except InterruptedError:
+    keys = user_in if master is not None else None  # (keys go to the pty)
+    while True:
+        sources = {flow.source: flow for flow in flows}
+        waiting = [*sources, control.fileno(), *([keys] if keys is not None else [])]
+        quiet = any(flow.pending for flow in flows)
+        try:
+            ready, _, _ = select.select(waiting, [], [], QUIET if quiet else 1.0)
+        except InterruptedError:
+            continue
+        for fd in ready:
+            if fd not in sources:
                 continue
-            if master in ready:
-                try:
-                    data = os.read(master, CHUNK)
-                except OSError as err:
-                    if err.errno != errno.EIO:
-                        raise
-                    data = b""
-                if not data:
-                    return True
-                _write_all(user_out, data)
-            if user_in in ready:
-                data = os.read(user_in, CHUNK)
-                if data:
-                    _write_all(master, data)
-                else:
-                    reading = False
-            if control.fileno() in ready:
-                data = control.recv(4096)
-                if not data:
-                    return False
-                on_control(data)
-            if not ready and child_gone():
+            try:
+                data = os.read(fd, CHUNK)
+            except OSError as err:
+                if err.errno != errno.EIO:  # EIO: a pty whose every slave is closed
+                    raise
+                data = b""
+            flow = sources[fd]
+            if data and (flow.pass_on(data) or fd == master):  # (a terminal: its hang-up)
+                continue
+            if data:  # `| head` had enough: so has the command
+                flow.close()
+            else:
+                flow.flush()
+            flows.remove(flow)
+            if not flows:
                 return True
-    finally:
-        if saved is not None:
-            with contextlib.suppress(termios.error):
-                termios.tcsetattr(user_in, termios.TCSADRAIN, saved)
+        if keys is not None and keys in ready and master is not None:
+            try:
+                data = os.read(keys, CHUNK)
+            except OSError:  # a terminal hung up: as its end
+                data = b""
+            if data:
+                _write_all(master, data)
+            else:
+                keys = None
+        if control.fileno() in ready:
+            data = control.recv(4096)
+            if not data:
+                return False
+            on_control(data)
+        if not ready:
+            for flow in flows:
+                flow.flush()
+            if child_gone():
+                return True

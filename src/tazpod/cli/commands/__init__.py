@@ -42,12 +42,14 @@ ACTION_SUMMARIES = {
     "vault_passwd": "change the vault passphrase",
     "vault_migrate": "move the vault's content to the other backend",
 }
-# Root's side in the container of what the host starts there (not shown in --help).
+# Root's side in the container of what the host starts there, and `run --mask`'s wrapper
+# in the enclave (not shown in --help).
 INTERNAL_SUMMARIES = {
     "ssh-serve": "root in the container: sshd -i for one `tazpod ssh --stdio` connection",
     "container-init": "the dev container's first process: init, and root's opener",
     "container-approve": "root in the container: the opener's approval, from the host's trust",
     "doctor-probe": "in the container: `tazpod doctor`'s live probes of an open enclave",
+    "mask": "in the enclave: run a command with secret values hidden in its output (run --mask)",
 }
 NAMES = tuple(SUMMARIES)
 INTERNAL = tuple(INTERNAL_SUMMARIES)

@@ -25,6 +25,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_signal,
         help="with --restart-on-change: send SIG (e.g. HUP) instead of restarting",
     )
+    parser.add_argument(
+        "--mask",
+        action="store_true",
+        help="replace the vault's secret values with *** in the command's output",
+    )
     command_operands(parser)
 
 
@@ -36,7 +41,12 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
     if args.signal is not None and not args.restart_on_change:
         raise UsageError("--signal goes with --restart-on-change")
-    options = ["--sync"] if args.sync else []
+    if args.sync and (args.only or args.profile):
+        raise UsageError(
+            "--sync pulls into the whole vault, which a grant's command does not see",
+            hint="pull first (`tazpod pull`), then run the command with its grant",
+        )
+    options = [*(["--sync"] if args.sync else []), *(["--mask"] if args.mask else [])]
     options += grant_argv(args)
     if args.restart_on_change:
         options.append("--restart-on-change")
@@ -45,10 +55,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
         options += ["--signal", signal.Signals(args.signal).name.removeprefix("SIG")]
     inner = ["run", *options, "--", *argv]
-    if args.sync:
+    if args.sync or args.mask:
         import sys
 
-        argv = [sys.executable, "-I", "-m", "tazpod", "pull", "--exec", "--", *argv]
+        tazpod = [sys.executable, "-I", "-m", "tazpod"]
+        if args.mask:
+            argv = [*tazpod, "mask", "--", *argv]
+        if args.sync:
+            argv = [*tazpod, "pull", "--exec", "--", *argv]
     return enter_enclave(args, ui, command=argv, forward_inner=inner)
 
 

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         )
         for line in _opened_vault(backend).details(open_elsewhere=False):
             ui.say(line)
+        for line in _autolock_lines(reply):
+            ui.say(line)
         return 0
     context = load_context(ui)
     vault = vault_for(context.config.vault, context.project.vault_dir)
@@ -95,7 +97,31 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     for line in vault.details(open_elsewhere=locked):
         ui.say(line)
     ui.say(f"state:       {'open (an enclave holds it)' if locked else 'closed'}")
+    settings = context.config.vault
+    for line in _autolock_lines({"idle_lock": settings.idle_lock, "max_open": settings.max_open}):
+        ui.say(line)
     return 0
+
+
+def _autolock_lines(reply: dict[str, object]) -> list[str]:
+    """`vault.idle_lock` and `vault.max_open`; in an enclave also when each fires."""
+    from tazpod.project.durations import render
+
+    lines = []
+    for key, label, unless in (
+        ("idle_lock", "idle lock:  ", " unless there is input or activity"),
+        ("max_open", "max open:   ", ""),
+    ):
+        limit, at = reply.get(key), reply.get(f"{key}_at")
+        if not isinstance(limit, int):
+            lines.append(f"{label} off (vault.{key})")
+        elif isinstance(at, int | float):
+            clock = time.strftime("%H:%M:%S", time.localtime(at))
+            left = render(at - time.time())
+            lines.append(f"{label} {render(limit)}: locks at {clock} (in {left}){unless}")
+        else:
+            lines.append(f"{label} {render(limit)} (vault.{key})")
+    return lines
 
 
 def _opened_vault(backend: str) -> Vault:
