@@ -161,6 +161,7 @@ def prompt_rows(base: Path, runs: int) -> list[Row]:
     vault = base / "prompt-vault"
     vault.mkdir(mode=0o700)
     write_shell_files(vault)
+    generation.bump(vault)  # as the enclave's opening does
     ensure_state_dir(vault)
     rc = vault / ".tazpod" / RC_NAME
     hook_line = '[ -n "${BASH_VERSION-}" ] && . "$TAZPOD_VAULT/.tazpod/refresh.sh"\n'
@@ -188,8 +189,12 @@ def prompt_rows(base: Path, runs: int) -> list[Row]:
         command(shell(without), input=lines, env=env),
         runs,
     )
-    if fake.with_name("tazpod.ran").exists():
+    ran = fake.with_name("tazpod.ran")
+    if ran.exists():
         raise RuntimeError("the prompt hook ran `tazpod env` though nothing changed")
+    command(shell(rc), input=b"\n", env={**env, GENERATION_ENV: "older"})()
+    if not ran.exists():  # the row measured a hook that is there and works
+        raise RuntimeError("the prompt hook did not run `tazpod env` for a new generation")
     per_prompt = (mine - theirs) / PROMPTS * 1000
     return [
         Row(
