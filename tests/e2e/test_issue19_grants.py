@@ -32,9 +32,14 @@ def test_grants_and_delivery_in_the_container(pod: Pod) -> None:
     up = pod.tazpod("up")
     assert up.returncode == 0, up.stderr[-2000:]
     run = f"tazpod run --passphrase-file {INSIDE_PASSFILE}"
-    for name, value in (("ALPHA", ALPHA), ("BETA", BETA), ("ONCE", ONCE)):
-        code, _out, err = _inside(pod, f"{run} -- tazpod secrets set {name}", stdin=value)
-        assert code == 0, err[-2000:]
+    dotenv = f"ALPHA={ALPHA}\nBETA={BETA}\nONCE={ONCE}\n"
+    code, _out, err = _inside(
+        pod,
+        f"cat > /tmp/import.env && {run} -- tazpod secrets import /tmp/import.env"
+        " && rm /tmp/import.env",
+        stdin=dotenv,
+    )
+    assert code == 0, err[-2000:]
 
     # from a plain session in the container, through root's opener
     code, out, err = _inside(pod, f"{run} --only ALPHA -- sh -c '{LOOK}'")

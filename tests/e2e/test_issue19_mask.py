@@ -15,7 +15,9 @@ INSIDE_PASSFILE = "/workspace/.passphrase"
 RED, RESET = "\x1b[31m", "\x1b[0m"
 # API_TOKEN in red, in two writes, read in the enclave (never in this argv).
 SCRIPT = (
-    r"""printf '\033[31m%.5s' "$API_TOKEN"; printf '%s\033[0m\n' "${API_TOKEN#?????}";"""
+    # (delivered as a file, by default: the command reads it, then prints it in two writes)
+    r"""API_TOKEN=$(cat "$API_TOKEN_FILE");"""
+    r""" printf '\033[31m%.5s' "$API_TOKEN"; printf '%s\033[0m\n' "${API_TOKEN#?????}";"""
     " test -t 1 && echo tty-yes; stty size 2>/dev/null; exit 7"
 )
 

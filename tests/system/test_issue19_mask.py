@@ -25,7 +25,10 @@ SCRIPT = (
 
 
 def _vault_with_secrets(project: Project) -> None:
-    project.set_secrets("secrets:\n  - {name: TOKEN, file: token, env: TOKEN_FILE}\n")
+    project.set_secrets(
+        "secrets:\n  - {name: TOKEN, file: token, env: TOKEN_FILE}\n"
+        "delivery:\n  API_TOKEN: env\n  SHORT: env\n"  # values in the command's environment
+    )
     pf = str(project.passfile)
     for name, value in (("API_TOKEN", SECRET), ("SHORT", SHORT)):
         done = project.tazpod("secrets", "set", "--passphrase-file", pf, name, input=value)
@@ -71,6 +74,7 @@ def test_issue19_run_sync_mask_hides_what_the_pull_just_brought(project: Project
     with InfisicalServer(state) as api:
         project.set_secrets(
             f"config:\n  infisical_project_id: proj-mask\n  infisical_url: {api.url}/api\n"
+            "delivery:\n  DB_PASSWORD: env\n"
         )
         secret_file = project.root / "client-secret"
         secret_file.write_text(client_secret + "\n")
