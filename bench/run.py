@@ -140,6 +140,75 @@ def cli_rows(base: Path, runs: int) -> list[Row]:
     return rows
 
 
+PROMPTS = 1000
+
+
+def prompt_rows(base: Path, runs: int) -> list[Row]:
+    """Prompts of the enclave's bash with the live-refresh hook, nothing changed, against
+    the same bash and start-up file without the hook: the hook's cost at each prompt.
+
+    The start-up files are the ones an unlock writes; the shell reads its empty lines
+    from a pipe, one prompt (and one run of PROMPT_COMMAND) each.
+    """
+    from tazpod.enclave.shellstate import (
+        GENERATION_ENV,
+        RC_NAME,
+        ensure_state_dir,
+        write_shell_files,
+    )
+    from tazpod.secrets import generation
+
+    vault = base / "prompt-vault"
+    vault.mkdir(mode=0o700)
+    write_shell_files(vault)
+    generation.bump(vault)  # as the enclave's opening does
+    ensure_state_dir(vault)
+    rc = vault / ".tazpod" / RC_NAME
+    hook_line = '[ -n "${BASH_VERSION-}" ] && . "$TAZPOD_VAULT/.tazpod/refresh.sh"\n'
+    without = base / "shellrc-without-hook"
+    assert hook_line in rc.read_text()
+    without.write_text(rc.read_text().replace(hook_line, ""))
+    fake = base / "prompt-bin" / "tazpod"  # says so if the hook ran it: nothing changed
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\n: > "$0.ran"\n')
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{fake.parent}:/usr/bin:/bin",
+        "HOME": str(base),
+        "TERM": "dumb",
+        "TAZPOD_VAULT": str(vault),
+        GENERATION_ENV: generation.read(vault),
+    }
+    lines = b"\n" * PROMPTS + b"true\n"  # the exit status: the last command's
+
+    def shell(rcfile: Path) -> list[str]:
+        return ["bash", "--noprofile", "--rcfile", str(rcfile), "-i"]
+
+    mine, theirs, ratio = alternating(
+        command(shell(rc), input=lines, env=env),
+        command(shell(without), input=lines, env=env),
+        runs,
+    )
+    ran = fake.with_name("tazpod.ran")
+    if ran.exists():
+        raise RuntimeError("the prompt hook ran `tazpod env` though nothing changed")
+    command(shell(rc), input=b"\n", env={**env, GENERATION_ENV: "older"})()
+    if not ran.exists():  # the row measured a hook that is there and works
+        raise RuntimeError("the prompt hook did not run `tazpod env` for a new generation")
+    per_prompt = (mine - theirs) / PROMPTS * 1000
+    return [
+        Row(
+            f"{PROMPTS} prompts of the enclave's bash, nothing changed",
+            mine,
+            "the same without the refresh hook",
+            theirs,
+            3.0,
+            f"(the hook: {per_prompt:.0f} µs a prompt)",
+            paired_ratio=ratio,
+        )
+    ]
+
+
 def open_rows(base: Path, runs: int) -> list[Row]:
     root = _project(base, 1)
     tazpod = median_ms(
@@ -421,7 +490,7 @@ def machine() -> str:
     )
 
 
-GROUPS = ("cli", "open", "save", "sync", "engine")
+GROUPS = ("cli", "prompt", "open", "save", "sync", "engine")
 
 
 def main() -> int:
@@ -451,6 +520,9 @@ def main() -> int:
         if "cli" in args.only:
             print("measuring CLI start ...", file=sys.stderr)
             rows += cli_rows(base, args.runs * 2)
+        if "prompt" in args.only:
+            print("measuring the prompt hook ...", file=sys.stderr)
+            rows += prompt_rows(base, args.runs)
         if "open" in args.only:
             print("measuring open ...", file=sys.stderr)
             rows += open_rows(base, args.runs)

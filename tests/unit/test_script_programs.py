@@ -68,6 +68,8 @@ PROGRAMS_OF = {
     "iproute2": "ip",
     "python3": "python3",
     "shellcheck": "shellcheck",
+    "zsh": "zsh",
+    "strace": "strace",
 }
 PACKAGE_OF = {program: pkg for pkg, names in PROGRAMS_OF.items() for program in names.split()}
 # gcc pulls in binutils (strip), python3-venv pulls in python3.

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from tazpod.enclave import bridges as bridge_ops
 from tazpod.enclave.env import enclave_environment
+from tazpod.enclave.shellstate import GENERATION_ENV
 from tazpod.enclave.user import EnclaveUser
 from tazpod.enclave.view import View
-from tazpod.secrets import mapping_table
+from tazpod.secrets import generation, mapping_table
 from tazpod.secrets import store as secretstore
 from tazpod.secrets.dotenv import render
 from tazpod.secrets.environment import environment_plan
@@ -64,12 +65,17 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
     delivery = dict(secrets.delivery) if secrets else {}
     notices: list[str] = []
     with acting_as(user.uid, user.gid, user.groups):
-        found = secretstore.VaultSecrets(scope.mount_point)
+        problem = None
         if record:
             # `tazpod env` inside exports these mappings, never those of a newer secrets.yml
             problem = mapping_table.record(
                 root, str(scope.secrets_path), mappings, None, secrets.delivery if secrets else ()
             )
+        # Read before the secrets: a change in between is applied again at the shell's
+        # first prompt, never missed (tazpod.enclave.shellstate's prompt hook).
+        started = generation.read(root) if scope.shell and scope.asked is None else ""
+        found = secretstore.VaultSecrets(scope.mount_point)
+        if record:
             notices += [*found.notices(), *([problem] if problem else [])]
         grant = None
         if scope.asked is not None:
@@ -98,6 +104,8 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
             shell=scope.shell,
         )
         env.update(view.environment())
+    if started:  # the whole enclave in sight: the shell's prompt hook starts from it
+        env[GENERATION_ENV] = started
     env.update(scope.extra)
     return Prepared(env, view, grant, fingerprint)
 

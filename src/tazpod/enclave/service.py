@@ -27,6 +27,7 @@ from tazpod.errors import VaultBusyError, VaultError
 from tazpod.project import paths, trust
 from tazpod.project.config import ProjectConfig
 from tazpod.project.locate import Project
+from tazpod.secrets import generation
 from tazpod.secrets.grants import asked_names
 from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio import environ, linux, procs
@@ -191,6 +192,7 @@ def _supervise(ctx: _Opening) -> int:
         enclave.connect_bridges()
         with enclave.as_user():
             write_shell_files(enclave.root)
+            generation.bump(enclave.root)  # the enclave's first: every shell starts from one
             if request.command is None:
                 ensure_state_dir(enclave.root)
         start = _starter(request, _scope(request, user, mount_point), ctx.report)

@@ -5,10 +5,22 @@ reads `~/.bashrc`, `~/.profile` or `~/.inputrc`, and what happens in the enclave
 less, REPL histories, Neovim's shada, swap and undo files) stays in the enclave:
 
   <vault>/.tazpod/shellrc        tazpod's start-up file, written at every unlock (unsaved)
+  <vault>/.tazpod/refresh.sh     the prompt hook of bash and zsh (live refresh, below)
+  <vault>/.tazpod/.zshrc         zsh's start-up file (ZDOTDIR): the prompt hook only
   <vault>/.tazpod/cache/         XDG_CACHE_HOME (unsaved: gone when the enclave closes)
   <vault>/.tazpod/tmp/           TMPDIR, TMUX_TMPDIR (unsaved; tmux's socket out of /tmp)
   <vault>/.state/                XDG_STATE_HOME and the histories (saved with the vault)
   <vault>/.bashrc                the user's own start-up file for the enclave, if any (saved)
+
+Live refresh: after a `tazpod pull` or `tazpod secrets set` in one shell of the enclave,
+the others have the new variables at their next prompt. The prompt hook reads the
+secrets generation (tazpod.secrets.generation) with the `read` builtin, no process
+started, and runs `eval "$(tazpod env)"` only when it differs from the one the shell
+applied last. The shell starts with the generation its environment was built from
+(GENERATION_ENV; a shell with a grant gets none, and no hook: `tazpod env` in its view
+would see only the grant). bash runs it from PROMPT_COMMAND (appended to the user's, an array
+element from bash 5.1 on), zsh from precmd_functions; sh and dash have no prompt hook
+and are not refreshed.
 """
 
 from __future__ import annotations
@@ -19,6 +31,9 @@ from pathlib import Path
 CONTROL_DIR = ".tazpod"  # tazpod.enclave.control.CONTROL_DIR
 STATE_DIR = ".state"
 RC_NAME = "shellrc"
+REFRESH_NAME = "refresh.sh"
+ZSHRC_NAME = ".zshrc"
+GENERATION_ENV = "TAZPOD_GENERATION"  # the generation a new shell's variables are of
 INPUTRC = "/etc/inputrc"  # root-owned; the home's ~/.inputrc can bind keys to commands
 
 _RC = """\
@@ -28,6 +43,44 @@ _RC = """\
 HISTFILE="$TAZPOD_VAULT/.state/bash_history"
 PS1="(enclave) ${PS1:-\\u@\\h:\\w\\$ }"
 [ -r "$TAZPOD_VAULT/.bashrc" ] && . "$TAZPOD_VAULT/.bashrc"
+# After your own file: its PROMPT_COMMAND is kept, the refresh is appended (sh: none).
+[ -n "${BASH_VERSION-}" ] && . "$TAZPOD_VAULT/.tazpod/refresh.sh"
+"""
+
+# bash and zsh (dash never reads it): builtins only at a prompt where nothing changed.
+_REFRESH = """\
+# tazpod: the enclave shell's live refresh, written at every unlock; edits here are lost.
+# At each prompt one `read` builtin of the secrets generation; only when another one than
+# this shell applied last is there does `tazpod env` run. Only where tazpod offers it
+# (TAZPOD_GENERATION: the whole enclave in sight; a shell with a grant keeps its grant).
+if [ -n "${TAZPOD_GENERATION-}" ]; then
+    __tazpod_generation=$TAZPOD_GENERATION
+    __tazpod_refresh() {
+        __tazpod_status=$?
+        __tazpod_now=
+        [[ -r $TAZPOD_VAULT/.tazpod/generation ]] &&
+            read -r __tazpod_now < "$TAZPOD_VAULT/.tazpod/generation"
+        if [[ $__tazpod_now != "$__tazpod_generation" ]]; then
+            __tazpod_generation=$__tazpod_now
+            eval "$(command tazpod env)"
+        fi
+        return $__tazpod_status
+    }
+    if [ -n "${ZSH_VERSION-}" ]; then
+        precmd_functions+=(__tazpod_refresh)
+    elif ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501)); then
+        PROMPT_COMMAND+=(__tazpod_refresh)
+    else  # one string: the user's commands, a newline, the hook
+        __tazpod_newline=$'\\n'
+        PROMPT_COMMAND="${PROMPT_COMMAND:+$PROMPT_COMMAND$__tazpod_newline}__tazpod_refresh"
+    fi
+fi
+unset TAZPOD_GENERATION
+"""
+
+_ZSHRC = """\
+# tazpod: zsh's start-up file in the enclave (ZDOTDIR), written at every unlock.
+. "$TAZPOD_VAULT/.tazpod/refresh.sh"
 """
 
 # Python before 3.13 writes ~/.python_history from site's interactive hook: replace the hook.
@@ -55,7 +108,13 @@ def write_shell_files(vault_root: Path) -> None:
     control = vault_root / CONTROL_DIR
     for directory in (control, control / "cache", control / "tmp"):
         directory.mkdir(mode=0o700, exist_ok=True)
-    for name, text in ((RC_NAME, _RC), ("python_startup.py", _PYTHON_STARTUP)):
+    files = (
+        (RC_NAME, _RC),
+        (REFRESH_NAME, _REFRESH),
+        (ZSHRC_NAME, _ZSHRC),
+        ("python_startup.py", _PYTHON_STARTUP),
+    )
+    for name, text in files:
         path = control / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -105,5 +164,5 @@ def state_environment(mount_point: Path, shell: str) -> dict[str, str]:
     if os.path.basename(shell) in ("sh", "dash", "ash"):
         env["ENV"] = str(control / RC_NAME)
     if os.path.basename(shell) == "zsh":
-        env["ZDOTDIR"] = str(control)  # zsh reads $ZDOTDIR/.zshrc, which tazpod does not write
+        env["ZDOTDIR"] = str(control)  # zsh reads $ZDOTDIR/.zshrc: the prompt hook only
     return env

@@ -112,11 +112,14 @@ def write(
     """Store the table; returns what to tell the user when it cannot be (a full vault)."""
     from pathlib import Path
 
+    from tazpod.secrets import generation
     from tazpod.sysio.files import write_atomic
 
     control = os.path.join(root, CONTROL_DIR)
     if not root or not os.path.isdir(control):
         return None
+    rows, delivery = list(rows), list(delivery)
+    before = read(root)
     body = "".join(f"{name}\t{file}\t{env or ''}\n" for name, file, env in rows)
     body += DELIVERY + "\n" + "".join(f"{name}\t{mode}\n" for name, mode in delivery)
     try:
@@ -126,6 +129,12 @@ def write(
             f"could not record secrets.yml's mappings in {control} ({err.strerror}):"
             " `tazpod env` keeps the ones it had"
         )
+    if before is not None and (before.rows, before.delivery) == (rows, dict(delivery)):
+        return None
+    try:  # what `tazpod env` exports changed: the enclave's shells take it at their prompt
+        generation.bump(root)
+    except OSError as err:
+        return f"could not tell the enclave's shells of the new mappings ({err.strerror})"
     return None
 
 

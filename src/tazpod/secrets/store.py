@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tazpod.errors import SecretsError, UsageError, VaultError
-from tazpod.secrets import dotenv
+from tazpod.secrets import dotenv, generation
 from tazpod.secrets.mappings import SecretMapping
 from tazpod.secrets.value import Secret
 from tazpod.sysio.environ import enclave_vault
@@ -182,6 +182,19 @@ def write_values(root: Path, name: str, values: Mapping[str, Secret]) -> None:
     data = dotenv.render(values).encode()
     with _space_for(root, len(data), name):
         write_atomic(root / name, data, mode=0o600)
+    _changed(root)
+
+
+def _changed(root: Path) -> None:
+    """Tell the enclave's shells (their next prompt) that `tazpod env` prints something new."""
+    try:
+        generation.bump(root)
+    except OSError as err:
+        raise VaultError(
+            f"the secrets were stored, but {generation.path(root)} could not be replaced"
+            f" ({err.strerror}): the other enclave shells keep their variables",
+            hint='refresh a shell\'s variables by hand: eval "$(tazpod env)"',
+        ) from err
 
 
 def replace_all(root: Path, files: Mapping[str, bytes]) -> None:
@@ -202,6 +215,7 @@ def replace_all(root: Path, files: Mapping[str, bytes]) -> None:
         raise
     for stage, target in staged:
         stage.replace(target)
+    _changed(root)
 
 
 def set_local(root: Path, name: str, value: Secret) -> None:

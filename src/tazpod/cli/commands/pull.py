@@ -96,5 +96,8 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         # The user's command, in their enclave shell's whole environment plus the fresh
         # secrets: what `eval "$(tazpod env)"` would give that shell.
         replace_process(command, child_env(as_environment(plan), inherit=Inherit.EVERYTHING))
-    ui.info('refresh this shell\'s variables with: eval "$(tazpod env)"')
+    ui.info(
+        "the enclave's bash and zsh shells have them at their next prompt"
+        ' (elsewhere: eval "$(tazpod env)")'
+    )
     return 0
