@@ -65,7 +65,7 @@ def materialize(root: str, files: Mapping[str, Secret]) -> list[str]:
     directory = values_dir(root)
     problems: list[str] = []
     try:
-        control = _open_dir(None, os.path.join(root, ".tazpod"), make=False)
+        control = _open_dir(None, os.path.join(root, ".tazpod"), make=bool(files))
         try:
             values = _open_dir(control, VALUES_DIR, make=bool(files))
         finally:
