@@ -124,12 +124,25 @@ def test_issue19_podman_inspect_with_sys_ptrace_fails_and_its_profile_path_count
     found = checks_of(facts)
     assert found["container: capabilities"].state == model.FAIL
     assert "CAP_SYS_PTRACE" in found["container: capabilities"].explanation
-    assert found["container: seccomp"].state == model.OK  # the file podman was given
+    # Podman names only the file it was given: a file that is gone is not "ok" ...
+    assert found["container: seccomp"].state == model.WARN
     assert found["container: no-new-privileges"].state == model.OK
     assert found["container: host namespaces"].state == model.OK
     tazpods = dict(PODMAN_WEAKENED, BoundingCaps=PODMAN_WEAKENED["BoundingCaps"][:-1])
     tazpods["HostConfig"] = dict(PODMAN_WEAKENED["HostConfig"], CapAdd=None)
     assert container.check_capabilities(container.from_inspect(tazpods), ()).state == model.OK
+
+
+def test_issue19_podmans_profile_file_counts_by_its_content_not_its_name(tmp_path: Path) -> None:
+    """Issue 19's review: a file named like tazpod's, allowing every call, passed."""
+    weak = tmp_path / "tazpod-seccomp-weak.json"
+    weak.write_text('{"defaultAction": "SCMP_ACT_ALLOW"}')
+    good = tmp_path / "tazpod-seccomp-0123456789abcdef.json"
+    good.write_text(seccomp.profile_json())
+    for path, state in ((weak, model.WARN), (good, model.OK)):
+        config = dict(PODMAN_WEAKENED["HostConfig"], SecurityOpt=[f"seccomp={path}"])
+        facts = container.from_inspect(dict(PODMAN_WEAKENED, HostConfig=config))
+        assert container.check_seccomp(facts).state == state, path
 
 
 def test_issue19_luks_may_hold_sys_admin_and_mknod_but_nothing_else() -> None:

@@ -233,7 +233,21 @@ def check_seccomp(facts: Facts) -> Check:
             return ok(name, "tazpod's profile (this version's)")
         return warn(name, "a seccomp profile that is not this tazpod's", fix)
     if "/tazpod-seccomp-" in profile:  # Podman keeps the path of the file it was given
-        return ok(name, "tazpod's profile (given to Podman at create)")
+        # A name proves nothing (issue 19's review: a file of that name allowing every
+        # call passed): the file's content must be this tazpod's profile.
+        try:
+            with open(profile, encoding="utf-8") as handle:
+                content = handle.read(1 << 20)
+        except OSError as err:
+            return warn(
+                name,
+                f"Podman was given {profile}, which cannot be read here ({err.strerror}):"
+                " its content is not checked",
+                fix,
+            )
+        if tazpod_profile(content):
+            return ok(name, "tazpod's profile (the file given to Podman at create)")
+        return warn(name, f"{profile}, given to Podman, is not this tazpod's profile", fix)
     return warn(name, f"a seccomp profile from {profile}, not tazpod's", fix)
 
 

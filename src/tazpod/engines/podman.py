@@ -216,11 +216,26 @@ def _is_rootless(info_json: str) -> bool:
 @contextlib.contextmanager
 def _profile_file(text: str | None) -> Iterator[str | None]:
     """The seccomp profile as the file podman's CLI wants (podman copies it into the
-    container's configuration at create: the file is gone again afterwards)."""
+    container's configuration at create). Kept in the user's state directory, named by its
+    digest, so that `tazpod doctor` can check the content of the file Podman names (its
+    inspect shows only the path); a temporary file where that cannot be written."""
     if text is None:
         yield None
         return
-    with tempfile.NamedTemporaryFile("w", prefix="tazpod-seccomp-", suffix=".json") as handle:
-        handle.write(text)
-        handle.flush()
-        yield handle.name
+    import hashlib
+
+    from tazpod.project.trust import state_dir
+    from tazpod.sysio.files import write_atomic
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    kept = state_dir() / "seccomp" / f"tazpod-seccomp-{digest}.json"
+    try:
+        kept.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_atomic(kept, text.encode(), mode=0o644)
+    except OSError:
+        with tempfile.NamedTemporaryFile("w", prefix="tazpod-seccomp-", suffix=".json") as handle:
+            handle.write(text)
+            handle.flush()
+            yield handle.name
+        return
+    yield str(kept)
