@@ -28,7 +28,9 @@ SECRET = "matrix-secret-value"
 @pytest.fixture
 def open_enclave(project: Project, tmp_path: Path) -> Iterator[tuple[Project, int, int]]:
     """An enclave whose process keeps the secret in a file, its cwd, an open fd and
-    its environment (a dotenv secret of the vault, which tazpod exports there)."""
+    its environment (a dotenv secret of the vault, delivered as a variable as secrets.yml
+    asks: files are the default)."""
+    project.set_secrets("delivery:\n  DOTENV_TOKEN: env\n")
     done = project.run("sh", "-c", f'echo "DOTENV_TOKEN={SECRET}" > "$TAZPOD_VAULT/.env-local"')
     assert done.returncode == 0, done.stderr
     ready = project.root / "ready"

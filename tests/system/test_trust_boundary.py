@@ -27,7 +27,8 @@ def test_issue15_mount_point_over_a_system_directory_is_refused(project: Project
     project.set_config("  # mount_point: /home/tazpod/secrets", "  mount_point: /usr/local/bin")
     done = project.run("true")
     assert done.returncode == ExitCode.CONFIG, done.stderr
-    assert "vault.mount_point /usr/local/bin is not a directory under tzsys's home" in done.stderr
+    name = project.user.name
+    assert f"vault.mount_point /usr/local/bin is not a directory under {name}'s home" in done.stderr
     assert sorted(os.listdir("/usr/local/bin")) == before
 
 
@@ -39,7 +40,7 @@ def test_issue15_mount_point_the_user_does_not_own_is_refused(project: Project) 
         project.set_config("  # mount_point: /home/tazpod/secrets", f"  mount_point: {foreign}")
         done = project.run("true")
         assert done.returncode == ExitCode.CONFIG, done.stderr
-        assert "belongs to uid 0, not to tzsys" in done.stderr
+        assert f"belongs to uid 0, not to {project.user.name}" in done.stderr
     finally:
         foreign.rmdir()
 
@@ -54,7 +55,8 @@ def test_issue15_mount_point_through_a_home_symlink_to_a_system_dir_is_refused(
         project.set_config("  # mount_point: /home/tazpod/secrets", f"  mount_point: {link}")
         done = project.run("true")
         assert done.returncode == ExitCode.CONFIG, done.stderr
-        assert "(/usr/local/bin) is not a directory under tzsys's home" in done.stderr
+        owner = project.user.name
+        assert f"(/usr/local/bin) is not a directory under {owner}'s home" in done.stderr
     finally:
         link.unlink()
 
@@ -64,7 +66,7 @@ def test_issue15_mount_point_over_the_vault_files_is_refused(project: Project) -
     project.set_config("  # mount_point: /home/tazpod/secrets", f"  mount_point: {vault_dir}")
     done = project.run("true")
     assert done.returncode == ExitCode.CONFIG, done.stderr
-    assert "is not a directory under tzsys's home" in done.stderr
+    assert f"is not a directory under {project.user.name}'s home" in done.stderr
 
 
 def test_issue15_a_bridge_through_a_home_symlink_into_the_project_is_refused(

@@ -122,7 +122,9 @@ def _grant(view: View) -> None:
             for name, source in sources.items():
                 linux.mount(fd_path(source), fd_path(targets[name]), None, linux.MS_BIND)
                 if name not in view.writable:
-                    _read_only(fd_path(targets[name]))
+                    # by its path: the descriptor names the file under the new mount (this
+                    # namespace is the child's alone, nothing can change the path meanwhile)
+                    _read_only(str(view.mount_point / name))
         finally:
             for fd in targets.values():
                 os.close(fd)
