@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tazpod.enclave.control import CONTROL_DIR
+from tazpod.enclave.opener import SOCKET as OPENER
 from tazpod.enclave.shellstate import STATE_DIR, write_shell_files
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import VaultError
@@ -131,10 +132,26 @@ def _grant(view: View) -> None:
         for home_path in view.readonly_bridges:
             if is_mount_point(str(home_path)):
                 _read_only(str(home_path))
+        _hide_opener(control)
     finally:
         os.close(vault)
         for fd in sources.values():
             os.close(fd)
+
+
+def _hide_opener(control: Path) -> None:
+    """The container's opener (root's: it opens the vault for the user's shells) is not in a
+    grant's sight: an empty file is bound over its socket, in this namespace only, so the
+    granted command cannot ask root for the whole vault (on the user's terminal, where the
+    user would type the passphrase, or with a passphrase file it can read). The binding is
+    locked for the command's namespaces, and root's /proc/1/root is out of its reach."""
+    if not OPENER.exists():
+        return
+    stand_in = control / "no-opener"
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(stand_in, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400))
+    linux.mount(str(stand_in), str(OPENER), None, linux.MS_BIND)
+    _read_only(str(OPENER))
 
 
 def _read_only(target: str) -> None:

@@ -99,14 +99,3 @@ def terminal_of(pid: int) -> tuple[int, int, int, int] | None:
     major = (tty_nr >> 8) & 0xFFF
     minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
     return major, minor, pgrp, tpgid
-
-
-def same_user_namespace(pid: int) -> bool:
-    """Whether ``pid`` is in this process's user namespace (False when that cannot be read:
-    a process in a namespace nested below another owner's, or gone)."""
-    try:
-        theirs = os.stat(f"/proc/{pid}/ns/user")
-        ours = os.stat("/proc/self/ns/user")
-    except OSError:
-        return False
-    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
