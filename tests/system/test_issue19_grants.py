@@ -200,7 +200,8 @@ def test_restart_on_change_restarts_once_per_change(stocked: Project, mode: str)
     log = project.root / "log"
     if mode == "restart":
         options = ["--restart-on-change"]
-        script = f'echo "start $(cat "$DB_PASSWORD_FILE")" >> {log}; exec sleep 600'
+        # (a child of its own: a restart stops the whole generation, not only the shell)
+        script = f'echo "start $(cat "$DB_PASSWORD_FILE")" >> {log}; sleep 600 & wait'
     else:
         options = ["--restart-on-change", "--signal", "HUP"]
         script = (
@@ -231,6 +232,13 @@ def test_restart_on_change_restarts_once_per_change(stocked: Project, mode: str)
         while time.monotonic() < deadline:
             assert len(_lines(log)) == 3
             time.sleep(0.2)
+        if mode == "restart":  # one generation's processes left, the others stopped
+            sleepers = subprocess.run(
+                ["pgrep", "-u", str(project.user.uid), "-f", "^sleep 600$"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+            assert len(sleepers) == 1, sleepers
     finally:
         keeper.send_signal(signal.SIGTERM)
         _out, err = keeper.communicate(timeout=60)
