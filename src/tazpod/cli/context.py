@@ -72,6 +72,16 @@ def load_context(ui: UI, offer_import: bool = False) -> Context:
     return Context(project, loaded.config, secrets)
 
 
+def unapproved_context(ui: UI) -> Context:
+    """The project here, its config and secrets.yml as they are, approved or not: for the
+    commands that report the approval (`status`, `doctor`) and act on nothing."""
+    project = require_project(Path.cwd())
+    loaded = load_project_config(project.config_path)
+    for warning in loaded.warnings:
+        ui.warn(warning)
+    return Context(project, loaded.config, read_secrets(project, ui))
+
+
 def read_secrets(project: Project, ui: UI) -> SecretsConfig | None:
     if not os.path.lexists(project.secrets_path):
         return None  # (a link, a fifo or a directory there is refused by the reader)

@@ -74,6 +74,18 @@ def command_operands(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
 
+def command_argv(args: argparse.Namespace, command: str) -> list[str]:
+    """The command after `--` (command_operands); none is a usage error naming ``command``."""
+    from tazpod.errors import UsageError
+
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise UsageError("no command to run", hint=f"write it after --, e.g. {command} -- env")
+    return argv
+
+
 def actions(parser: argparse.ArgumentParser, title: str) -> Actions:
     """Second-level commands (`vault status`, `secrets set`): each with its own description."""
     return parser.add_subparsers(title=title, metavar="ACTION", required=True)

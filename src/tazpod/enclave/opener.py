@@ -234,18 +234,15 @@ def _relayed(conn: socket.socket, argv: list[str], env: dict[str, str], fds: lis
     for fd in extra:
         os.close(fd)
     _reply(conn, {"started": True})
-    status: list[int] = []
-
-    def gone() -> bool:
-        if not status:
-            pid, code = os.waitpid(child, os.WNOHANG)
-            if pid:
-                status.append(code)
-        return bool(status)
-
+    watch = ptyrelay.ChildWatch(child)
     try:
         ended = ptyrelay.relay(
-            user_in, user_out, master, conn, lambda _data: ptyrelay.copy_size(user_in, master), gone
+            user_in,
+            user_out,
+            master,
+            conn,
+            lambda _data: ptyrelay.copy_size(user_in, master),
+            watch.gone,
         )
     except OSError:
         ended = False
@@ -253,9 +250,7 @@ def _relayed(conn: socket.socket, argv: list[str], env: dict[str, str], fds: lis
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGHUP)
     os.close(master)
-    if not status:
-        status.append(os.waitpid(child, 0)[1])
-    return os.waitstatus_to_exitcode(status[0]) % 256
+    return os.waitstatus_to_exitcode(watch.wait()) % 256
 
 
 def _hold_terminal(fd: int) -> tuple[int, os.stat_result] | None:

@@ -152,14 +152,7 @@ def _relay_and_wait(
     interactive: bool,
     terminal: int | None = None,
 ) -> int:
-    status: list[int] = []
-
-    def gone() -> bool:
-        if not status:
-            pid, code = os.waitpid(child, os.WNOHANG)
-            if pid:
-                status.append(code)
-        return bool(status)
+    watch = ptyrelay.ChildWatch(child)
 
     def on_signals(data: bytes) -> None:
         for signum in data:
@@ -171,7 +164,5 @@ def _relay_and_wait(
                     os.kill(child, signum)
 
     screen = terminal if terminal is not None else 1
-    ptyrelay.relay(keys, screen, master, woken, on_signals, gone, output=output, pipes=pipes)
-    if not status:
-        status.append(os.waitpid(child, 0)[1])
-    return status[0]
+    ptyrelay.relay(keys, screen, master, woken, on_signals, watch.gone, output=output, pipes=pipes)
+    return watch.wait()

@@ -111,6 +111,26 @@ def spawn(
     raise AssertionError("unreachable")
 
 
+class ChildWatch:
+    """A child's end, seen without blocking: reaped once, its wait status kept."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.status: int | None = None
+
+    def gone(self) -> bool:
+        if self.status is None:
+            pid, code = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = code
+        return self.status is not None
+
+    def wait(self) -> int:
+        if self.status is None:
+            self.status = os.waitpid(self.pid, 0)[1]
+        return self.status
+
+
 def copy_size(source: int, target: int) -> None:
     """The window size of terminal ``source`` onto ``target`` (its foreground gets SIGWINCH)."""
     with contextlib.suppress(OSError):

@@ -22,41 +22,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ui: UI) -> int:
     import json
-    from pathlib import Path
 
-    from tazpod.cli.context import Context, read_secrets
+    from tazpod.cli.context import unapproved_context
     from tazpod.doctor.model import counts, failed, report_json
     from tazpod.doctor.service import diagnose
-    from tazpod.errors import ConfigError, ExitCode, UsageError
-    from tazpod.project.config import load_project_config
-    from tazpod.project.locate import find_project
+    from tazpod.errors import ExitCode, UsageError
     from tazpod.sysio.environ import in_enclave
 
     if in_enclave():
         raise UsageError(
             "`tazpod doctor` checks the enclave from outside it", hint="run it on the host"
         )
-    project = find_project(Path.cwd())
-    if project is None:
-        raise ConfigError(
-            f"no tazpod project in {Path.cwd()} or any parent directory",
-            hint="run `tazpod init` to create one",
-        )
-    loaded = load_project_config(project.config_path)
-    for warning in loaded.warnings:
-        ui.warn(warning)
-    context = Context(project, loaded.config, read_secrets(project, ui))
+    context = unapproved_context(ui)
     found = diagnose(context)
     code = int(ExitCode.FAILURE) if failed(found.checks) else 0
     if args.json:
         document = report_json(
-            str(project.root), loaded.config.engine, found.container, found.checks
+            str(context.project.root), context.config.engine, found.container, found.checks
         )
         ui.out.write(json.dumps(document, indent=2) + "\n")
         ui.out.flush()
         return code
-    ui.say(f"project:   {project.root}")
-    ui.say(f"container: {found.container or '(none)'} on {loaded.config.engine}")
+    ui.say(f"project:   {context.project.root}")
+    ui.say(f"container: {found.container or '(none)'} on {context.config.engine}")
     for check in found.checks:
         ui.say(f"{_LABEL[check.state]:<5} {check.name}: {check.explanation}")
         if check.fix and check.state in ("warn", "fail"):

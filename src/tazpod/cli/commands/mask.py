@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from tazpod.cli.options import command_operands
+from tazpod.cli.options import command_argv, command_operands
 from tazpod.cli.ui import UI
-from tazpod.errors import TazpodError, UsageError
+from tazpod.errors import TazpodError
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,11 +25,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     from tazpod.secrets.environment import vault_root
     from tazpod.sysio import filtered
 
-    argv = list(args.argv)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if not argv:
-        raise UsageError("no command to run", hint="write it after --, e.g. tazpod mask -- env")
+    argv = command_argv(args, "tazpod mask")
     found = masking.vault_values(vault_root(), os.environ)
     short = masking.too_short(found)
     if short:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from tazpod.cli.entry import enter_enclave
-from tazpod.cli.options import command_operands, grant_argv, grant_options, passphrase_options
+from tazpod.cli.options import (
+    command_argv,
+    command_operands,
+    grant_argv,
+    grant_options,
+    passphrase_options,
+)
 from tazpod.cli.ui import UI
 from tazpod.errors import UsageError
 
@@ -34,11 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    argv = list(args.argv)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if not argv:
-        raise UsageError("no command to run", hint="write it after --, e.g. tazpod run -- env")
+    argv = command_argv(args, "tazpod run")
     if args.signal is not None and not args.restart_on_change:
         raise UsageError("--signal goes with --restart-on-change")
     if args.signal is not None and (args.only or args.profile):

@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tazpod.cli.context import Context, read_secrets
+from tazpod.cli.context import Context, unapproved_context
 from tazpod.cli.ui import UI
 from tazpod.engines.base import ContainerInfo
 from tazpod.errors import ConfigError, TazpodError
-from tazpod.project.config import ProjectConfig, load_project_config
-from tazpod.project.locate import find_project
+from tazpod.project.config import ProjectConfig
 from tazpod.secrets.mappings import SecretsConfig
 from tazpod.sysio.environ import in_container
 
@@ -26,17 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ui: UI) -> int:
-    project = find_project(Path.cwd())
-    if project is None:
-        raise ConfigError(
-            f"no tazpod project in {Path.cwd()} or any parent directory",
-            hint="run `tazpod init` to create one",
-        )
-    loaded = load_project_config(project.config_path)
-    for warning in loaded.warnings:
-        ui.warn(warning)
-    config: ProjectConfig = loaded.config
-    secrets = read_secrets(project, ui)
+    context = unapproved_context(ui)
+    project, config, secrets = context.project, context.config, context.secrets
     trust_state, approved = _trust_state(project.root, config, secrets)
     pod = config.engine == "kubernetes"
     if pod:  # its vault is in the pod's workspace volume, not in this directory
@@ -47,7 +37,6 @@ def run(args: argparse.Namespace, ui: UI) -> int:
         files = vault_for(config.vault, project.vault_dir).describe()
     # The engine (a Kubernetes context, say) is asked only as approved.
     found = _find_container(config) if approved else None
-    context = Context(project, config, secrets)
     vault_state = _vault_state(context, approved, found)
     container = _container_state(config, found) if approved else "not asked: settings not approved"
     if getattr(args, "json", False):
