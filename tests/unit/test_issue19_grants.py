@@ -106,6 +106,12 @@ def test_value_files_are_private_atomic_and_never_written_through_a_link(tmp_pat
     before = (values / "A").stat().st_ino
     assert materialize(str(tmp_path), {"A": Secret("one")}) == []
     assert (values / "A").stat().st_ino == before and not (values / "B").exists()
+    (values / "A").unlink()  # removed by hand: made again (the directory changed)
+    assert materialize(str(tmp_path), {"A": Secret("one")}) == []
+    assert (values / "A").read_text() == "one"
+    (tmp_path / ".env-local").write_text("changed")  # a source changed: compared again
+    assert materialize(str(tmp_path), {"A": Secret("two")}) == []
+    assert (values / "A").read_text() == "two"
     # A command planted a link where the values go (aimed at the vault's own files): it is
     # refused, and nothing there is written or removed.
     vault_files = tmp_path / "vault-root"

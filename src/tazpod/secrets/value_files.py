@@ -56,39 +56,78 @@ def _open_dir(parent: int | None, path: str, make: bool) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
 
 
+STAMP = "values.stamp"  # in the control directory: what the value files were made from
+SOURCES = (".env-infisical", ".env-local")  # tazpod.secrets.store's dotenv files
+
+
+def _stamp(root: str, values: int, files: Mapping[str, Secret]) -> bytes:
+    """The identity of what the value files come from (the dotenv files, the set of names)
+    and of the values directory itself (a file removed by hand changes it): no value, and
+    a few stats instead of reading every file on each `tazpod env`."""
+    parts = []
+    for name in SOURCES:
+        try:
+            st = os.stat(os.path.join(root, name), follow_symlinks=False)
+            parts.append(f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            parts.append("-")
+    st = os.fstat(values)
+    parts.append(f"{st.st_ino}:{st.st_mtime_ns}")
+    return ("|".join(parts) + "|" + "\0".join(sorted(files))).encode("utf-8", "surrogateescape")
+
+
 def materialize(root: str, files: Mapping[str, Secret]) -> list[str]:
     """Make the value files match ``files`` (name -> value); returns what could not be done.
 
     ``root`` is the vault's root (trusted: the caller's own path or descriptor); below it,
     the control directory and the values directory are opened without following links.
+    Nothing is read or written when the stamp says nothing changed since the last time.
     """
     directory = values_dir(root)
     problems: list[str] = []
     try:
         control = _open_dir(None, os.path.join(root, ".tazpod"), make=bool(files))
-        try:
-            values = _open_dir(control, VALUES_DIR, make=bool(files))
-        finally:
-            os.close(control)
     except FileNotFoundError:
         return problems
     except OSError as err:
         return [f"{directory}: {err.strerror}; secrets delivered as files are not there"]
     try:
-        present = set(os.listdir(values))
-        for name, value in files.items():
-            data = value.reveal().encode("utf-8", "surrogateescape")
-            if _current(values, name) == data:
-                continue
-            try:
-                _write(values, name, data)
-            except OSError as err:
-                problems.append(f"{directory}/{name}: cannot be written ({err.strerror})")
-        for stale in present - set(files):
-            try:
-                os.unlink(stale, dir_fd=values)
-            except OSError as err:
-                problems.append(f"{directory}/{stale}: cannot be removed ({err.strerror})")
+        try:
+            values = _open_dir(control, VALUES_DIR, make=bool(files))
+        except FileNotFoundError:
+            return problems
+        except OSError as err:
+            return [f"{directory}: {err.strerror}; secrets delivered as files are not there"]
+        try:
+            if _current(control, STAMP) == _stamp(root, values, files):
+                return problems
+            problems = _make(directory, values, files)
+            if not problems:
+                try:  # noqa: SIM105 (no contextlib on the prompt's path)
+                    _write(control, STAMP, _stamp(root, values, files))
+                except OSError:
+                    pass  # (only the next call's shortcut is lost)
+        finally:
+            os.close(values)
     finally:
-        os.close(values)
+        os.close(control)
+    return problems
+
+
+def _make(directory: str, values: int, files: Mapping[str, Secret]) -> list[str]:
+    problems: list[str] = []
+    present = set(os.listdir(values))
+    for name, value in files.items():
+        data = value.reveal().encode("utf-8", "surrogateescape")
+        if _current(values, name) == data:
+            continue
+        try:
+            _write(values, name, data)
+        except OSError as err:
+            problems.append(f"{directory}/{name}: cannot be written ({err.strerror})")
+    for stale in present - set(files):
+        try:
+            os.unlink(stale, dir_fd=values)
+        except OSError as err:
+            problems.append(f"{directory}/{stale}: cannot be removed ({err.strerror})")
     return problems
