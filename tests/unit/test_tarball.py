@@ -114,6 +114,9 @@ def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None
     # good (issue 19's review: a granted agent made one in a bridge): a link out of the tree
     os.symlink("/etc/hostname", tree / "sub" / "out-abs")
     os.symlink("../../x", tree / "sub" / "out-rel")
+    os.link(tree / "link", tree / "link-again", follow_symlinks=False)  # a hard link to a link
+    os.link(tree / "pipe", tree / "pipe-again")  # ... and to a FIFO: no hard link entries
+    os.link(tree / "sub" / "key", tree / "key-again")
     size, left_out = vault.seal_tree(tree, key.recipient, key.seal_key, None)
     assert size > 100_000 and left_out == ["sub/out-abs", "sub/out-rel"]
     out = tmp_path / "out"
@@ -126,6 +129,8 @@ def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None
     assert os.readlink(out / "link") == "sub/key"
     assert not (out / ".tazpod").exists() and not (out / "pipe").exists()
     assert not os.path.lexists(out / "sub" / "out-abs")
+    assert os.readlink(out / "link-again") == "sub/key"
+    assert (out / "key-again").read_bytes() == b"k" * 100_000
 
 
 def test_setuid_bits_are_stripped(tmp_path: Path) -> None:

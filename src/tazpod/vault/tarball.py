@@ -223,6 +223,9 @@ class ArchiveStream:
                     "--numeric-owner",
                     "--sort=name",
                     "--ignore-failed-read",
+                    # every name as what it is, never a hard link entry: one to a symlink
+                    # or a FIFO (which anyone in the enclave can make) is refused at open
+                    "--hard-dereference",
                     "--anchored",
                     "--no-wildcards",
                     *leave_out,
