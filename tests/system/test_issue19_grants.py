@@ -130,10 +130,13 @@ def test_an_interactive_grant_keeps_its_own_shell_files(stocked: Project) -> Non
         "DB_PASSWORD",
         "--passphrase-file",
         pf,
-        input='cat "$DB_PASSWORD_FILE"; echo; ls -A "$TAZPOD_VAULT/.tazpod"; exit 3\n',
+        input='cat "$DB_PASSWORD_FILE"; echo; ls -A "$TAZPOD_VAULT/.tazpod";'
+        ' eval "$(tazpod env)"; cat "$DB_PASSWORD_FILE"; echo;'
+        ' echo "grant=$TAZPOD_GRANT"; exit 3\n',
     )
     assert done.returncode == 3, done.stderr
-    assert PASSWORD in done.stdout and "shellrc" in done.stdout
+    assert done.stdout.count(PASSWORD) == 2 and "shellrc" in done.stdout  # env kept it
+    assert "grant=DB_PASSWORD" in done.stdout
     for value in (TOKEN, ONCE, KUBE, CERT, NOTE):
         assert value not in done.stdout
 

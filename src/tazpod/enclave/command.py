@@ -102,6 +102,7 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
             value_files=dict(plan.value_files) if grant else {},
             fifo=render(plan.fifo).encode() if plan.fifo else None,
             shell=scope.shell,
+            label=grant.label() if grant else "",
         )
         env.update(view.environment())
     if started:  # the whole enclave in sight: the shell's prompt hook starts from it

@@ -35,7 +35,7 @@ from tazpod.enclave.opener import SOCKET as OPENER
 from tazpod.enclave.shellstate import STATE_DIR, write_shell_files
 from tazpod.enclave.user import EnclaveUser
 from tazpod.errors import VaultError
-from tazpod.secrets.delivery import FIFO_VARIABLE
+from tazpod.secrets.delivery import FIFO_VARIABLE, GRANT_VARIABLE
 from tazpod.secrets.value import Secret
 from tazpod.secrets.value_files import materialize
 from tazpod.sysio import linux
@@ -64,9 +64,14 @@ class View:
     fifo: bytes | None = None  # the dotenv text the FIFO gives once
     shell: bool = False  # an interactive shell: tazpod's start-up files in the view
 
+    label: str = ""  # the grant's names, as asked
+
     def environment(self) -> dict[str, str]:
         """What the command's environment gets for this view."""
-        return {FIFO_VARIABLE: str(fifo_path(self.mount_point))} if self.fifo is not None else {}
+        env = {FIFO_VARIABLE: str(fifo_path(self.mount_point))} if self.fifo is not None else {}
+        if self.granted:
+            env[GRANT_VARIABLE] = self.label
+        return env
 
 
 def _as_user(view: View) -> contextlib.AbstractContextManager[None]:

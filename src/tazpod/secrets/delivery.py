@@ -24,6 +24,7 @@ DEFAULT_KEY = "*"
 FILE_SUFFIX = "_FILE"
 VALUES_DIR = "values"  # in the vault's control directory: <vault>/.tazpod/values/NAME
 FIFO_VARIABLE = "TAZPOD_ENV_FIFO"
+GRANT_VARIABLE = "TAZPOD_GRANT"  # in a grant's view: what it was given (tazpod.enclave.view)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

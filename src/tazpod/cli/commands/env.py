@@ -37,9 +37,14 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if notice:
         ui.warn(notice)
     plan = environment_plan(rows, root, delivery)
-    from tazpod.secrets.value_files import materialize
+    import os
 
-    plan.problems += materialize(root, plan.value_files)
+    from tazpod.secrets.delivery import GRANT_VARIABLE
+
+    if GRANT_VARIABLE not in os.environ:  # a grant's view holds its values, not their source
+        from tazpod.secrets.value_files import materialize
+
+        plan.problems += materialize(root, plan.value_files)
     warn_skipped(plan, ui)
     ui.out.write(render(plan))
     ui.out.flush()
