@@ -205,3 +205,40 @@ def test_issue13_a_descriptor_sudo_closed_is_explained(monkeypatch: pytest.Monke
     with pytest.raises(UsageError) as caught:
         read_noninteractive(PassphraseSource(fd=9998))
     assert "sudo" not in str(caught.value.hint)
+
+
+_HEADLESS = """
+import ctypes, os, signal, sys, threading, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+threading.Thread(target=lambda: time.sleep(600)).start()
+open(sys.argv[1], "w").close()
+ctypes.CDLL(None).syscall({"x86_64": 60, "aarch64": 93}[os.uname().machine], 0)
+"""
+
+
+def test_terminate_ends_a_process_whose_main_thread_exited(tmp_path: Path) -> None:
+    """Issue 19's second review: its stat said "Z", so it got SIGTERM (ignored) and never
+    SIGKILL, and outlived a restart and `tazpod lock` with the vault in reach."""
+    import sys
+    import time
+
+    ready = tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", _HEADLESS, str(ready)])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        while procs.alive(child.pid) and len(os.listdir(f"/proc/{child.pid}/task")) > 1:
+            if time.monotonic() > deadline:
+                break
+            stat = Path(f"/proc/{child.pid}/stat").read_text()
+            if stat[stat.rfind(")") + 2 :].startswith("Z"):
+                break  # the main thread is gone, another runs on
+            time.sleep(0.02)
+        assert procs.alive(child.pid)  # its thread still runs
+        statuses = procs.terminate([os.getpid()], grace=0.5)  # (it reaps its children)
+        assert os.WIFSIGNALED(statuses[child.pid]), statuses
+        assert os.WTERMSIG(statuses[child.pid]) == 9  # SIGKILL: SIGTERM was ignored
+    finally:
+        child.kill()

@@ -72,12 +72,23 @@ def alive(pid: int) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
+    """A zombie: every thread of it has ended. (A process whose main thread ended while
+    another one runs shows "Z" in its own stat: its threads' states say it still runs.)"""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            stat = handle.read()
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return False
-    return stat[stat.rfind(b")") + 2 :].startswith(b"Z")
+        tasks = [str(pid)]
+    seen = False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        seen = True
+        if not stat[stat.rfind(b")") + 2 :].startswith(b"Z"):
+            return False
+    return seen
 
 
 def terminate(
@@ -101,7 +112,9 @@ def terminate(
         living = {pid for pid in remaining if alive(pid)}
         now = time.monotonic()
         if living and (now >= deadline or killed):
-            _signal_all(living, signal.SIGKILL)
+            # every one left, zombie-looking or not: SIGKILL ends all of a process's threads
+            # (and is nothing to a real zombie)
+            _signal_all(remaining, signal.SIGKILL)
             killed = True
         if now >= deadline + 5.0:  # zombies of processes that are not ours to reap
             return reaped
