@@ -112,6 +112,16 @@ def test_only_gives_the_command_what_it_names_and_nothing_else(stocked: Project)
     done = project.run("sh", "-c", 'cat ~/.agent-memory/new "$TAZPOD_VAULT/kubeconfig"')
     assert done.stdout == f"kept\n{KUBE}", done.stderr
 
+    # The places where the user's other processes keep their sockets (tmux's, an IDE's):
+    # the grant's own, empty
+    marker = Path("/tmp/tmux-grant-marker")
+    marker.mkdir(exist_ok=True)
+    try:
+        done = _granted(project, "--only", "KUBECONFIG", script="ls -A /tmp /var/tmp /dev/shm")
+        assert done.returncode == 0 and "tmux-grant-marker" not in done.stdout, done.stdout
+    finally:
+        marker.rmdir()
+
     done = _granted(project, "--only", "KUBECONFIG,NOPE", script="echo ran")
     assert done.returncode != 0 and "ran" not in done.stdout
     assert "nothing in the vault is named 'NOPE'" in done.stderr
@@ -257,10 +267,12 @@ def test_a_link_out_of_the_vault_or_an_unreadable_directory_never_loses_the_vaul
         "sh",
         "-c",
         'cd "$TAZPOD_VAULT"; ln -s /etc/hostname evil; mkdir locked; echo x > locked/f;'
-        " chmod 000 locked; echo keep > kept",
+        " chmod 000 locked; echo keep > kept; truncate -s 100G big",  # (sparse: no space)
     )
     assert done.returncode == 0, done.stderr
-    assert "left out, as links out of the vault no open accepts: evil" in done.stderr
+    assert "left out, as no open would accept them" in done.stderr
+    assert done.stderr.rstrip().endswith("files larger than it): big, evil)"), done.stderr
     done = project.run("sh", "-c", 'cat "$TAZPOD_VAULT/kept"; ls -A "$TAZPOD_VAULT"')
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[0] == "keep" and "evil" not in done.stdout
+    listed = done.stdout.split()
+    assert listed[0] == "keep" and "evil" not in listed and "big" not in listed

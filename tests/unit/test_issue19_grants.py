@@ -99,19 +99,32 @@ def test_delivery_modes_decide_variables_files_and_the_fifo(tmp_path: Path) -> N
 
 def test_value_files_are_private_atomic_and_never_written_through_a_link(tmp_path: Path) -> None:
     (tmp_path / ".tazpod").mkdir()
-    assert materialize(str(tmp_path), {"A": Secret("one"), "B": Secret("two")}) == []
+    from tazpod.secrets.value_files import sources_identity
+
+    def made(values: dict[str, Secret]) -> list[str]:
+        return materialize(str(tmp_path), values, sources_identity(str(tmp_path)))
+
+    assert made({"A": Secret("one"), "B": Secret("two")}) == []
     values = tmp_path / ".tazpod" / "values"
     assert (values / "A").read_text() == "one" and values.stat().st_mode & 0o777 == 0o700
     assert (values / "B").stat().st_mode & 0o777 == 0o600
     before = (values / "A").stat().st_ino
-    assert materialize(str(tmp_path), {"A": Secret("one")}) == []
+    assert made({"A": Secret("one")}) == []
     assert (values / "A").stat().st_ino == before and not (values / "B").exists()
     (values / "A").unlink()  # removed by hand: made again (the directory changed)
-    assert materialize(str(tmp_path), {"A": Secret("one")}) == []
+    assert made({"A": Secret("one")}) == []
     assert (values / "A").read_text() == "one"
     (tmp_path / ".env-local").write_text("changed")  # a source changed: compared again
-    assert materialize(str(tmp_path), {"A": Secret("two")}) == []
+    assert made({"A": Secret("two")}) == []
     assert (values / "A").read_text() == "two"
+    # The second review's race: the values read, then the source replaced, then the stamp
+    # taken: the stamp must name the source as it was BEFORE the read, so the next call
+    # compares again instead of keeping the old value for good.
+    before_read = sources_identity(str(tmp_path))
+    (tmp_path / ".env-local").write_text("replaced meanwhile")
+    assert materialize(str(tmp_path), {"A": Secret("stale")}, before_read) == []
+    assert made({"A": Secret("fresh")}) == []
+    assert (values / "A").read_text() == "fresh"
     # A command planted a link where the values go (aimed at the vault's own files): it is
     # refused, and nothing there is written or removed.
     vault_files = tmp_path / "vault-root"

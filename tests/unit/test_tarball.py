@@ -119,6 +119,11 @@ def test_streamed_seal_round_trips_and_skips_control_dir(tmp_path: Path) -> None
     os.link(tree / "sub" / "key", tree / "key-again")
     size, left_out = vault.seal_tree(tree, key.recipient, key.seal_key, None)
     assert size > 100_000 and left_out == ["sub/out-abs", "sub/out-rel"]
+    assert tarball.unsafe_links(str(tree), ["sub"], limit=1000) == [
+        "sub/key",  # larger than a vault of 1000 bytes could hold
+        "sub/out-abs",
+        "sub/out-rel",
+    ]
     out = tmp_path / "out"
     out.mkdir()
     archive, sealed = vault.open_archive(key)

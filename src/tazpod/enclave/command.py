@@ -82,7 +82,7 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
             grant = resolve(scope.asked, found.values, mappings, scope.bridges)
         plan = environment_plan(mapping_table.rows_of(mappings), root, delivery, grant)
         if grant is None:
-            notices += materialize(root, plan.value_files)
+            notices += materialize(root, plan.value_files, plan.sources)
         fingerprint = _fingerprint(plan)
     for notice in notices:
         report(notice)  # a vault always opens; what it could not use is named

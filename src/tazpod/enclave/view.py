@@ -138,6 +138,7 @@ def _grant(view: View) -> None:
             if is_mount_point(str(home_path)):
                 _read_only(str(home_path))
         _hide_opener(control)
+        _private_shared_places(view)
     finally:
         os.close(vault)
         for fd in sources.values():
@@ -157,6 +158,25 @@ def _hide_opener(control: Path) -> None:
         os.close(os.open(stand_in, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o400))
     linux.mount(str(stand_in), str(OPENER), None, linux.MS_BIND)
     _read_only(str(OPENER))
+
+
+SHARED_PLACES = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 (hidden, not used)
+
+
+def _private_shared_places(view: View) -> None:
+    """The places where the user's other processes keep their sockets (tmux's server, an
+    IDE's, an agent's: each one a way to have a process outside the grant act for it) are
+    empty and the command's own in its namespace: /tmp, /var/tmp, /dev/shm and the user's
+    /run/user/<uid>. (Its network namespace stays the container's: a server on localhost
+    or an abstract socket is still in reach; docs/security.md says so.)"""
+    flags = linux.MS_NOSUID | linux.MS_NODEV
+    for place in SHARED_PLACES:
+        if os.path.isdir(place) and not os.path.islink(place):
+            linux.mount("tazpod-private", place, "tmpfs", flags, "mode=1777,size=64m")
+    runtime = f"/run/user/{view.user.uid}"
+    if os.path.isdir(runtime) and not os.path.islink(runtime):
+        options = f"mode=0700,uid={view.user.uid},gid={view.user.gid},size=16m"
+        linux.mount("tazpod-private", runtime, "tmpfs", flags, options)
 
 
 def _read_only(target: str) -> None:

@@ -123,6 +123,9 @@ def environment_plan(
             files[env] = target
         else:
             missing.append(env)
+    from tazpod.secrets.value_files import sources_identity
+
+    sources = sources_identity(root)  # before reading: see value_files
     values = {}
     problems = []
     for name in (".env-infisical", ".env-local"):  # set by hand (.env-local) wins
@@ -146,6 +149,7 @@ def environment_plan(
             as_files[name] = value
     result = plan(as_values, files, missing)
     result.problems = problems
+    result.sources = sources
     taken = set(values) | set(files)
     for name in sorted(as_files):
         if not usable_name(name):

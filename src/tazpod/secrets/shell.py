@@ -28,6 +28,7 @@ class EnvPlan:
         self.problems: list[str] = []  # lines of the vault's files that could not be read
         self.value_files: dict[str, Secret] = {}  # delivered as files: name -> value
         self.fifo: dict[str, Secret] = {}  # delivered through the command's one-shot FIFO
+        self.sources = ""  # the dotenv files' identity before they were read (value_files)
 
 
 def usable_name(name: str) -> bool:

@@ -60,28 +60,35 @@ STAMP = "values.stamp"  # in the control directory: what the value files were ma
 SOURCES = (".env-infisical", ".env-local")  # tazpod.secrets.store's dotenv files
 
 
-def _stamp(root: str, values: int, files: Mapping[str, Secret]) -> bytes:
-    """The identity of what the value files come from (the dotenv files, the set of names)
-    and of the values directory itself (a file removed by hand changes it): no value, and
-    a few stats instead of reading every file on each `tazpod env`."""
+def sources_identity(root: str) -> str:
+    """The dotenv files' identity, taken BEFORE their values are read (a file replaced in
+    between makes the next call compare again, never the other way round); through links,
+    as reading goes."""
     parts = []
     for name in SOURCES:
         try:
-            st = os.stat(os.path.join(root, name), follow_symlinks=False)
-            parts.append(f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}")
+            st = os.stat(os.path.join(root, name))
+            parts.append(f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}:{st.st_ctime_ns}")
         except OSError:
             parts.append("-")
+    return "|".join(parts)
+
+
+def _stamp(sources: str, values: int, files: Mapping[str, Secret]) -> bytes:
+    """What the value files were made from (the sources' identity, the set of names) and
+    the values directory's own identity (a file removed by hand changes it): no value."""
     st = os.fstat(values)
-    parts.append(f"{st.st_ino}:{st.st_mtime_ns}")
-    return ("|".join(parts) + "|" + "\0".join(sorted(files))).encode("utf-8", "surrogateescape")
+    text = f"{sources}|{st.st_ino}:{st.st_mtime_ns}|" + "\0".join(sorted(files))
+    return text.encode("utf-8", "surrogateescape")
 
 
-def materialize(root: str, files: Mapping[str, Secret]) -> list[str]:
+def materialize(root: str, files: Mapping[str, Secret], sources: str | None = None) -> list[str]:
     """Make the value files match ``files`` (name -> value); returns what could not be done.
 
     ``root`` is the vault's root (trusted: the caller's own path or descriptor); below it,
     the control directory and the values directory are opened without following links.
-    Nothing is read or written when the stamp says nothing changed since the last time.
+    With ``sources`` (sources_identity() taken before the values were read), nothing is
+    read or written when the stamp says nothing changed since the last time.
     """
     directory = values_dir(root)
     problems: list[str] = []
@@ -99,12 +106,12 @@ def materialize(root: str, files: Mapping[str, Secret]) -> list[str]:
         except OSError as err:
             return [f"{directory}: {err.strerror}; secrets delivered as files are not there"]
         try:
-            if _current(control, STAMP) == _stamp(root, values, files):
+            if sources is not None and _current(control, STAMP) == _stamp(sources, values, files):
                 return problems
             problems = _make(directory, values, files)
-            if not problems:
+            if sources is not None and not problems:
                 try:  # noqa: SIM105 (no contextlib on the prompt's path)
-                    _write(control, STAMP, _stamp(root, values, files))
+                    _write(control, STAMP, _stamp(sources, values, files))
                 except OSError:
                     pass  # (only the next call's shortcut is lost)
         finally:

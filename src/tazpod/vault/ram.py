@@ -60,7 +60,10 @@ class RamOpened:
         if not left_out:
             return f"{size} bytes sealed"
         shown = ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
-        return f"{size} bytes sealed; left out, as links out of the vault no open accepts: {shown}"
+        return (
+            f"{size} bytes sealed; left out, as no open would accept them (links out of the"
+            f" vault, files larger than it): {shown}"
+        )
 
     def rescue(self, root: Path, places: list[Path]) -> Path:
         """Seal to a rescue file in the first writable place (the vault dir was not)."""

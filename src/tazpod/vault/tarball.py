@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import stat
 import tarfile
 from pathlib import Path, PurePosixPath
 
@@ -155,29 +156,31 @@ def unpack(data: bytes, dest: Path) -> int:
         raise VaultError(f"vault archive is damaged: {err}") from err
 
 
-def unsafe_links(root: str, names: list[str]) -> list[str]:
-    """The symlinks under ``root``'s ``names`` that an open would refuse (they lead out of
-    the tree): the same check as unpacking's, on the tree as it is."""
+def unsafe_links(root: str, names: list[str], limit: int | None = None) -> list[str]:
+    """What under ``root``'s ``names`` an open would refuse: symlinks that lead out of the
+    tree (the same check as unpacking's, on the tree as it is), and files larger than
+    ``limit`` (the vault's size: a sparse file that no open could hold)."""
     members: dict[str, tarfile.TarInfo] = {}
+    too_large = []
     stack = list(names)
     while stack:
         name = stack.pop()
         path = os.path.join(root, name)
         member = tarfile.TarInfo(name)
         try:
-            if os.path.islink(path):
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
                 member.type, member.linkname = tarfile.SYMTYPE, os.readlink(path)
-            elif os.path.isdir(path):
+            elif stat.S_ISDIR(st.st_mode):
                 member.type = tarfile.DIRTYPE
                 stack += [f"{name}/{entry}" for entry in os.listdir(path)]
+            elif limit is not None and st.st_size > limit:
+                too_large.append(name)
         except OSError:
             pass  # unreadable: tar leaves it out
         members[name] = member
-    return sorted(
-        name
-        for name, member in members.items()
-        if member.issym() and _link_problem(member, members) is not None
-    )
+    links = [n for n, m in members.items() if m.issym() and _link_problem(m, members) is not None]
+    return sorted(links + too_large)
 
 
 def pack_empty() -> bytes:
@@ -214,7 +217,9 @@ class ArchiveStream:
             # What no open would accept is never sealed (a link out of the tree that any
             # process of the enclave can make would lock the vault for good), and what
             # cannot be read is left out, not the whole save (tar says what, on stderr).
-            self.left_out = unsafe_links(procfs.fd_path(fd), names)
+            space = os.fstatvfs(fd)
+            limit = space.f_blocks * space.f_frsize or None
+            self.left_out = unsafe_links(procfs.fd_path(fd), names, limit)
             leave_out = [f"--exclude={name}" for name in self.left_out]
             self.process = Child(
                 [

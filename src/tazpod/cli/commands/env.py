@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
     if GRANT_VARIABLE not in os.environ:  # a grant's view holds its values, not their source
         from tazpod.secrets.value_files import materialize
 
-        plan.problems += materialize(root, plan.value_files)
+        plan.problems += materialize(root, plan.value_files, plan.sources)
     warn_skipped(plan, ui)
     ui.out.write(render(plan))
     ui.out.flush()

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace, ui: UI) -> int:
 
         mappings = [(m.name, m.file, m.env) for m in secrets.mappings]
         plan = environment_plan(mappings, str(root), dict(secrets.delivery))
-        for problem in materialize(str(root), plan.value_files):
+        for problem in materialize(str(root), plan.value_files, plan.sources):
             ui.warn(problem)
         # The enclave already named what it skipped when it started this command (`run
         # --sync`): say only what this pull added, so each name is said once.
