@@ -53,6 +53,7 @@ class RemapDaemon:
             ]
             path.write_text("".join(f"{line}\n" for line in [*kept, *ranges]))
         RUN.mkdir(mode=0o700, exist_ok=True)
+        self._stop_stale()
         # The daemon shifts image layers' owners by the map in force when it unpacks
         # them, under a data root named after root's host ids only: a new map, a new root.
         shutil.rmtree(DATA, ignore_errors=True)
@@ -73,6 +74,17 @@ class RemapDaemon:
                 stderr=log,
             )
         wait_for(lambda: self.cli("version", timeout=10).returncode == 0, timeout=120)
+
+    def _stop_stale(self) -> None:
+        """A daemon that a killed earlier run left behind (it holds the data root)."""
+        try:
+            pid = int((RUN / "dockerd.pid").read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"dockerd" in cmdline and f"--data-root={DATA}".encode() in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=120)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -45,7 +45,10 @@ def test_grants_and_delivery_in_the_container(pod: Pod) -> None:
     code, out, err = _inside(pod, f"{run} --only ALPHA -- sh -c '{LOOK}'")
     assert code == 0, err[-2000:]
     env, listing, contents, _proc = out.split("--\n")  # (_proc: in `out` below)
-    assert env.split() == ["ALPHA_FILE=/home/tazpod/secrets/.tazpod/values/ALPHA"]
+    assert sorted(env.split()) == [
+        "ALPHA_FILE=/home/tazpod/secrets/.tazpod/values/ALPHA",
+        "TAZPOD_GRANT=ALPHA",  # what it was given, by name
+    ]
     assert sorted(listing.split()) == [".tazpod"]
     assert ALPHA in contents
     for value in (BETA, ONCE):
