@@ -54,7 +54,7 @@ class Prepared:
     env: dict[str, str]
     view: View | None
     grant: Grant | None
-    fingerprint: str  # changes when anything the command was given changes
+    plan: EnvPlan  # what the vault gave: a keeper's fingerprint() compares it
 
 
 def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
@@ -83,7 +83,6 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
         plan = environment_plan(mapping_table.rows_of(mappings), root, delivery, grant)
         if grant is None:
             notices += materialize(root, plan.value_files, plan.sources)
-        fingerprint = _fingerprint(plan)
     for notice in notices:
         report(notice)  # a vault always opens; what it could not use is named
     env = enclave_environment(
@@ -91,14 +90,15 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
     )
     view = None
     if grant is not None or plan.fifo:
+        dropped, read_only = _bridge_places(scope, grant)
         view = View(
             user=user,
             mount_point=scope.mount_point,
             granted=grant is not None,
             files=tuple(sorted(grant.files)) if grant else (),
-            drop_bridges=_dropped(scope, grant),
+            drop_bridges=dropped,
             writable=tuple(sorted(grant.writable & grant.files)) if grant else (),
-            readonly_bridges=_kept_read_only(scope, grant),
+            readonly_bridges=read_only,
             value_files=dict(plan.value_files) if grant else {},
             fifo=render(plan.fifo).encode() if plan.fifo else None,
             shell=scope.shell,
@@ -108,7 +108,7 @@ def prepare(scope: Scope, report: Report, record: bool = True) -> Prepared:
     if started:  # the whole enclave in sight: the shell's prompt hook starts from it
         env[GENERATION_ENV] = started
     env.update(scope.extra)
-    return Prepared(env, view, grant, fingerprint)
+    return Prepared(env, view, grant, plan)
 
 
 def _delivered(plan: EnvPlan) -> dict[str, str]:
@@ -118,19 +118,23 @@ def _delivered(plan: EnvPlan) -> dict[str, str]:
     return variables
 
 
-def _dropped(scope: Scope, grant: Grant | None) -> tuple[Path, ...]:
+def _bridge_places(scope: Scope, grant: Grant | None) -> tuple[tuple[Path, ...], ...]:
+    """A grant's bridges by home path: (not granted: unmounted, granted without `:rw`)."""
     if grant is None:
-        return ()
+        return (), ()
     plans = bridge_ops.plan_bridges(scope.bridges, scope.user.home, scope.mount_point)
-    return tuple(b.home_path for b in plans if b.spec not in grant.bridges)
+    read_only = grant.bridges - grant.writable
+    return (
+        tuple(b.home_path for b in plans if b.spec not in grant.bridges),
+        tuple(b.home_path for b in plans if b.spec in read_only),
+    )
 
 
-def _kept_read_only(scope: Scope, grant: Grant | None) -> tuple[Path, ...]:
-    if grant is None:
-        return ()
-    plans = bridge_ops.plan_bridges(scope.bridges, scope.user.home, scope.mount_point)
-    kept = grant.bridges - grant.writable
-    return tuple(b.home_path for b in plans if b.spec in kept)
+def fingerprint(scope: Scope, prepared: Prepared) -> str:
+    """A digest of every value and file the command got (read as the user): only a
+    `--restart-on-change` keeper asks, not every command's start."""
+    with acting_as(scope.user.uid, scope.user.gid, scope.user.groups):
+        return _fingerprint(prepared.plan)
 
 
 def _fingerprint(plan: EnvPlan) -> str:

@@ -19,7 +19,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from tazpod.enclave.command import Prepared, Scope, identity, prepare
+from tazpod.enclave.command import Prepared, Scope, fingerprint, identity, prepare
 from tazpod.enclave.spawn import spawn
 from tazpod.sysio import linux, procs
 from tazpod.vault.base import Report
@@ -48,7 +48,7 @@ class _Keeper:
             signal.signal(signum, signal.SIG_IGN)  # the terminal's: the command's to take
         prepared = prepare(self.scope, self.report, record=False)
         self.start(prepared)
-        fingerprint, seen = prepared.fingerprint, identity(self.scope)
+        seen, last = identity(self.scope), fingerprint(self.scope, prepared)
         while True:
             status = self._wait(POLL)
             if status is not None:
@@ -58,9 +58,10 @@ class _Keeper:
                 continue
             seen = now
             fresh = prepare(self.scope, self.report, record=False)
-            if fresh.fingerprint == fingerprint:
+            now_given = fingerprint(self.scope, fresh)
+            if now_given == last:
                 continue
-            fingerprint = fresh.fingerprint
+            last = now_given
             if self.signum is None:
                 self.report(f"its secrets changed: restarting {self.argv[0]}")
                 self._stop()
